@@ -1,0 +1,1 @@
+"""quizops: adaptive-quiz policy MLOps suite."""
