@@ -1,0 +1,61 @@
+# quizops: local environments, run, serve, compile, test, bench.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV ?= $(PYTHON) -m uv
+VENVS := .venvs
+CORE := $(VENVS)/core/bin/python
+VALIDATION := $(VENVS)/validation/bin/python
+QUIZOPS_HOME ?= $(CURDIR)/.quizops
+export QUIZOPS_HOME
+DATA ?=
+FORMAT ?= assistments
+INTERACTIONS ?= 50000
+PORT ?= 8080
+
+.PHONY: install run serve compile compile-check lint test test-unit test-validation test-pipeline bench clean
+
+install: $(VENVS)/core/.synced $(VENVS)/validation/.synced
+
+$(VENVS)/uv.ok:
+	@mkdir -p $(VENVS)
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.5"
+	@touch $@
+
+$(VENVS)/core/.synced: pyproject.toml uv.lock $(VENVS)/uv.ok
+	UV_PROJECT_ENVIRONMENT=$(VENVS)/core $(UV) sync --frozen --extra core --group dev
+	@touch $@
+
+$(VENVS)/validation/.synced: pyproject.toml uv.lock $(VENVS)/uv.ok
+	UV_PROJECT_ENVIRONMENT=$(VENVS)/validation $(UV) sync --frozen --extra validation --group dev
+	@touch $@
+
+run: install
+	$(CORE) -m pipelines.local_run --interactions $(INTERACTIONS) $(if $(DATA),--data "$(DATA)" --format $(FORMAT),)
+
+serve: install
+	$(CORE) -m quizops_predictor --port $(PORT)
+
+compile: install
+	$(CORE) -m pipelines.compile --out compiled
+
+lint: install
+	$(CORE) -m ruff check .
+	$(CORE) -m ruff format --check .
+	$(VENVS)/core/bin/hadolint images/*.Dockerfile kserve/Dockerfile
+
+test-unit: install
+	$(CORE) -m pytest -q -m "not pipeline" --ignore=tests/validation tests
+
+test-validation: install
+	$(VALIDATION) -m pytest -q tests/validation
+
+test-pipeline: install
+	$(CORE) -m pytest -q -m pipeline tests
+
+test: lint test-unit test-validation test-pipeline
+
+bench: install
+	$(CORE) -m bench.run_all
+
+clean:
+	rm -rf $(VENVS)

@@ -1,0 +1,77 @@
+"""The ``quizops`` command line.
+
+Each subcommand lives in the module that owns its logic and exposes ``register(subparsers)``;
+this module only dispatches. Exit statuses: 0 success, 2 bad input, 3 personal data left
+unhandled, 1 any other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from quizops.errors import InputDataError, PIILeftError, QuizopsError
+
+#: Modules that contribute subcommands; a module whose optional dependencies are missing
+#: (for example TFDV outside the validation environment) is skipped.
+SUBCOMMAND_MODULES: list[str] = [
+    "quizops.simulator",
+    "quizops.pii.cli",
+    "quizops.validation.cli",
+]
+
+logger = logging.getLogger("quizops")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Builds the argument parser with every available subcommand.
+
+    Returns:
+        The parser.
+    """
+    parser = argparse.ArgumentParser(prog="quizops", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            logger.debug("subcommands of %s unavailable: %s", name, exc)
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line.
+
+    Args:
+        argv: Arguments (defaults to ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except InputDataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except PIILeftError as exc:
+        print(f"personal data left unhandled: {exc}", file=sys.stderr)
+        return 3
+    except QuizopsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
