@@ -259,9 +259,13 @@ def fit_tracer(df: pd.DataFrame) -> KnowledgeTracer:
         fitted = fit_bkt_skill(_sequences(rows["correct"].to_numpy(np.int8), codes))
         logger.info(
             "BKT skill %s: init %.2f learn %.2f guess %.2f slip %.2f (%d attempts)",
-            skill, fitted.p_init, fitted.p_learn, fitted.p_guess, fitted.p_slip,
+            skill,
+            fitted.p_init,
+            fitted.p_learn,
+            fitted.p_guess,
+            fitted.p_slip,
             fitted.opportunities,
-        )  # fmt: skip
+        )
         params.append(fitted)
     return KnowledgeTracer(skill_ids, params, item_skill)
 
@@ -330,9 +334,7 @@ def engineer_features(df: pd.DataFrame) -> FeatureSet:
     per_item = (
         pd.DataFrame({"item_id": df["item_id"], "correct": df["correct"], "reward": reward})
         .groupby("item_id", sort=True)
-        .agg(
-            attempts=("correct", "size"), difficulty=("correct", "mean"), gain=("reward", "mean")
-        )  # fmt: skip
+        .agg(attempts=("correct", "size"), difficulty=("correct", "mean"), gain=("reward", "mean"))
         .reset_index()
     )
     per_item["difficulty"] = 1.0 - per_item["difficulty"]
@@ -344,9 +346,11 @@ def engineer_features(df: pd.DataFrame) -> FeatureSet:
     per_item["gain"] = weight * per_item["gain"] + (1 - weight) * skill_gain
     per_item = per_item[["item_id", "skill_index", "attempts", "difficulty", "gain"]]
     logger.info(
-        "features: %d examples, %d items, %d skills", len(examples), len(per_item),
+        "features: %d examples, %d items, %d skills",
+        len(examples),
+        len(per_item),
         tracer.n_skills,
-    )  # fmt: skip
+    )
     return FeatureSet(tracer, per_item, examples)
 
 

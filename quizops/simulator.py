@@ -107,8 +107,11 @@ def make_world(seed: int = 7, items_per_skill: int = 15) -> World:
     guess = 0.05 + 0.30 / (1.0 + np.exp(difficulty))
     slip = 0.03 + 0.17 / (1.0 + np.exp(-difficulty))
     # Most items teach a little; about a fifth teach a lot (worked examples, good feedback).
-    teach = np.where(rng.random(n_items) < 0.2, rng.uniform(0.25, 0.45, n_items),
-                     rng.uniform(0.01, 0.08, n_items))  # fmt: skip
+    teach = np.where(
+        rng.random(n_items) < 0.2,
+        rng.uniform(0.25, 0.45, n_items),
+        rng.uniform(0.01, 0.08, n_items),
+    )
     problem_ids = rng.choice(np.arange(10_000, 99_999), size=n_items, replace=False)
     initial_known = np.array([0.5 if not pre else 0.1 for _, _, pre in _SKILLS])
     return World(
@@ -249,8 +252,11 @@ class LoggingPolicy:
         n = len(self._runs)
         n_items = self.world.n_items
         mastered = self._runs >= self.streak
-        target = np.where(mastered.all(axis=1), rng.integers(0, self.world.n_skills, n),
-                          np.argmax(~mastered, axis=1))  # fmt: skip
+        target = np.where(
+            mastered.all(axis=1),
+            rng.integers(0, self.world.n_skills, n),
+            np.argmax(~mastered, axis=1),
+        )
         in_skill = self.world.item_skill[None, :] == target[:, None]
         per_skill = in_skill.sum(axis=1)
         explore = rng.random(n) < self.epsilon
@@ -384,9 +390,11 @@ def _leaky_answer(fake: Any, rng: np.random.Generator) -> str:
     ]
     template = templates[int(rng.integers(0, len(templates)))]
     return template.format(
-        name=fake.name(), phone=fake.phone_number(), email=fake.email(),
+        name=fake.name(),
+        phone=fake.phone_number(),
+        email=fake.email(),
         answer=int(rng.integers(1, 100)),
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
