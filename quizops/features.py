@@ -394,3 +394,27 @@ def load_features(directory: str | os.PathLike[str]) -> FeatureSet:
         pd.read_parquet(directory / "items.parquet"),
         pd.read_parquet(directory / "examples.parquet"),
     )
+
+
+def run_feature_stage(
+    data_path: str | os.PathLike[str], features_dir: str | os.PathLike[str]
+) -> dict[str, float]:
+    """Reads the validated table, engineers features and writes them.
+
+    Args:
+        data_path: Canonical Parquet table (validated, de-identified).
+        features_dir: Destination folder.
+
+    Returns:
+        Summary metrics (examples, items, skills, mean fitted learning rate).
+    """
+    from quizops.canonical import read_table
+
+    features = engineer_features(read_table(data_path))
+    save_features(features, features_dir)
+    return {
+        "examples": float(len(features.examples)),
+        "items": float(len(features.items)),
+        "skills": float(features.tracer.n_skills),
+        "mean_bkt_p_learn": float(np.mean([p.p_learn for p in features.tracer.params])),
+    }

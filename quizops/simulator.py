@@ -407,6 +407,7 @@ class RolloutResult:
         mean_correct: Mean correctness of the answers given during the episode.
         students: Students simulated.
         steps: Items per student.
+        curve: Mean share of skills known after each step (the learning curve).
     """
 
     mean_mastery: float
@@ -414,6 +415,7 @@ class RolloutResult:
     mean_correct: float
     students: int
     steps: int
+    curve: tuple[float, ...] = ()
 
 
 def rollout(world: World, choose: Callable[[list[list[tuple[str, int]]]], Sequence[str]],
@@ -437,6 +439,7 @@ def rollout(world: World, choose: Callable[[list[list[tuple[str, int]]]], Sequen
     index = {item: i for i, item in enumerate(world.item_ids)}
     histories: list[list[tuple[str, int]]] = [[] for _ in range(n_students)]
     corrects = 0
+    curve = []
     for _ in range(steps):
         chosen = choose(histories)
         items = np.array([index[item] for item in chosen])
@@ -444,6 +447,7 @@ def rollout(world: World, choose: Callable[[list[list[tuple[str, int]]]], Sequen
         corrects += int(answer.sum())
         for history, item, ok in zip(histories, chosen, answer, strict=True):
             history.append((item, int(ok)))
+        curve.append(float(cohort.known.mean()))
     end = cohort.known.sum(axis=1)
     return RolloutResult(
         mean_mastery=float(end.mean() / world.n_skills),
@@ -451,6 +455,7 @@ def rollout(world: World, choose: Callable[[list[list[tuple[str, int]]]], Sequen
         mean_correct=corrects / (n_students * steps),
         students=n_students,
         steps=steps,
+        curve=tuple(curve),
     )
 
 

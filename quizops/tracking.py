@@ -1,0 +1,123 @@
+"""MLflow tracking and model registry access shared by training, evaluation and deploy.
+
+Locally the tracking URI is a SQLite file (``sqlite:///.../mlflow.db``) and artifacts go to an
+``artifacts/`` folder beside it; in production it is the URL of an MLflow tracking server whose
+artifact root is on Cloud Storage.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+#: Name of the policy in the MLflow model registry (and of the served model).
+REGISTERED_MODEL = "quiz-policy"
+#: Alias of the version being served.
+CHAMPION_ALIAS = "champion"
+#: Alias of the version served before the champion (the rollback target).
+PREVIOUS_ALIAS = "previous"
+
+
+def resolve_tracking_uri(tracking_uri: str = "") -> str:
+    """Chooses the tracking URI: the argument, else ``MLFLOW_TRACKING_URI``.
+
+    Args:
+        tracking_uri: Explicit URI or "".
+
+    Returns:
+        The URI.
+
+    Raises:
+        RuntimeError: Neither is set (a run must not silently track to ./mlruns).
+    """
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not uri:
+        raise RuntimeError("no MLflow tracking URI: pass tracking_uri or set MLFLOW_TRACKING_URI")
+    return uri
+
+
+def artifact_location(tracking_uri: str) -> str | None:
+    """Artifact root for a new experiment: beside the database for SQLite stores.
+
+    Args:
+        tracking_uri: The tracking URI.
+
+    Returns:
+        A ``file://`` URI for SQLite stores, None for servers (they decide).
+    """
+    if tracking_uri.startswith("sqlite:///"):
+        database = Path(tracking_uri[len("sqlite:///") :])
+        return (database.parent / "artifacts").resolve().as_uri()
+    return None
+
+
+def start_tracking(tracking_uri: str, experiment: str) -> str:
+    """Points MLflow at the store and makes sure the experiment exists.
+
+    Args:
+        tracking_uri: Tracking URI (see :func:`resolve_tracking_uri`).
+        experiment: Experiment name.
+
+    Returns:
+        The experiment id.
+    """
+    import mlflow
+
+    uri = resolve_tracking_uri(tracking_uri)
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is not None:
+        experiment_id = found.experiment_id
+    else:
+        experiment_id = mlflow.create_experiment(
+            experiment, artifact_location=artifact_location(uri)
+        )
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def version_by_alias(alias: str, tracking_uri: str = "") -> Any | None:
+    """Looks up the registered version behind an alias.
+
+    Args:
+        alias: Alias such as ``champion``.
+        tracking_uri: Tracking URI ("" = the one already set).
+
+    Returns:
+        The ``ModelVersion`` or None when the model or alias does not exist.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient()
+    try:
+        return client.get_model_version_by_alias(REGISTERED_MODEL, alias)
+    except MlflowException:
+        return None
+
+
+def download_policy(version: Any, destination: str | os.PathLike[str]) -> Path:
+    """Downloads a registered policy version's folder.
+
+    Args:
+        version: A ``ModelVersion``.
+        destination: Local folder to download into.
+
+    Returns:
+        The folder holding ``policy.json`` (``<destination>/policy``).
+    """
+    import mlflow
+
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{REGISTERED_MODEL}/{version.version}",
+        dst_path=str(destination),
+    )
+    return Path(local) / "artifacts" / "policy"
