@@ -51,7 +51,7 @@ def training_pipeline(
     namespace: str = "quizops",
     service_name: str = "quiz-policy",
     canary_traffic_percent: int = 10,
-):
+) -> None:
     ingest_task = ingest(
         source_uri=source_uri,
         source_format=source_format,

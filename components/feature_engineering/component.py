@@ -7,7 +7,9 @@ from components.images import CORE_IMAGE
 
 
 @dsl.component(base_image=CORE_IMAGE, install_kfp_package=False)
-def feature_engineering(data: Input[Dataset], features: Output[Dataset], metrics: Output[Metrics]):
+def feature_engineering(
+    data: Input[Dataset], features: Output[Dataset], metrics: Output[Metrics]
+) -> None:
     """Fits BKT per skill and writes the feature set.
 
     Args:

@@ -16,7 +16,7 @@ def train_policy(
     temperature: float = 0.02,
     epsilon: float = 0.05,
     seed: int = 0,
-):
+) -> None:
     """Fits the learning-gain model and registers the policy as ``quiz-policy``.
 
     Args:
