@@ -194,8 +194,9 @@ def _latest_run_dir(home: LocalHome) -> Path | None:
     return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
 
 
-def _summary(home: LocalHome, tracker: StageTracker, seconds: float,
-             error: str | None) -> dict[str, Any]:  # fmt: skip
+def _summary(
+    home: LocalHome, tracker: StageTracker, seconds: float, error: str | None
+) -> dict[str, Any]:
     run_dir = _latest_run_dir(home)
     stages = {}
     for stage in STAGES:
@@ -216,9 +217,10 @@ def _summary(home: LocalHome, tracker: StageTracker, seconds: float,
     if run_dir:
         summary["model"] = str(run_dir / "train-policy" / "model")
         summary["reports"] = sorted(
-            str(p) for p in run_dir.glob("*/*") if p.suffix in (".html", ".md") or
-            p.name in ("report", "summary", "report_view")
-        )  # fmt: skip
+            str(p)
+            for p in run_dir.glob("*/*")
+            if p.suffix in (".html", ".md") or p.name in ("report", "summary", "report_view")
+        )
     return summary
 
 
@@ -285,8 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     overrides = {} if args.eval_students is None else {"eval_students": args.eval_students}
-    summary = run_local(args.data, args.source_format, args.interactions, args.span,
-                        overrides=overrides)  # fmt: skip
+    summary = run_local(
+        args.data, args.source_format, args.interactions, args.span, overrides=overrides
+    )
     print_summary(summary)
     return 0 if summary["ok"] else 1
 

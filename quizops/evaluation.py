@@ -140,10 +140,13 @@ def evaluate_challenger(
         results = {
             "challenger": _simulate(challenger, world, config),
             "random": rollout(
-                world, random_chooser(world, config.seed), config.students, config.steps,
+                world,
+                random_chooser(world, config.seed),
+                config.students,
+                config.steps,
                 config.seed,
             ),
-        }  # fmt: skip
+        }
         if champion is not None and set(champion.item_bank) <= set(world.item_ids):
             results["champion"] = _simulate(champion, world, config)
         for name, result in results.items():
@@ -284,8 +287,9 @@ def run_evaluation_stage(
     with mlflow.start_run(run_id=run_id):
         mlflow.log_params({f"eval.{k}": v for k, v in asdict(config).items()})
         mlflow.log_metrics(evaluation.metrics)
-        mlflow.log_dict({"reasons": evaluation.reasons, "curves": evaluation.curves},
-                        "evaluation.json")  # fmt: skip
+        mlflow.log_dict(
+            {"reasons": evaluation.reasons, "curves": evaluation.curves}, "evaluation.json"
+        )
     if challenger.version:
         mlflow.MlflowClient().set_model_version_tag(
             REGISTERED_MODEL, challenger.version, "blessed", json.dumps(evaluation.blessed)

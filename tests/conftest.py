@@ -35,7 +35,7 @@ def mlflow_server(tmp_path_factory):
     """A real MLflow tracking server on 127.0.0.1 (SQLite backend, proxied artifacts)."""
     root = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
-    log = open(root / "server.log", "w")  # noqa: SIM115
+    log = open(root / "server.log", "w")
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "mlflow"),
@@ -50,7 +50,7 @@ def mlflow_server(tmp_path_factory):
             f"sqlite:///{root / 'mlflow.db'}",
             "--artifacts-destination",
             str(root / "artifacts"),
-        ],  # fmt: skip
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -22,8 +22,11 @@ def test_snips_of_the_logging_policy_matches_the_logged_reward(feature_set):
     policy = train_policy(feature_set)
     estimate = snips(policy, feature_set, sample=4000)
     assert set(estimate) == {
-        "ope_logged_reward", "ope_ips", "ope_snips", "ope_effective_sample",
-    }  # fmt: skip
+        "ope_logged_reward",
+        "ope_ips",
+        "ope_snips",
+        "ope_effective_sample",
+    }
     uniform = train_policy(feature_set, TrainingConfig(temperature=1e9))
     # A uniform target re-weights towards off-curriculum items; SNIPS stays a weighted mean.
     flat = snips(uniform, feature_set, sample=4000)

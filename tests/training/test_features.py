@@ -61,5 +61,5 @@ def test_examples_and_items(feature_set, tmp_path):
     again = load_features(tmp_path / "f")
     assert again.tracer.to_dict() == feature_set.tracer.to_dict()
     assert len(again.examples) == len(examples)
-    with pytest.raises(InputDataError, match="lacks tracer.json"):
+    with pytest.raises(InputDataError, match=r"lacks tracer\.json"):
         load_features(tmp_path)

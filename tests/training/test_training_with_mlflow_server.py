@@ -27,9 +27,13 @@ def test_train_register_evaluate_and_gate_against_champion(mlflow_server, featur
 
     config = GateConfig(students=80, steps=20)
     evaluation = run_evaluation_stage(
-        tmp_path / "m1", tmp_path / "features", tmp_path / "r1.html", mlflow_server,
-        first["run_id"], config,
-    )  # fmt: skip
+        tmp_path / "m1",
+        tmp_path / "features",
+        tmp_path / "r1.html",
+        mlflow_server,
+        first["run_id"],
+        config,
+    )
     assert evaluation.blessed
     assert "champion" not in evaluation.curves
     assert client.get_run(first["run_id"]).data.metrics["sim_lift_over_random"] > 0.05
@@ -45,9 +49,13 @@ def test_train_register_evaluate_and_gate_against_champion(mlflow_server, featur
     assert int(second["model_version"]) == int(first["model_version"]) + 1
     strict = GateConfig(students=80, steps=20, champion_tolerance=-1.0)  # must beat by 1.0
     verdict = run_evaluation_stage(
-        tmp_path / "m2", tmp_path / "features", tmp_path / "r2.html", mlflow_server,
-        second["run_id"], strict,
-    )  # fmt: skip
+        tmp_path / "m2",
+        tmp_path / "features",
+        tmp_path / "r2.html",
+        mlflow_server,
+        second["run_id"],
+        strict,
+    )
     assert "champion" in verdict.curves
     assert not verdict.blessed
     assert any(r.startswith("FAIL: mastery vs champion") for r in verdict.reasons)
