@@ -126,3 +126,56 @@ def join(base: str, *parts: str) -> str:
     if is_gcs(base):
         return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
     return str(Path(base, *parts))
+
+
+def is_file(uri: str) -> bool:
+    """Tells whether a local file or GCS object exists at ``uri``.
+
+    Args:
+        uri: Local path or gs:// URI.
+
+    Returns:
+        True when a file (not a folder) or an object exists there.
+    """
+    if is_gcs(uri):
+        bucket, name = split_gcs(uri)
+        if not name or name.endswith("/"):
+            return False
+        return bool(gcs_client().bucket(bucket).blob(name).exists())
+    return Path(uri).is_file()
+
+
+def list_files(uri: str) -> list[str]:
+    """Lists every file below a local folder or gs:// prefix, recursively, sorted.
+
+    Args:
+        uri: Local folder or gs:// URI of a "folder" (a prefix; a trailing slash is optional).
+
+    Returns:
+        Full paths or gs:// URIs of the files, sorted; empty when nothing is there.
+    """
+    if is_gcs(uri):
+        bucket, name = split_gcs(uri)
+        prefix = name.rstrip("/") + "/" if name.strip("/") else ""
+        blobs = gcs_client().list_blobs(bucket, prefix=prefix)
+        return sorted(f"gs://{bucket}/{b.name}" for b in blobs if not b.name.endswith("/"))
+    root = Path(uri)
+    if not root.is_dir():
+        return []
+    return sorted(str(p) for p in root.rglob("*") if p.is_file())
+
+
+def parent(uri: str) -> str:
+    """Returns the folder holding a local path or gs:// object.
+
+    Args:
+        uri: Local path or gs:// URI.
+
+    Returns:
+        The parent folder (gs:// URIs keep their scheme and bucket).
+    """
+    if is_gcs(uri):
+        bucket, name = split_gcs(uri)
+        head = name.rstrip("/").rpartition("/")[0]
+        return f"gs://{bucket}/{head}" if head else f"gs://{bucket}"
+    return str(Path(uri).parent)

@@ -1,0 +1,36 @@
+"""KFP component: raw logs (ASSISTments, EdNet KT1, canonical) -> raw-zone table + manifest."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Metrics, Output
+
+from components.images import CORE_IMAGE
+
+
+@dsl.component(base_image=CORE_IMAGE, install_kfp_package=False)
+def ingest(
+    source_uri: str,
+    source_format: str,
+    span: str,
+    raw_zone_uri: str,
+    manifest: Output[Dataset],
+    metrics: Output[Metrics],
+    encoding: str = "utf-8",
+) -> None:
+    """Reads one span of a source into the canonical table, kept in the raw zone.
+
+    Args:
+        source_uri: File or folder, local path or gs:// URI.
+        source_format: "assistments", "ednet" or "canonical".
+        span: Span value (e.g. "2026-11-23") or "" for the whole source.
+        raw_zone_uri: Where the table with personal data goes ("" = beside the source).
+        manifest: Output: the manifest (table URI, SHA-256, rows, format, span, previous span).
+        metrics: Output: rows read, kept and dropped per reason; students, items, skills.
+        encoding: Text encoding of CSV sources.
+    """
+    from quizops.ingest import ingest as ingest_source
+
+    counts = ingest_source(
+        source_uri, source_format, span, raw_zone_uri, manifest.path, encoding=encoding
+    )
+    for name, value in counts.items():
+        metrics.log_metric(name, value)

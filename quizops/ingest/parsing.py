@@ -1,0 +1,244 @@
+"""Strict, value-free parsing of delimited text and Parquet bytes into frames.
+
+Every reader in :mod:`quizops.ingest` goes through these helpers so that bad inputs (empty
+files, truncated files, non-UTF-8 bytes, columns that do not hold numbers) fail the same way: an
+:class:`~quizops.errors.InputDataError` that names the file, the column and the data row numbers,
+and never a value (the raw logs hold e-mails, names and phone numbers).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import logging
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from quizops.errors import InputDataError
+
+logger = logging.getLogger(__name__)
+
+#: How many offending data row numbers an error message lists.
+MAX_ROWS_IN_MESSAGE = 5
+
+
+def decompress(data: bytes, source: str) -> bytes:
+    """Gunzips ``data`` when ``source`` ends in ``.gz``.
+
+    Args:
+        data: The file's bytes.
+        source: The file's name or URI (the suffix decides).
+
+    Returns:
+        The (decompressed) bytes.
+
+    Raises:
+        InputDataError: The gzip stream is truncated or corrupt.
+    """
+    if not source.endswith(".gz"):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise InputDataError(
+            f"{source}: truncated or corrupt gzip file ({type(exc).__name__})"
+        ) from exc
+
+
+def decode_text(data: bytes, source: str, encoding: str = "utf-8") -> str:
+    """Decodes bytes strictly (a UTF-8 byte-order mark is dropped).
+
+    Args:
+        data: The bytes.
+        source: File name or URI, for messages.
+        encoding: The text encoding the file is declared to use.
+
+    Returns:
+        The text.
+
+    Raises:
+        InputDataError: The bytes are not valid in ``encoding``; the message gives the byte
+            offset and line, not the bytes around it.
+    """
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputDataError(
+            f"{source}: not valid {encoding} text (undecodable byte at offset {exc.start}, "
+            f"line {line}); re-encode the file as UTF-8 or name its encoding"
+        ) from exc
+    except LookupError as exc:
+        raise InputDataError(f"{source}: unknown text encoding '{encoding}'") from exc
+
+
+def read_delimited(
+    data: bytes, source: str, required: Sequence[str], encoding: str = "utf-8"
+) -> pd.DataFrame:
+    """Parses CSV bytes into a frame of strings (empty fields become missing values).
+
+    Args:
+        data: The file's bytes (gzip when ``source`` ends in ``.gz``).
+        source: File name or URI, for messages.
+        required: Columns the header must name.
+        encoding: Text encoding of the file.
+
+    Returns:
+        A frame whose columns all hold strings or ``NaN``.
+
+    Raises:
+        InputDataError: The file is empty, has no data rows, is not valid text, is truncated
+            (the last line stops mid-row), has malformed rows, or lacks a required column.
+    """
+    text = decode_text(decompress(data, source), source, encoding)
+    if not text.strip():
+        raise InputDataError(f"{source}: empty file (no header, no rows)")
+    try:
+        df = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], low_memory=False
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise InputDataError(f"{source}: empty file (no header, no rows)") from exc
+    except pd.errors.ParserError as exc:
+        # pandas' tokenizer messages name line numbers and field counts, never values.
+        raise InputDataError(
+            f"{source}: malformed CSV (a truncated file or a stray delimiter/quote): {exc}"
+        ) from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputDataError(
+            f"{source}: missing required column(s) {missing}; the header has {len(df.columns)} "
+            f"column(s): {list(df.columns)}"
+        )
+    if df.empty:
+        raise InputDataError(f"{source}: header only, no data rows")
+    _check_not_truncated(text, len(df.columns), source)
+    return df
+
+
+def _check_not_truncated(text: str, n_columns: int, source: str) -> None:
+    """Fails when the text does not end with a newline and its last row is short.
+
+    Args:
+        text: The whole decoded file.
+        n_columns: Number of header columns.
+        source: File name or URI, for messages.
+
+    Raises:
+        InputDataError: The last line stops before its last field.
+    """
+    if text.endswith(("\n", "\r")):
+        return
+    last_line = text.rsplit("\n", 1)[-1]
+    fields = next(csv.reader([last_line]), [])
+    if len(fields) < n_columns:
+        line = text.count("\n") + 1
+        raise InputDataError(
+            f"{source}: truncated file: the last line ({line}) has {len(fields)} of "
+            f"{n_columns} fields and no line end"
+        )
+
+
+def read_parquet_bytes(data: bytes, source: str) -> pd.DataFrame:
+    """Reads Parquet bytes.
+
+    Args:
+        data: The file's bytes.
+        source: File name or URI, for messages.
+
+    Returns:
+        The frame.
+
+    Raises:
+        InputDataError: The bytes are empty or not a complete Parquet file.
+    """
+    if not data:
+        raise InputDataError(f"{source}: empty file")
+    try:
+        df = pd.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for the same fault
+        raise InputDataError(
+            f"{source}: not a complete Parquet file (truncated or another format): "
+            f"{type(exc).__name__}"
+        ) from exc
+    if df.empty:
+        raise InputDataError(f"{source}: Parquet file with no rows")
+    return df
+
+
+def _row_numbers(mask: pd.Series) -> str:
+    """Formats the 1-based data row numbers of the true entries of a mask.
+
+    Args:
+        mask: Boolean series aligned with a frame read by :func:`read_delimited`.
+
+    Returns:
+        Text such as ``"data rows [3, 9] and 4 more"``.
+    """
+    positions = np.flatnonzero(mask.to_numpy()) + 1
+    shown = positions[:MAX_ROWS_IN_MESSAGE].tolist()
+    more = len(positions) - len(shown)
+    return f"data row(s) {shown}" + (f" and {more} more" if more else "")
+
+
+def numeric_column(
+    df: pd.DataFrame, column: str, source: str, *, integer: bool, required: bool
+) -> pd.Series:
+    """Converts a column of strings (or numbers) to numbers, failing on anything else.
+
+    Args:
+        df: The frame.
+        column: Column name.
+        source: File name or URI, for messages.
+        integer: The values must be whole numbers.
+        required: Every row must hold a value.
+
+    Returns:
+        A float64 series (missing values as NaN); callers cast whole-number columns.
+
+    Raises:
+        InputDataError: Some values are not numbers, not whole numbers, or missing.
+    """
+    raw = df[column]
+    values = pd.to_numeric(raw, errors="coerce").astype("float64")
+    present = raw.notna() & (raw.astype(str).str.strip() != "")
+    bad = present & values.isna()
+    if bad.any():
+        raise InputDataError(
+            f"{source}: column '{column}' must hold numbers; {int(bad.sum())} value(s) do not "
+            f"({_row_numbers(bad)})"
+        )
+    if integer:
+        fractional = values.notna() & (values != np.floor(values))
+        if fractional.any():
+            raise InputDataError(
+                f"{source}: column '{column}' must hold whole numbers; "
+                f"{int(fractional.sum())} value(s) do not ({_row_numbers(fractional)})"
+            )
+    if required and values.isna().any():
+        empty = values.isna()
+        raise InputDataError(
+            f"{source}: column '{column}' has {int(empty.sum())} empty value(s) "
+            f"({_row_numbers(empty)})"
+        )
+    return values
+
+
+def string_column(df: pd.DataFrame, column: str) -> pd.Series:
+    """Returns a column as pandas' nullable string dtype, blanks as missing.
+
+    Args:
+        df: The frame.
+        column: Column name.
+
+    Returns:
+        The string series.
+    """
+    values = df[column].astype("string").str.strip()
+    return values.mask(values == "")

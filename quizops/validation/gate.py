@@ -1,0 +1,404 @@
+"""The data-validation gate: one call computes every check, then passes or fails the span.
+
+:func:`validate_data` reads the de-identified canonical table, computes TFDV statistics,
+validates them against the curated schema (TRAINING environment), measures drift against the
+previous span from the statistics store and skew against the serving decision logs, runs the
+domain checks, and then either raises :class:`~quizops.errors.ValidationFailedError` listing
+every error (writing nothing) or writes every output and stores the statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
+
+from quizops import storage
+from quizops.errors import ValidationFailedError
+from quizops.ingest.parsing import read_parquet_bytes
+from quizops.validation import schema as schema_lib
+from quizops.validation import statistics as stats_lib
+from quizops.validation.domain import DomainCheckConfig, run_domain_checks
+from quizops.validation.findings import ERROR, WARNING, Finding
+from quizops.validation.report import (
+    MIN_CELL_STUDENTS,
+    finding_lines,
+    render_html,
+    render_markdown,
+)
+from quizops.validation.serving import read_decisions
+from quizops.validation.store import open_store
+
+logger = logging.getLogger(__name__)
+
+_MEASURE_NAMES = {
+    anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY: "linf",
+    anomalies_pb2.DriftSkewInfo.Measurement.JENSEN_SHANNON_DIVERGENCE: "js",
+}
+
+
+@dataclass
+class ValidationConfig:
+    """Parameters of one validation run.
+
+    Attributes:
+        statistics_store_uri: Statistics store (``""`` = no drift baseline, nothing stored).
+        decisions_uri: Serving decision logs (``""`` = no skew).
+        drift_js_threshold: Jensen-Shannon threshold for numeric drift.
+        drift_linf_threshold: L-infinity threshold for categorical drift.
+        skew_linf_threshold: L-infinity threshold for categorical skew.
+        skew_js_threshold: Jensen-Shannon threshold for numeric skew.
+        beam_pipeline_args: Beam options for the statistics (empty = in process).
+        span: This span (``""`` = unspanned).
+        previous_span: The previous span as ingest reported it (``""`` = ask the store).
+        schema_path: Schema to validate against (``None`` = the curated one).
+        domain: Domain-check thresholds.
+    """
+
+    statistics_store_uri: str = ""
+    decisions_uri: str = ""
+    drift_js_threshold: float = 0.1
+    drift_linf_threshold: float = 0.1
+    skew_linf_threshold: float = 0.1
+    skew_js_threshold: float = 0.1
+    beam_pipeline_args: Sequence[str] = ()
+    span: str = ""
+    previous_span: str = ""
+    schema_path: str | None = None
+    domain: DomainCheckConfig = field(default_factory=DomainCheckConfig)
+
+
+@dataclass
+class ValidationOutcome:
+    """Everything one run computed (in memory; nothing written yet).
+
+    Attributes:
+        frame: The table.
+        statistics: Its statistics.
+        schema: The schema used (curated + this run's comparators).
+        anomalies: TFDV's anomalies of the TRAINING statistics.
+        findings: Every finding (TFDV, drift, skew, serving, domain).
+        measures: Drift/skew values: ``"drift:item_id" -> {type, value, threshold}``.
+        baseline: The previous span's statistics, if any.
+        baseline_span: Its span key.
+        notes: Human-readable notes for the summary.
+    """
+
+    frame: pd.DataFrame
+    statistics: statistics_pb2.DatasetFeatureStatisticsList
+    schema: Any
+    anomalies: anomalies_pb2.Anomalies
+    findings: list[Finding]
+    measures: dict[str, dict[str, Any]]
+    baseline: statistics_pb2.DatasetFeatureStatisticsList | None
+    baseline_span: str
+    notes: list[str]
+
+    @property
+    def errors(self) -> list[Finding]:
+        """Findings that fail the gate."""
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def passed(self) -> bool:
+        """Whether the gate passes."""
+        return not self.errors
+
+
+def _anomaly_findings(anomalies: anomalies_pb2.Anomalies, check: str) -> list[Finding]:
+    """Converts TFDV anomalies to findings, telling drift and skew reasons apart.
+
+    Args:
+        anomalies: TFDV's anomalies.
+        check: Name for non-comparator reasons (``tfdv`` or ``serving``).
+
+    Returns:
+        Findings.
+    """
+    findings = []
+    severity = {
+        anomalies_pb2.AnomalyInfo.ERROR: ERROR,
+        anomalies_pb2.AnomalyInfo.WARNING: WARNING,
+    }
+    for feature, info in sorted(anomalies.anomaly_info.items()):
+        for reason in info.reason:
+            text = reason.short_description.lower()
+            kind = "drift" if "previous" in text else "skew" if "serving" in text else check
+            findings.append(
+                Finding(kind, feature, severity.get(info.severity, ERROR), reason.description)
+            )
+    if anomalies.HasField("dataset_anomaly_info"):
+        for reason in anomalies.dataset_anomaly_info.reason:
+            findings.append(Finding(check, "", ERROR, reason.description))
+    return findings
+
+
+def _measures(anomalies: anomalies_pb2.Anomalies) -> dict[str, dict[str, Any]]:
+    """Collects every drift and skew value TFDV computed (fired or not).
+
+    Args:
+        anomalies: TFDV's anomalies.
+
+    Returns:
+        ``"drift:feature"``/``"skew:feature"`` -> type, value, threshold.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for info in anomalies.drift_skew_info:
+        feature = ".".join(info.path.step)
+        for kind, measurements in (
+            ("drift", info.drift_measurements),
+            ("skew", info.skew_measurements),
+        ):
+            for m in measurements:
+                out[f"{kind}:{feature}"] = {
+                    "type": _MEASURE_NAMES.get(m.type, str(m.type)),
+                    "value": float(m.value),
+                    "threshold": float(m.threshold),
+                }
+    return out
+
+
+def read_canonical_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Reads the table to validate as stored (no casting, so domain checks see it as is).
+
+    Args:
+        path: Local path or gs:// URI of a Parquet file.
+
+    Returns:
+        The frame.
+
+    Raises:
+        InputDataError: Missing, empty or unreadable file.
+    """
+    return read_parquet_bytes(storage.read_bytes(str(path)), str(path))
+
+
+def evaluate(
+    frame: pd.DataFrame, config: ValidationConfig, parquet_uri: str | None = None
+) -> ValidationOutcome:
+    """Computes statistics, anomalies, drift, skew and domain findings (writes nothing).
+
+    Args:
+        frame: The table.
+        config: Run parameters.
+        parquet_uri: The table as a Parquet file (for Beam runners).
+
+    Returns:
+        The outcome.
+    """
+    notes: list[str] = []
+    statistics = stats_lib.generate_statistics(frame, parquet_uri, config.beam_pipeline_args)
+    schema = schema_lib.with_comparators(
+        schema_lib.load_schema(config.schema_path),
+        config.drift_js_threshold,
+        config.drift_linf_threshold,
+        config.skew_linf_threshold,
+        config.skew_js_threshold,
+    )
+    store = open_store(config.statistics_store_uri)
+    baseline = store.previous(config.span, config.previous_span) if store else None
+    if baseline is None:
+        notes.append("no previous span in the statistics store: drift not measured")
+    else:
+        notes.append(f"drift measured against span '{baseline.span}'")
+    serving_frame = read_decisions(config.decisions_uri, config.span)
+    serving_stats = None
+    findings: list[Finding] = []
+    if serving_frame is None:
+        notes.append("no serving decision logs for this span: skew not measured")
+    else:
+        serving_stats = stats_lib.generate_frame_statistics(serving_frame)
+        findings += _anomaly_findings(
+            tfdv.validate_statistics(serving_stats, schema, environment=schema_lib.SERVING),
+            "serving",
+        )
+        notes.append(f"skew measured against {len(serving_frame):,} serving decisions")
+    anomalies = tfdv.validate_statistics(
+        statistics,
+        schema,
+        environment=schema_lib.TRAINING,
+        previous_statistics=baseline.statistics if baseline else None,
+        serving_statistics=serving_stats,
+    )
+    findings = _anomaly_findings(anomalies, "tfdv") + findings
+    findings += run_domain_checks(frame, config.domain)
+    return ValidationOutcome(
+        frame,
+        statistics,
+        schema,
+        anomalies,
+        findings,
+        _measures(anomalies),
+        baseline.statistics if baseline else None,
+        baseline.span if baseline else "",
+        notes,
+    )
+
+
+def anomalies_with_findings(outcome: ValidationOutcome) -> anomalies_pb2.Anomalies:
+    """Returns TFDV's anomalies with the domain and serving findings added as anomaly infos.
+
+    Keeps one standard artifact (the TFX ``Anomalies`` proto) for every finding. Domain
+    findings are keyed by their column (``__table__`` for table-wide ones); counts describing
+    fewer than 10 students are suppressed as in every other table.
+
+    Args:
+        outcome: The outcome.
+
+    Returns:
+        A new Anomalies proto.
+    """
+    out = anomalies_pb2.Anomalies()
+    out.CopyFrom(outcome.anomalies)
+    extra = [f for f in outcome.findings if f.check not in ("tfdv", "drift", "skew")]
+    for finding, line in zip(extra, finding_lines(extra), strict=True):
+        key = f"{finding.check}:{finding.feature or '__table__'}"
+        info = out.anomaly_info[key]
+        info.path.step.append(finding.feature or "__table__")
+        info.severity = (
+            anomalies_pb2.AnomalyInfo.ERROR
+            if finding.severity == ERROR
+            else anomalies_pb2.AnomalyInfo.WARNING
+        )
+        reason = info.reason.add()
+        reason.type = anomalies_pb2.AnomalyInfo.UNKNOWN_TYPE
+        reason.short_description = finding.check
+        reason.description = line
+        info.description = line
+        info.short_description = finding.check
+    return out
+
+
+def outcome_metrics(outcome: ValidationOutcome) -> dict[str, float]:
+    """Numbers logged as KFP metrics on every run (drift and skew included when measured).
+
+    Args:
+        outcome: The outcome.
+
+    Returns:
+        Metric name -> value.
+    """
+    frame = outcome.frame
+    metrics: dict[str, float] = {
+        "rows": float(len(frame)),
+        "num_examples": float(outcome.statistics.datasets[0].num_examples),
+        "anomalies_errors": float(len(outcome.errors)),
+        "anomalies_warnings": float(sum(f.severity == WARNING for f in outcome.findings)),
+        "drift_baseline_available": float(outcome.baseline is not None),
+    }
+    for column, name in (("item_id", "items"), ("skill_id", "skills")):
+        if column in frame.columns:
+            metrics[name] = float(frame[column].nunique())
+    if "student_id" in frame.columns:
+        students = int(frame["student_id"].nunique())
+        if students >= MIN_CELL_STUDENTS:
+            metrics["students"] = float(students)
+    for key, m in outcome.measures.items():
+        kind, _, feature = key.partition(":")
+        metrics[f"{kind}_{feature}_{m['type']}"] = m["value"]
+    return metrics
+
+
+def _overview(outcome: ValidationOutcome) -> dict[str, Any]:
+    frame = outcome.frame
+    overview: dict[str, Any] = {"rows": len(frame)}
+    if "student_id" in frame.columns:
+        students = int(frame["student_id"].nunique())
+        overview["students"] = students if students >= MIN_CELL_STUDENTS else None
+    for column in ("item_id", "skill_id"):
+        if column in frame.columns:
+            overview[column.replace("_id", "s")] = int(frame[column].nunique())
+    overview["baseline span"] = outcome.baseline_span or "none"
+    return overview
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Local paths of the stage's output artifacts.
+
+    Attributes:
+        validated: Copy of the table that passed.
+        statistics: Binary statistics.
+        schema: Text schema actually used.
+        anomalies: Text anomalies proto.
+        report: HTML view.
+        summary: Markdown summary.
+    """
+
+    validated: str
+    statistics: str
+    schema: str
+    anomalies: str
+    report: str
+    summary: str
+
+
+def validate_data(
+    data_path: str,
+    outputs: OutputPaths,
+    config: ValidationConfig,
+    data_uri: str = "",
+    data_metadata: dict[str, Any] | None = None,
+) -> dict[str, float]:
+    """Runs the gate on one table and writes the outputs if it passes.
+
+    Args:
+        data_path: Local path (or gs:// URI) of the de-identified canonical Parquet table.
+        outputs: Where the outputs go.
+        config: Run parameters.
+        data_uri: The table's remote URI (gs://), used by remote Beam runners.
+        data_metadata: The input artifact's metadata; its ``span`` and ``previous_span`` fill
+            the config's when those are empty (the PII stage forwards ingest's manifest fields).
+
+    Returns:
+        The metrics (drift and skew values included whenever measured).
+
+    Raises:
+        InputDataError: The table cannot be read.
+        ValidationFailedError: Any error finding; the message lists every finding and no
+            output is written.
+    """
+    metadata = data_metadata or {}
+    if not config.span and metadata.get("span"):
+        config.span = str(metadata["span"])
+    if not config.previous_span and metadata.get("previous_span"):
+        config.previous_span = str(metadata["previous_span"])
+    frame = read_canonical_parquet(data_path)
+    remote = bool(config.beam_pipeline_args) and data_uri.startswith("gs://")
+    outcome = evaluate(frame, config, data_uri if remote else data_path)
+    lines = finding_lines(outcome.findings)
+    if not outcome.passed:
+        raise ValidationFailedError(
+            f"data validation failed with {len(outcome.errors)} error(s) "
+            f"({len(outcome.findings)} finding(s)):\n" + "\n".join(lines)
+        )
+    for line in lines:
+        logger.warning("%s", line)
+    title = f"Data validation, span {config.span or 'unspanned'}"
+    summary = render_markdown(
+        title, True, _overview(outcome), outcome.findings, outcome.measures, outcome.notes
+    )
+    page = render_html(
+        title,
+        outcome.statistics,
+        outcome.baseline,
+        outcome.findings,
+        outcome.measures,
+        f"span {outcome.baseline_span}" if outcome.baseline_span else "previous span",
+    )
+    storage.write_bytes(outputs.validated, storage.read_bytes(data_path))
+    stats_lib.write_statistics(outcome.statistics, outputs.statistics)
+    storage.write_bytes(outputs.schema, schema_lib.schema_text(outcome.schema).encode())
+    storage.write_bytes(outputs.anomalies, str(anomalies_with_findings(outcome)).encode())
+    storage.write_bytes(outputs.report, page.encode())
+    storage.write_bytes(outputs.summary, summary.encode())
+    store = open_store(config.statistics_store_uri)
+    if store is not None:
+        store.write(config.span, outcome.statistics)
+    return outcome_metrics(outcome)

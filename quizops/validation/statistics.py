@@ -1,0 +1,190 @@
+"""TFDV statistics of the canonical table, in process or on a Beam runner.
+
+Without Beam options the statistics are computed in this process with
+``tfdv.generate_statistics_from_dataframe`` (the fastest path on one machine). With Beam
+options (``--runner=DataflowRunner ...``, ``--runner=FlinkRunner ...``, or
+``--direct_num_workers=4 --direct_running_mode=multi_processing``) the same generators run as a
+Beam pipeline over the Parquet file (``tfdv.GenerateStatistics``).
+
+The example count always equals the row count (checked). Top values and rank histograms of
+identifying or free-text columns (:data:`IDENTIFYING_FEATURES`) are removed from the statistics
+before anything stores them: pseudonymized ids are still per-student values, and redacted text
+may hold what the PII scan missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from quizops.errors import InputDataError, QuizopsError
+
+logger = logging.getLogger(__name__)
+
+#: Columns whose individual values must not appear in statistics.
+IDENTIFYING_FEATURES: tuple[str, ...] = ("interaction_id", "student_id", "answer_text")
+#: Histogram resolution (TFDV's defaults are 10 buckets; finer buckets make JS drift sharper).
+NUM_HISTOGRAM_BUCKETS = 20
+NUM_QUANTILES_HISTOGRAM_BUCKETS = 20
+
+
+def stats_options() -> tfdv.StatsOptions:
+    """Returns the statistics options every run uses.
+
+    Returns:
+        The options.
+    """
+    return tfdv.StatsOptions(
+        num_histogram_buckets=NUM_HISTOGRAM_BUCKETS,
+        num_quantiles_histogram_buckets=NUM_QUANTILES_HISTOGRAM_BUCKETS,
+    )
+
+
+def _strip_identifying(statistics: statistics_pb2.DatasetFeatureStatisticsList) -> None:
+    """Removes per-value entries of identifying features in place.
+
+    Args:
+        statistics: The statistics.
+    """
+    for dataset in statistics.datasets:
+        for feature in dataset.features:
+            name = feature.path.step[-1] if feature.path.step else feature.name
+            if name in IDENTIFYING_FEATURES and feature.HasField("string_stats"):
+                del feature.string_stats.top_values[:]
+                feature.string_stats.ClearField("rank_histogram")
+
+
+def _from_beam(
+    parquet_uri: str, beam_pipeline_args: Sequence[str]
+) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """Computes statistics with a Beam pipeline over a Parquet file.
+
+    Args:
+        parquet_uri: The Parquet file (local or gs://; remote runners need gs://).
+        beam_pipeline_args: Beam pipeline options.
+
+    Returns:
+        The statistics.
+    """
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from tfx_bsl.arrow import table_util
+
+    def to_batches(table: object) -> list[object]:
+        return [table_util.CanonicalizeRecordBatch(b) for b in table.to_batches()]  # type: ignore[attr-defined]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "stats.pb")
+        with beam.Pipeline(options=PipelineOptions(list(beam_pipeline_args))) as pipeline:
+            _ = (
+                pipeline
+                | "ReadParquet" >> beam.io.ReadFromParquetBatched(parquet_uri)
+                | "ToRecordBatches" >> beam.FlatMap(to_batches)
+                | "GenerateStatistics" >> tfdv.GenerateStatistics(stats_options())
+                | "Write" >> tfdv.WriteStatisticsToBinaryFile(out)
+            )
+        return tfdv.load_stats_binary(out)
+
+
+def generate_statistics(
+    frame: pd.DataFrame,
+    parquet_uri: str | None = None,
+    beam_pipeline_args: Sequence[str] = (),
+) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """Computes the statistics of a canonical table.
+
+    Args:
+        frame: The table in memory.
+        parquet_uri: The same table as a Parquet file (used with Beam options).
+        beam_pipeline_args: Beam options; empty means in process.
+
+    Returns:
+        The statistics, identifying top values removed.
+
+    Raises:
+        QuizopsError: The example count differs from the row count.
+        InputDataError: Beam options given without a Parquet file.
+    """
+    if beam_pipeline_args:
+        if not parquet_uri:
+            raise InputDataError("Beam pipeline options need the table as a Parquet file")
+        logger.info("statistics on Beam with options %s", list(beam_pipeline_args))
+        statistics = _from_beam(parquet_uri, beam_pipeline_args)
+    else:
+        statistics = tfdv.generate_statistics_from_dataframe(frame, stats_options())
+    count = statistics.datasets[0].num_examples if statistics.datasets else 0
+    if count != len(frame):
+        raise QuizopsError(f"statistics count {count} examples but the table has {len(frame)} rows")
+    _strip_identifying(statistics)
+    return statistics
+
+
+def generate_frame_statistics(
+    frame: pd.DataFrame,
+) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """Computes statistics of a small frame in process (serving logs).
+
+    Args:
+        frame: The frame.
+
+    Returns:
+        The statistics.
+    """
+    statistics = tfdv.generate_statistics_from_dataframe(frame, stats_options())
+    _strip_identifying(statistics)
+    return statistics
+
+
+def to_bytes(statistics: statistics_pb2.DatasetFeatureStatisticsList) -> bytes:
+    """Serializes statistics (binary protobuf, as TFX's StatisticsGen writes them).
+
+    Args:
+        statistics: The statistics.
+
+    Returns:
+        The bytes.
+    """
+    return statistics.SerializeToString()
+
+
+def from_bytes(data: bytes, source: str) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """Parses binary statistics.
+
+    Args:
+        data: The bytes.
+        source: Where they came from, for messages.
+
+    Returns:
+        The statistics.
+
+    Raises:
+        InputDataError: The bytes are not statistics.
+    """
+    statistics = statistics_pb2.DatasetFeatureStatisticsList()
+    try:
+        statistics.ParseFromString(data)
+    except Exception as exc:  # protobuf's DecodeError
+        raise InputDataError(f"{source}: not TFDV statistics: {exc}") from exc
+    if not statistics.datasets:
+        raise InputDataError(f"{source}: statistics without a dataset")
+    return statistics
+
+
+def write_statistics(
+    statistics: statistics_pb2.DatasetFeatureStatisticsList, path: str | os.PathLike[str]
+) -> None:
+    """Writes binary statistics to a local file.
+
+    Args:
+        statistics: The statistics.
+        path: Destination.
+    """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(to_bytes(statistics))
