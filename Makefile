@@ -33,7 +33,7 @@ run: install
 	$(CORE) -m pipelines.local_run --interactions $(INTERACTIONS) $(if $(DATA),--data "$(DATA)" --format $(FORMAT),)
 
 serve: install
-	$(CORE) -m quizops_predictor --port $(PORT)
+	PYTHONPATH=kserve $(CORE) -m quizops_predictor --port $(PORT)
 
 compile: install
 	$(CORE) -m pipelines.compile --out compiled

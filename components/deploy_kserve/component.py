@@ -1,0 +1,54 @@
+"""KFP component: deploy a blessed policy (local predictor process or KServe canary)."""
+
+from kfp import dsl
+from kfp.dsl import Artifact, Input, Markdown, Model, Output
+
+from components.images import CORE_IMAGE, PREDICTOR_IMAGE
+
+
+@dsl.component(base_image=CORE_IMAGE, install_kfp_package=False)
+def deploy_kserve(
+    model: Input[Model],
+    target: str,
+    namespace: str,
+    service_name: str,
+    canary_traffic_percent: int,
+    tracking_uri: str,
+    deployment: Output[Artifact],
+    report: Output[Markdown],
+    predictor_image: str = PREDICTOR_IMAGE,
+) -> None:
+    """Deploys the policy and promotes it to champion in MLflow.
+
+    Args:
+        model: The policy folder from train_policy; metadata ``mlflow_model_version``.
+        target: ``local`` (smoke-test the predictor process on 127.0.0.1) or ``kserve``.
+        namespace: Kubernetes namespace of the InferenceService (kserve).
+        service_name: InferenceService name (kserve).
+        canary_traffic_percent: Share of traffic for the canary (kserve).
+        tracking_uri: MLflow tracking URI ("" = MLFLOW_TRACKING_URI of the environment).
+        deployment: JSON deployment record.
+        report: Markdown report.
+        predictor_image: Predictor image of the InferenceService (fixed when compiling).
+    """
+    import logging
+
+    from quizops.deploy import run_deploy_stage
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    record = run_deploy_stage(
+        model_dir=model.path,
+        model_uri=model.uri,
+        model_version=str(model.metadata.get("mlflow_model_version", "")),
+        target=target,
+        namespace=namespace,
+        service_name=service_name,
+        canary_traffic_percent=canary_traffic_percent,
+        tracking_uri=tracking_uri,
+        image=predictor_image,
+        deployment_path=deployment.path,
+        report_path=report.path,
+    )
+    deployment.metadata["status"] = record.status
+    deployment.metadata["model_version"] = record.model_version
+    deployment.metadata["previous_version"] = record.previous_version

@@ -1,0 +1,247 @@
+"""Runs the predictor (``quizops_predictor``) as a local process on 127.0.0.1.
+
+Used by the local deploy target, the service tests and the predictor benchmark. Every wait is
+bounded in time, and :class:`PredictorProcess` always stops the process it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+MODEL_NAME = "quiz-policy"
+#: Environment variable naming the folder that holds the ``quizops_predictor`` package.
+PREDICTOR_PATH_ENV = "QUIZOPS_PREDICTOR_PATH"
+
+
+class PredictorStartError(RuntimeError):
+    """The predictor process exited or did not become ready in time."""
+
+
+def predictor_pythonpath() -> str:
+    """Finds the folder to put on PYTHONPATH so that ``quizops_predictor`` imports.
+
+    ``$QUIZOPS_PREDICTOR_PATH`` wins; then the folder of an importable ``quizops_predictor``;
+    then the ``kserve/`` folder next to the ``quizops`` package of a checkout.
+
+    Returns:
+        The folder.
+
+    Raises:
+        PredictorStartError: The package cannot be found.
+    """
+    if os.environ.get(PREDICTOR_PATH_ENV):
+        return os.environ[PREDICTOR_PATH_ENV]
+    spec = importlib.util.find_spec("quizops_predictor")
+    if spec is not None and spec.origin:
+        return str(Path(spec.origin).resolve().parents[1])
+    checkout = Path(__file__).resolve().parents[1] / "kserve"
+    if (checkout / "quizops_predictor" / "__init__.py").is_file():
+        return str(checkout)
+    raise PredictorStartError(
+        f"quizops_predictor not found: install it or set {PREDICTOR_PATH_ENV} to its folder"
+    )
+
+
+def free_port() -> int:
+    """Returns a TCP port free on 127.0.0.1 at the time of the call.
+
+    Returns:
+        The port.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def http_json(
+    method: str, url: str, body: Any | None = None, timeout: float = 10.0
+) -> tuple[int, Any]:
+    """Sends one JSON request.
+
+    Args:
+        method: HTTP method.
+        url: Full URL.
+        body: JSON-serialisable body, or None.
+        timeout: Socket timeout in seconds.
+
+    Returns:
+        The status code and the decoded JSON answer (or the raw text when not JSON).
+    """
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+class PredictorProcess:
+    """The predictor as a child process on 127.0.0.1; a context manager that always stops it."""
+
+    def __init__(
+        self,
+        model_dir: str | os.PathLike[str] | None = None,
+        model_uri: str | None = None,
+        tracking_uri: str | None = None,
+        decisions_dir: str | os.PathLike[str] | None = None,
+        port: int | None = None,
+        python: str = sys.executable,
+        extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        log_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Configures the process (nothing starts until :meth:`start`).
+
+        Args:
+            model_dir: A saved policy folder.
+            model_uri: An MLflow model URI (when no ``model_dir``).
+            tracking_uri: MLflow tracking URI.
+            decisions_dir: Decision log folder.
+            port: HTTP port (default: a free one).
+            python: Interpreter to run it with.
+            extra_args: More command-line arguments.
+            env: Extra environment variables.
+            log_path: File for the server's output (default: a temporary file).
+        """
+        self.port = port or free_port()
+        self.args = [python, "-m", "quizops_predictor", "--port", str(self.port)]
+        if model_dir is not None:
+            self.args += ["--model-dir", str(model_dir)]
+        elif model_uri is not None:
+            self.args += ["--model-uri", model_uri]
+        if tracking_uri:
+            self.args += ["--tracking-uri", tracking_uri]
+        if decisions_dir is not None:
+            self.args += ["--decisions-dir", str(decisions_dir)]
+        self.args += list(extra_args)
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (predictor_pythonpath(), self.env.get("PYTHONPATH", "")) if p
+        )
+        self.log_path = Path(
+            log_path or tempfile.NamedTemporaryFile(suffix=".log", delete=False).name
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self, ready_timeout: float = 60.0) -> PredictorProcess:
+        """Starts the process and waits (bounded) until ``/v2/health/ready`` answers 200.
+
+        Args:
+            ready_timeout: Seconds to wait for readiness.
+
+        Returns:
+            self.
+
+        Raises:
+            PredictorStartError: The process exited or was not ready in time (it is stopped).
+        """
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env
+            )
+        logger.info("started predictor pid %d on %s", self.process.pid, self.base_url)
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = self.log_tail()
+                self.process = None
+                raise PredictorStartError(f"predictor exited before ready:\n{tail}")
+            with contextlib.suppress(OSError):
+                status, _ = http_json("GET", f"{self.base_url}/v2/health/ready", timeout=2.0)
+                if status == 200:
+                    return self
+            time.sleep(0.2)
+        tail = self.log_tail()
+        self.stop()
+        raise PredictorStartError(f"predictor not ready after {ready_timeout:.0f}s:\n{tail}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the server's output.
+
+        Args:
+            lines: How many.
+
+        Returns:
+            The text.
+        """
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """Stops the process: SIGTERM, then SIGKILL after ``timeout`` seconds.
+
+        Args:
+            timeout: Seconds to wait for a graceful exit.
+
+        Returns:
+            The exit status, or None when nothing was running.
+        """
+        if self.process is None:
+            return None
+        process, self.process = self.process, None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                logger.warning("predictor pid %d ignored SIGTERM; killing it", process.pid)
+                process.kill()
+                process.wait(timeout=timeout)
+        return process.returncode
+
+    def predict_v1(self, instances: list[dict[str, Any]], timeout: float = 10.0) -> tuple[int, Any]:
+        """Sends one v1 predict request.
+
+        Args:
+            instances: The instances.
+            timeout: Socket timeout.
+
+        Returns:
+            Status and decoded answer.
+        """
+        url = f"{self.base_url}/v1/models/{MODEL_NAME}:predict"
+        return http_json("POST", url, {"instances": instances}, timeout=timeout)
+
+    def __enter__(self) -> PredictorProcess:
+        return self.start() if self.process is None else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

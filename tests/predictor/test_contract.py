@@ -1,0 +1,110 @@
+import json
+
+import pytest
+
+from quizops_predictor.contract import (
+    MAX_INSTANCES,
+    ContractError,
+    parse_instance,
+    parse_v1,
+    parse_v2_elements,
+)
+
+BANK = frozenset({"p1", "p2", "p3"})
+
+
+def test_parse_v1_reads_history_and_candidates():
+    [instance] = parse_v1(
+        {
+            "instances": [
+                {
+                    "student_id": "s-17",
+                    "history": [{"item_id": "p1", "correct": 1}, {"item_id": "p2", "correct": 0}],
+                    "candidates": ["p3", "p2"],
+                }
+            ]
+        },
+        BANK,
+    )
+    assert instance.student_id == "s-17"
+    assert instance.history == (("p1", 1), ("p2", 0))
+    assert instance.candidates == ("p3", "p2")
+
+
+def test_candidates_default_to_none_and_bool_correct_is_accepted():
+    [instance] = parse_v1(
+        {"instances": [{"student_id": "a", "history": [{"item_id": "p1", "correct": True}]}]}, BANK
+    )
+    assert instance.candidates is None
+    assert instance.history == (("p1", 1),)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ([], "body"),
+        ({}, "instances"),
+        ({"instances": []}, "instances"),
+        ({"instances": [{"history": []}]}, "instances[0].student_id"),
+        ({"instances": [{"student_id": "a"}]}, "instances[0].history"),
+        ({"instances": [{"student_id": "a", "history": {}}]}, "instances[0].history"),
+        (
+            {"instances": [{"student_id": "a", "history": [{"item_id": "p1", "correct": 2}]}]},
+            "instances[0].history[0].correct",
+        ),
+        (
+            {"instances": [{"student_id": "a", "history": [{"item_id": "p1"}]}]},
+            "instances[0].history[0].correct",
+        ),
+        (
+            {"instances": [{"student_id": "a", "history": [{"correct": 1}]}]},
+            "instances[0].history[0].item_id",
+        ),
+        (
+            {"instances": [{"student_id": "a", "history": [{"item_id": "p9", "correct": 1}]}]},
+            "instances[0].history[0].item_id",
+        ),
+        (
+            {"instances": [{"student_id": "a", "history": [], "candidates": []}]},
+            "instances[0].candidates",
+        ),
+        (
+            {"instances": [{"student_id": "a", "history": [], "candidates": ["p1", 3]}]},
+            "instances[0].candidates[1]",
+        ),
+        (
+            {"instances": [{"student_id": "a", "history": [], "candidates": ["p1", "p1"]}]},
+            "instances[0].candidates",
+        ),
+        (
+            {"instances": [{"student_id": "a", "history": [], "candidate": []}]},
+            "instances[0].candidate",
+        ),
+    ],
+)
+def test_contract_errors_name_the_field(body, field):
+    with pytest.raises(ContractError) as info:
+        parse_v1(body, BANK)
+    assert str(info.value).startswith(f"{field}:")
+
+
+def test_too_many_instances_is_rejected():
+    instance = {"student_id": "a", "history": []}
+    with pytest.raises(ContractError, match="instances: more than"):
+        parse_v1({"instances": [instance] * (MAX_INSTANCES + 1)})
+
+
+def test_unknown_items_pass_without_a_bank():
+    instance = parse_instance({"student_id": "a", "history": [], "candidates": ["zz"]}, "x")
+    assert instance.candidates == ("zz",)
+
+
+def test_parse_v2_elements_decodes_bytes_and_names_the_element():
+    good = json.dumps({"student_id": "a", "history": []}).encode()
+    assert parse_v2_elements([good, good.decode()], BANK)[1].student_id == "a"
+    with pytest.raises(ContractError, match=r"^request\[1\]: not valid JSON"):
+        parse_v2_elements([good, b"{nope"], BANK)
+    with pytest.raises(ContractError, match=r"^request\[0\]\.student_id:"):
+        parse_v2_elements([b'{"history": []}'], BANK)
+    with pytest.raises(ContractError, match=r"^request\[0\]: not UTF-8"):
+        parse_v2_elements([b"\xff\xfe"], BANK)
