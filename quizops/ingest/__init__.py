@@ -113,6 +113,10 @@ def read_source(
             frames.append(part)
         frame = pd.concat(frames, ignore_index=True)
         if len(frames) > 1:
+            if source_format == "assistments":  # copies across files (re-delivered exports)
+                copies = frame.duplicated(keep="first")
+                counts["verbatim_duplicates_dropped"] += int(copies.sum())
+                frame = frame.loc[~copies]
             frame = frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
         counts["files"] = len(files)
     frame = conform(frame, selection.uri)
