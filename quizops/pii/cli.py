@@ -1,0 +1,254 @@
+"""``quizops pii-scan``: de-identify a CSV or Parquet file and write a report.
+
+Exit status 0 when the output is clean after the policy's actions, 3 when personal data is left
+unhandled (nothing written), 2 on bad input: empty file, not UTF-8, a line longer than
+``--max-line-bytes`` (checked while streaming, before anything is parsed), missing or malformed
+canonical columns (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import contextlib
+import io
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from quizops import storage
+from quizops.canonical import CANONICAL_COLUMNS, conform
+from quizops.errors import InputDataError
+from quizops.home import PII_KEY_ENV, PII_KEY_FILE_ENV, ensure_key_file, load_pii_key, local_home
+from quizops.pii.deidentify import deidentify_table
+from quizops.pii.policy import load_policy
+from quizops.pii.report import render_html, render_markdown, report_json
+
+logger = logging.getLogger(__name__)
+
+#: Longest CSV line accepted (bytes); a longer one is bad input, found without loading it.
+DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the ``pii-scan`` subcommand.
+
+    Args:
+        subparsers: The dispatcher's subparsers.
+    """
+    parser = subparsers.add_parser(
+        "pii-scan",
+        help="de-identify an interaction table (CSV or Parquet, local or gs://)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", help="CSV or Parquet file (local path or gs:// URI)")
+    parser.add_argument("--report", required=True, help="where to write the JSON report")
+    parser.add_argument("--output", required=True, help="where to write the clean Parquet table")
+    parser.add_argument("--policy", default=None, help="policy file (JSON or YAML)")
+    parser.add_argument("--markdown", default=None, help="also write the report as Markdown")
+    parser.add_argument("--html", default=None, help="also write the report as HTML")
+    parser.add_argument(
+        "--format", choices=("auto", "csv", "parquet"), default="auto", help="input format"
+    )
+    parser.add_argument(
+        "--max-line-bytes",
+        type=int,
+        default=DEFAULT_MAX_LINE_BYTES,
+        help="longest CSV line accepted (default 16 MiB)",
+    )
+    parser.set_defaults(handler=run_pii_scan)
+
+
+def cli_key() -> bytes:
+    """The key for the command line: the environment, else the local home's key file.
+
+    Returns:
+        The key bytes.
+    """
+    if os.environ.get(PII_KEY_ENV) or os.environ.get(PII_KEY_FILE_ENV):
+        return load_pii_key()
+    home = local_home()
+    home.keys.mkdir(parents=True, exist_ok=True)
+    os.chmod(home.keys, 0o700)
+    path = ensure_key_file(home.pii_key_file)
+    value = path.read_text().strip()
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return value.encode()
+
+
+@contextlib.contextmanager
+def local_copy(uri: str) -> Iterator[Path]:
+    """Yields a local path for a local file or a gs:// object (streamed to a temporary file).
+
+    Args:
+        uri: Local path or gs:// URI.
+
+    Yields:
+        The local path.
+
+    Raises:
+        InputDataError: The file or object does not exist.
+    """
+    if not storage.is_gcs(uri):
+        path = Path(uri)
+        if not path.is_file():
+            raise InputDataError(f"{uri}: no such file")
+        yield path
+        return
+    from google.api_core.exceptions import NotFound
+
+    bucket, name = storage.split_gcs(uri)
+    with tempfile.TemporaryDirectory(prefix="quizops-pii-") as tmp:
+        target = Path(tmp, Path(name).name or "input")
+        try:
+            storage.gcs_client().bucket(bucket).blob(name).download_to_filename(str(target))
+        except NotFound as exc:
+            raise InputDataError(f"{uri}: no such object") from exc
+        yield target
+
+
+def check_text_file(path: Path, source: str, max_line_bytes: int) -> None:
+    """Streams a text file once: it must be non-empty UTF-8 with no over-long line.
+
+    Args:
+        path: The local file.
+        source: Name for messages.
+        max_line_bytes: Longest line accepted.
+
+    Raises:
+        InputDataError: Empty, not UTF-8, or a line is too long.
+    """
+    if path.stat().st_size == 0:
+        raise InputDataError(f"{source}: the file is empty")
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    line_length = 0
+    line_number = 1
+    offset = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            last_newline = chunk.rfind(b"\n")
+            if last_newline < 0:
+                line_length += len(chunk)
+            else:
+                first = chunk.find(b"\n")
+                longest = max(
+                    line_length + first,
+                    max((len(x) for x in chunk[first + 1 : last_newline].split(b"\n")), default=0),
+                )
+                if longest > max_line_bytes:
+                    raise InputDataError(
+                        f"{source}: a line near line {line_number} is longer than "
+                        f"{max_line_bytes} bytes; split the record or raise --max-line-bytes"
+                    )
+                line_number += chunk.count(b"\n")
+                line_length = len(chunk) - last_newline - 1
+            if line_length > max_line_bytes:
+                raise InputDataError(
+                    f"{source}: line {line_number} is longer than {max_line_bytes} bytes "
+                    "(stopped reading there); split the record or raise --max-line-bytes"
+                )
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                raise InputDataError(
+                    f"{source}: not UTF-8 text (bad byte at offset {offset + exc.start}); "
+                    "re-export the file as UTF-8"
+                ) from exc
+            offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{source}: not UTF-8 text (truncated character at the end)") from exc
+
+
+def read_input(
+    uri: str, fmt: str = "auto", max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> pd.DataFrame:
+    """Reads a CSV or Parquet interaction table, checking it before parsing.
+
+    Args:
+        uri: Local path or gs:// URI.
+        fmt: ``csv``, ``parquet`` or ``auto`` (by extension, then by the Parquet magic bytes).
+        max_line_bytes: Longest CSV line accepted.
+
+    Returns:
+        The canonical columns (checked and cast) followed by any further columns (as text).
+
+    Raises:
+        InputDataError: The input is empty, unreadable, not UTF-8, or lacks canonical columns.
+    """
+    with local_copy(uri) as path:
+        if path.stat().st_size == 0:
+            raise InputDataError(f"{uri}: the file is empty")
+        if fmt == "auto":
+            with path.open("rb") as handle:
+                magic = handle.read(4)
+            fmt = "parquet" if magic == b"PAR1" or path.suffix in (".parquet", ".pq") else "csv"
+        if fmt == "parquet":
+            try:
+                df = pd.read_parquet(path)
+            except Exception as exc:  # pyarrow raises several unrelated types
+                raise InputDataError(f"{uri}: not a readable Parquet file: {exc}") from exc
+        else:
+            check_text_file(path, uri, max_line_bytes)
+            try:
+                df = pd.read_csv(
+                    path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+                )
+            except pd.errors.EmptyDataError as exc:
+                raise InputDataError(f"{uri}: no header or data") from exc
+            except (pd.errors.ParserError, ValueError) as exc:
+                raise InputDataError(f"{uri}: not a readable CSV file: {exc}") from exc
+    if df.empty:
+        raise InputDataError(f"{uri}: the table has no rows")
+    canonical = conform(df, uri)
+    extra = df[[c for c in df.columns if c not in CANONICAL_COLUMNS]].reset_index(drop=True)
+    return pd.concat([canonical, extra.astype("string")], axis=1)
+
+
+def _write_all(outputs: list[tuple[str, bytes]]) -> None:
+    """Writes every output, removing those already written if one fails."""
+    written: list[str] = []
+    try:
+        for uri, data in outputs:
+            storage.write_bytes(uri, data)
+            written.append(uri)
+    except BaseException:
+        for uri in written:
+            if not storage.is_gcs(uri):
+                Path(uri).unlink(missing_ok=True)
+        raise
+
+
+def run_pii_scan(args: argparse.Namespace) -> int:
+    """Runs ``quizops pii-scan``.
+
+    Args:
+        args: Parsed arguments.
+
+    Returns:
+        0 when the output is clean (errors are raised and mapped by the dispatcher).
+    """
+    policy = load_policy(args.policy)
+    df = read_input(args.input, args.format, args.max_line_bytes)
+    clean, report = deidentify_table(df, cli_key(), policy, source=args.input)
+    buffer = io.BytesIO()
+    clean.to_parquet(buffer, index=False)
+    outputs = [(args.output, buffer.getvalue()), (args.report, report_json(report).encode())]
+    if args.markdown:
+        outputs.append((args.markdown, render_markdown(report).encode()))
+    if args.html:
+        outputs.append((args.html, render_html(report).encode()))
+    _write_all(outputs)
+    logger.info(
+        "pii-scan: %d rows clean, report %s, table %s", report["rows"], args.report, args.output
+    )
+    return 0

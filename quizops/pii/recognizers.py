@@ -1,0 +1,255 @@
+"""Pattern recognizers for structured entities in free text.
+
+Each recognizer is a compiled pattern plus, where a pattern alone over-matches, a validator
+(IPv6 through :mod:`ipaddress`, phone digit counts, SSN ranges, birth-date context). Locale
+formats covered: en_US, en_GB, de_DE, fr_FR and es_ES phone numbers, postcodes and street
+addresses. Person names live in :mod:`quizops.pii.names`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Iterator
+
+from quizops.pii.entities import (
+    ADDRESS,
+    DATE_OF_BIRTH,
+    EMAIL,
+    IP_ADDRESS,
+    PHONE,
+    STUDENT_ID,
+    URL,
+    US_SSN,
+    Span,
+)
+
+EMAIL_RE = re.compile(
+    r"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,24}(?![\w-])"
+)
+URL_RE = re.compile(
+    r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"'`]+"
+    r"|(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
+    r"(?:com|org|net|edu|gov|info|biz|io|de|fr|es|uk|eu|us|ca|au|it|nl|ch|at|be)"
+    r"(?:/[^\s<>\"'`]*)?(?![\w@-])",
+    re.IGNORECASE,
+)
+IPV4_RE = re.compile(
+    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+    r"(?![\w]|\.\d)"
+)
+IPV6_CANDIDATE_RE = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+SSN_RE = re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
+SSN_CONTEXT_RE = re.compile(
+    r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\W{0,4}(\d{3}[- ]?\d{2}[- ]?\d{4})\b"
+)
+PHONE_RE = re.compile(
+    r"(?<![\w+/.-])(?:\+|\()?\d[\d ().\-/]{5,24}\d(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?(?![\w/]|[.,]\d)"
+)
+_DATE_ONLY_RE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
+_DECIMAL_RE = re.compile(r"^\d+[.,]\d+$")
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|"
+    "januar|jänner|februar|märz|mai|juni|juli|oktober|dezember|"
+    "janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|"
+    "décembre|decembre|"
+    "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|"
+    "diciembre"
+)
+DATE_RE = re.compile(
+    r"(?<![\w/.-])(?:"
+    r"\d{4}-\d{1,2}-\d{1,2}"
+    r"|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})"
+    r"|\d{1,2}(?:st|nd|th|er|º)?\.?\s+(?:de\s+)?(?:" + _MONTHS + r")\.?,?\s+(?:de\s+)?\d{4}"
+    r"|(?:" + _MONTHS + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
+    r")(?![\w/-])",
+    re.IGNORECASE,
+)
+BIRTH_CONTEXT_RE = re.compile(
+    r"(?i)(?:born|birth|b\.\s?d\.|dob|d\.o\.b|bday|birthday|geboren|geb\.|geburt|"
+    r"née?\b|naissance|anniversaire|nacid[oa]|nac[ií]|nacimiento|cumpleaños|fecha de nac)"
+)
+
+_US_SUFFIXES = (
+    "alley|avenue|branch|bridge|brooks?|burgs?|bypass|camp|canyon|cape|causeway|centers?|"
+    "circles?|cliffs?|club|common|corners?|course|courts?|coves?|creek|crescent|crest|"
+    "crossing|crossroad|curve|dale|dam|divide|drives?|estates?|expressway|extensions?|falls?|"
+    "ferry|fields?|flats?|fords?|forest|forges?|forks?|fort|freeway|gardens?|gateway|glens?|"
+    "greens?|groves?|harbors?|haven|heights|highway|hills?|hollow|inlet|islands?|isle|"
+    "junctions?|keys?|knolls?|lakes?|land|landing|lane|lights?|loaf|locks?|lodge|loop|mall|"
+    "manors?|meadows?|mews|mills?|mission|motorway|mount|mountains?|neck|orchard|oval|overpass|"
+    "parks?|parkways?|pass|passage|path|pike|pines?|place|plains?|plaza|points?|ports?|"
+    "prairie|radial|ramp|ranch|rapids?|rest|ridges?|river|roads?|rd|route|row|rue|run|shoals?|"
+    "shores?|skyway|springs?|spurs?|squares?|station|stravenue|stream|streets?|summit|"
+    "terrace|throughway|trace|track|trafficway|trail|tunnel|turnpike|underpass|unions?|"
+    "valleys?|via|viaduct|views?|villages?|ville|vista|walks?|wall|ways?|wells?|close|gate|"
+    "hill|yard|wharf|parade|grange|rise"
+)
+_CAP = r"[A-ZÀ-ÖØ-Þ][\wÀ-ÿ'’-]*"
+_NOT_GREETING = r"(?!(?:Hallo|Hello|Hi|Hey|Dear|Bonjour|Salut|Hola|Thanks|Merci|Gracias|Danke)\b)"
+_CITY = (
+    _NOT_GREETING
+    + r"[A-ZÀ-Þ][\wÀ-ÿ'-]+(?:[ -](?:(?:de|del|la|las|los|el|sur|sous|am|an|der|im|en|upon)\s)?"
+    + _NOT_GREETING
+    + r"[A-ZÀ-Þ][\wÀ-ÿ'-]+){0,3}"
+)
+_US_POSTCODE_TAIL = r"(?:,?\s+" + _CITY + r",\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"  # City, ST 12345
+_GB_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}"
+_EU_POSTCODE_TAIL = r"(?:,?\s+\d{5}\s+" + _CITY + r")?"
+_US_ABBREVIATED = "dr|st|ct|pl|rd|ln|ter|sq|hwy|pkwy|cir|ave"
+
+ADDRESS_RES: tuple[re.Pattern[str], ...] = (
+    # en_US / en_GB: "4890 Bowers View Apt. 883", "36 Debra Forges", "Flat 06J, Christian Roads"
+    re.compile(
+        r"(?<![\w.])(?:\d{1,6}[A-Za-z]?|(?i:flat|studio|apartment|unit)\s+\w{1,4},?)\s+"
+        r"(?:" + _CAP + r"\s+){0,3}"
+        r"(?i:(?:" + _US_SUFFIXES + r")\b\.?|(?:" + _US_ABBREVIATED + r")\b\.?(?!\s+[A-Z][a-z]))"
+        r"(?:,?\s+(?i:apt\.?|apartment|suite|ste\.?|unit|#|flat)\s*\w{1,6})?"
+        + _US_POSTCODE_TAIL
+        + r"(?:,?\s+"
+        + _CITY
+        + r",?\s+"
+        + _GB_POSTCODE
+        + r")?"
+    ),
+    # US military: "Unit 7872 Box 9027, DPO AP 92050", "USNS Foo, FPO AE 12345"
+    re.compile(
+        r"(?<![\w.])(?:(?:PSC|Unit|USNS|USNV|USS|USCGC)\s+[\w ]{1,30}?,?\s+)?(?:Box\s+\d+,?\s+)?"
+        r"(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5}\b"
+    ),
+    # de_DE: "Judith-Kusch-Straße 658", "Spießstr. 92", "Niemeierweg 7", "Seifertplatz 183"
+    re.compile(
+        r"(?<![\w-])(?:(?:[A-ZÄÖÜ][\wäöüß]*-)+"
+        r"(?:Straße|Strasse|Str\.|Gasse|Platz|Ring|Weg|Allee|Damm|Ufer|Chaussee|Steig|Pfad|Markt)"
+        r"|(?:[A-ZÄÖÜ][\wäöüß]*-)*[A-ZÄÖÜ][\wäöüß]*"
+        r"(?:straße|strasse|str\.|gasse|platz|ring|weg|allee|damm|ufer|chaussee|steig|pfad|markt))"
+        r"\s+\d{1,4}(?:\s?[a-z]\b|\s?[/-]\s?\d{1,4})?" + _EU_POSTCODE_TAIL
+    ),
+    # fr_FR: "468, chemin Jacqueline Didier", "19 bis rue de la Paix"
+    re.compile(
+        r"(?<![\w.])(?:\d{1,4}(?:\s?(?:bis|ter))?,?\s+)?"
+        r"(?i:rue|avenue|av\.|boulevard|bd|chemin|impasse|allée|place|quai|route|cours|passage|"
+        r"square|sentier|voie|rond-point)"
+        r"\s+(?:(?:de|du|des|de la|de l'|d'|la|le|les|l')\s*)?"
+        r"(?:"
+        + _CAP
+        + r")(?:\s(?:de\s|du\s|la\s|le\s)?"
+        + _NOT_GREETING
+        + _CAP
+        + r"){0,3}"
+        + _EU_POSTCODE_TAIL
+    ),
+    # es_ES: "Rambla de Quique Perera 8 Puerta 8", "C. Mayor 12, 28001"
+    re.compile(
+        r"(?<![\w.])(?i:calle|c/|c\.|avenida|avda\.?|av\.|plaza|pza\.|paseo|camino|carrera|ronda|"
+        r"vía|via|vial|rambla|glorieta|urbanización|callejón|cañada|alameda|acceso|pasaje|cuesta|"
+        r"pasadizo|travesía)"
+        r"\s+(?:(?:de|del|de la|de los|de las)\s+)?(?:" + _CAP + r"\s+){0,4}?"
+        r"(?:n[º°o]\.?\s*)?\d{1,4}(?:,?\s*(?i:apt\.?|piso|puerta|esc\.?|bajo|[º°])\s*\w{0,3})*"
+        r"(?:,?\s+" + _CITY + r",\s*\d{5})?"
+    ),
+)
+
+STUDENT_ID_CONTEXT_RE = re.compile(
+    r"(?i)\b(?:student|pupil|learner|matric(?:ulation)?|sch[üu]ler|[ée]l[èe]ve|alumno|"
+    r"estudiante)[\s_-]*(?:id|no\.?|number|nr\.?|num(?:ero|éro)?|n[º°])\s*(?:is|:|#|=)?\s*"
+    r"([A-Za-z]{0,4}[-_]?\d{3,12})\b"
+)
+
+#: Default student-id patterns (a policy may replace them with the district's own formats).
+DEFAULT_STUDENT_ID_PATTERNS: tuple[str, ...] = (r"\b[Ss]\d{7}\b", r"\b(?:stu|STU)[-_]\d{4,8}\b")
+
+
+def _phone_ok(candidate: str) -> bool:
+    """Tells whether a phone-shaped match really looks like a phone number."""
+    core = re.split(r"\s?(?:x|ext\.?|#)\s?\d", candidate, maxsplit=1)[0]
+    digits = sum(ch.isdigit() for ch in core)
+    if digits > 15 or _DATE_ONLY_RE.match(core) or _DECIMAL_RE.match(core):
+        return False
+    if "  " in core or core.count("(") != core.count(")"):
+        return False
+    bare = core.isdigit()
+    return digits >= (10 if bare else 9)
+
+
+def _trim_url(text: str, start: int, end: int) -> int:
+    """Drops sentence punctuation that a URL match swallowed at its end."""
+    while end > start and text[end - 1] in ".,;:!?)]}'\"":
+        if text[end - 1] == ")" and text[start:end].count("(") >= text[start:end].count(")"):
+            break
+        end -= 1
+    return end
+
+
+def find_structured(
+    text: str, student_id_patterns: Iterable[re.Pattern[str]] = ()
+) -> Iterator[Span]:
+    """Finds every structured entity in a text (overlaps are resolved by the caller).
+
+    Args:
+        text: The free text.
+        student_id_patterns: Compiled patterns of the district's student-id formats.
+
+    Yields:
+        Spans, possibly overlapping.
+    """
+    if "@" in text:
+        for m in EMAIL_RE.finditer(text):
+            yield Span(m.start(), m.end(), EMAIL)
+    if "." in text or "/" in text:
+        for m in URL_RE.finditer(text):
+            end = _trim_url(text, m.start(), m.end())
+            if end - m.start() > 4:
+                yield Span(m.start(), end, URL)
+    has_digit = any(ch.isdigit() for ch in text)
+    if ":" in text:
+        for m in IPV6_CANDIDATE_RE.finditer(text):
+            if m.group().count(":") >= 2:
+                try:
+                    ipaddress.IPv6Address(m.group())
+                except ValueError:
+                    continue
+                yield Span(m.start(), m.end(), IP_ADDRESS)
+    if not has_digit:
+        yield from _find_addresses(text)
+        return
+    for m in IPV4_RE.finditer(text):
+        yield Span(m.start(), m.end(), IP_ADDRESS)
+    for m in SSN_RE.finditer(text):
+        area, group, serial = int(m.group(1)), int(m.group(3)), int(m.group(4))
+        if 0 < area < 900 and area != 666 and group and serial:
+            yield Span(m.start(), m.end(), US_SSN)
+    for m in SSN_CONTEXT_RE.finditer(text):
+        yield Span(m.start(1), m.end(1), US_SSN)
+    for m in DATE_RE.finditer(text):
+        before = re.split(r"[.!?;]\s|\n", text[max(0, m.start() - 48) : m.start()])[-1]
+        before = DATE_RE.split(before)[-1]
+        after = re.split(r"[.!?;]\s|\n", text[m.end() : m.end() + 16])[0]
+        if BIRTH_CONTEXT_RE.search(before) or BIRTH_CONTEXT_RE.search(after):
+            yield Span(m.start(), m.end(), DATE_OF_BIRTH)
+    for m in PHONE_RE.finditer(text):
+        if _phone_ok(m.group()):
+            yield Span(m.start(), m.end(), PHONE)
+    for m in STUDENT_ID_CONTEXT_RE.finditer(text):
+        yield Span(m.start(1), m.end(1), STUDENT_ID)
+    for pattern in student_id_patterns:
+        for m in pattern.finditer(text):
+            yield Span(m.start(), m.end(), STUDENT_ID)
+    yield from _find_addresses(text)
+
+
+def _find_addresses(text: str) -> Iterator[Span]:
+    """Finds street addresses of the covered locales."""
+    for pattern in ADDRESS_RES:
+        for m in pattern.finditer(text):
+            end = m.end()
+            while end > m.start() and text[end - 1] in " ,.":
+                if text[end - 1] == "." and re.search(
+                    r"(?i)(?:str|av|st|dr|rd|ave)\.$", text[m.start() : end]
+                ):
+                    break
+                end -= 1
+            yield Span(m.start(), end, ADDRESS)
