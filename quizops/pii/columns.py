@@ -110,17 +110,17 @@ def classify_column(column: str, values: pd.Series, scanner: TextScanner) -> Col
     votes: Counter[str] = Counter()
     long_texts = 0
     for value in distinct:
-        if len(value) > 40 and value.count(" ") >= 4:
-            long_texts += 1
         spans = scanner.scan(value)
-        if not spans:
-            continue
         by_type: Counter[str] = Counter()
         for span in spans:
             by_type[span.entity_type] += span.end - span.start
-        entity_type, covered = by_type.most_common(1)[0]
-        if covered >= 0.6 * len(value.strip()):
-            votes[entity_type] += 1
+        if by_type:
+            entity_type, covered = by_type.most_common(1)[0]
+            if covered >= 0.6 * len(value.strip()):
+                votes[entity_type] += 1
+                continue
+        if len(value) > 40 and value.count(" ") >= 4:
+            long_texts += 1
     n = max(1, len(distinct))
     free_text = long_texts >= 0.3 * n
     by_content, share = (None, 0.0)
