@@ -193,9 +193,12 @@ def evaluate(
         The outcome.
     """
     notes: list[str] = []
-    statistics = stats_lib.generate_statistics(frame, parquet_uri, config.beam_pipeline_args)
+    curated = schema_lib.load_schema(config.schema_path)
+    statistics = stats_lib.generate_statistics(
+        frame, parquet_uri, config.beam_pipeline_args, curated
+    )
     schema = schema_lib.with_comparators(
-        schema_lib.load_schema(config.schema_path),
+        curated,
         config.drift_js_threshold,
         config.drift_linf_threshold,
         config.skew_linf_threshold,
@@ -213,7 +216,7 @@ def evaluate(
     if serving_frame is None:
         notes.append("no serving decision logs for this span: skew not measured")
     else:
-        serving_stats = stats_lib.generate_frame_statistics(serving_frame)
+        serving_stats = stats_lib.generate_frame_statistics(serving_frame, curated)
         findings += _anomaly_findings(
             tfdv.validate_statistics(serving_stats, schema, environment=schema_lib.SERVING),
             "serving",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import tensorflow_data_validation as tfdv
-from tensorflow_metadata.proto.v0 import statistics_pb2
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from quizops.errors import InputDataError, QuizopsError
 
@@ -35,13 +35,20 @@ NUM_HISTOGRAM_BUCKETS = 20
 NUM_QUANTILES_HISTOGRAM_BUCKETS = 20
 
 
-def stats_options() -> tfdv.StatsOptions:
+def stats_options(schema: schema_pb2.Schema | None = None) -> tfdv.StatsOptions:
     """Returns the statistics options every run uses.
+
+    Args:
+        schema: The schema; with it, integer columns marked categorical (``correct``) get
+            categorical statistics (value counts), which L-infinity drift needs: without it
+            TFDV computes numeric statistics for them and reports an L-infinity of 0 whatever
+            the shift.
 
     Returns:
         The options.
     """
     return tfdv.StatsOptions(
+        schema=schema,
         num_histogram_buckets=NUM_HISTOGRAM_BUCKETS,
         num_quantiles_histogram_buckets=NUM_QUANTILES_HISTOGRAM_BUCKETS,
     )
@@ -62,13 +69,14 @@ def _strip_identifying(statistics: statistics_pb2.DatasetFeatureStatisticsList) 
 
 
 def _from_beam(
-    parquet_uri: str, beam_pipeline_args: Sequence[str]
+    parquet_uri: str, beam_pipeline_args: Sequence[str], options: tfdv.StatsOptions
 ) -> statistics_pb2.DatasetFeatureStatisticsList:
     """Computes statistics with a Beam pipeline over a Parquet file.
 
     Args:
         parquet_uri: The Parquet file (local or gs://; remote runners need gs://).
         beam_pipeline_args: Beam pipeline options.
+        options: Statistics options.
 
     Returns:
         The statistics.
@@ -87,7 +95,7 @@ def _from_beam(
                 pipeline
                 | "ReadParquet" >> beam.io.ReadFromParquetBatched(parquet_uri)
                 | "ToRecordBatches" >> beam.FlatMap(to_batches)
-                | "GenerateStatistics" >> tfdv.GenerateStatistics(stats_options())
+                | "GenerateStatistics" >> tfdv.GenerateStatistics(options)
                 | "Write" >> tfdv.WriteStatisticsToBinaryFile(out)
             )
         return tfdv.load_stats_binary(out)
@@ -97,6 +105,7 @@ def generate_statistics(
     frame: pd.DataFrame,
     parquet_uri: str | None = None,
     beam_pipeline_args: Sequence[str] = (),
+    schema: schema_pb2.Schema | None = None,
 ) -> statistics_pb2.DatasetFeatureStatisticsList:
     """Computes the statistics of a canonical table.
 
@@ -104,6 +113,7 @@ def generate_statistics(
         frame: The table in memory.
         parquet_uri: The same table as a Parquet file (used with Beam options).
         beam_pipeline_args: Beam options; empty means in process.
+        schema: The schema (see :func:`stats_options`).
 
     Returns:
         The statistics, identifying top values removed.
@@ -116,9 +126,9 @@ def generate_statistics(
         if not parquet_uri:
             raise InputDataError("Beam pipeline options need the table as a Parquet file")
         logger.info("statistics on Beam with options %s", list(beam_pipeline_args))
-        statistics = _from_beam(parquet_uri, beam_pipeline_args)
+        statistics = _from_beam(parquet_uri, beam_pipeline_args, stats_options(schema))
     else:
-        statistics = tfdv.generate_statistics_from_dataframe(frame, stats_options())
+        statistics = tfdv.generate_statistics_from_dataframe(frame, stats_options(schema))
     count = statistics.datasets[0].num_examples if statistics.datasets else 0
     if count != len(frame):
         raise QuizopsError(f"statistics count {count} examples but the table has {len(frame)} rows")
@@ -127,17 +137,18 @@ def generate_statistics(
 
 
 def generate_frame_statistics(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame, schema: schema_pb2.Schema | None = None
 ) -> statistics_pb2.DatasetFeatureStatisticsList:
     """Computes statistics of a small frame in process (serving logs).
 
     Args:
         frame: The frame.
+        schema: The schema (see :func:`stats_options`).
 
     Returns:
         The statistics.
     """
-    statistics = tfdv.generate_statistics_from_dataframe(frame, stats_options())
+    statistics = tfdv.generate_statistics_from_dataframe(frame, stats_options(schema))
     _strip_identifying(statistics)
     return statistics
 
