@@ -3,8 +3,9 @@
 import json
 
 import pytest
-from components.deploy_kserve.component import deploy_kserve
 from kfp.dsl import Artifact, Markdown, Model
+
+from components.deploy_kserve.component import deploy_kserve
 from quizops.deploy import DeploymentError, check_v1_answer, deploy_local
 
 pytestmark = pytest.mark.service
