@@ -18,7 +18,6 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,37 +67,53 @@ class ImageEnvTaskHandler(subprocess_task_handler.SubprocessTaskHandler):
         if not python.exists():
             raise RuntimeError(f"{python} missing: run `make install`")
         command = subprocess_task_handler.replace_python_executable(self.full_command, str(python))
+        name = TRACKER.task_name(command, self.pipeline_root)
+        print(f"[quizops] starting {name} in .venvs/{LOCAL_ENVS[self.image]}", flush=True)
+        started = time.monotonic()
         code = subprocess_task_handler.run_local_subprocess(command, self.env_vars)
+        TRACKER.record(name, time.monotonic() - started, code == 0)
         return kfp_status.Status.SUCCESS if code == 0 else kfp_status.Status.FAILURE
 
 
-@dataclass
-class StageTracker(logging.Handler):
-    """Collects per-task start, end and status from kfp.local's log lines."""
+class StageTracker:
+    """Per-task start, duration and status, recorded by :class:`ImageEnvTaskHandler`."""
 
-    started: dict[str, float] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    statuses: dict[str, str] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.statuses: dict[str, str] = {}
 
-    def __post_init__(self) -> None:
-        logging.Handler.__init__(self)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Records a task start or finish.
+    def task_name(self, command: list[str], pipeline_root: str) -> str:
+        """Finds the task name in a task's command (its outputs live under root/run/task/).
 
         Args:
-            record: A log record.
+            command: The task's command and arguments.
+            pipeline_root: The pipeline root.
+
+        Returns:
+            The task name, or "task" when it cannot be told.
         """
-        message = re.sub(r"\x1b\[[0-9;]*m", "", record.getMessage())
-        begun = re.search(r"Executing task '([\w-]+)'", message)
-        if begun:
-            self.started[begun.group(1)] = time.monotonic()
-            return
-        ended = re.search(r"Task '([\w-]+)' finished with status (\w+)", message)
-        if ended:
-            name = ended.group(1)
-            self.statuses[name] = ended.group(2)
-            self.seconds[name] = time.monotonic() - self.started.get(name, time.monotonic())
+        root = re.escape(pipeline_root.rstrip("/"))
+        found = re.search(root + r"/[^/]+/([\w-]+)/executor_output\.json", " ".join(command))
+        return found.group(1) if found else "task"
+
+    def record(self, name: str, seconds: float, ok: bool) -> None:
+        """Records a finished task and prints a progress line.
+
+        Args:
+            name: Task name.
+            seconds: Wall time.
+            ok: Whether it succeeded.
+        """
+        self.seconds[name] = seconds
+        self.statuses[name] = "SUCCESS" if ok else "FAILURE"
+        done = sum(1 for stage in STAGES if stage in self.statuses)
+        print(
+            f"[quizops] stage {done}/{len(STAGES)} {name}: {self.statuses[name]} in {seconds:.1f}s",
+            flush=True,
+        )
+
+
+TRACKER = StageTracker()
 
 
 def simulated_source(home: LocalHome, interactions: int, span: str) -> Path:
@@ -114,7 +129,7 @@ def simulated_source(home: LocalHome, interactions: int, span: str) -> Path:
     """
     from quizops.simulator import make_world, simulate_logs, write_assistments_csv
 
-    path = home.raw / "simulated" / f"date={span}" / f"interactions-{interactions}.csv"
+    path = home.raw / "simulated" / f"date={span}" / "interactions.csv"
     if path.exists():
         logger.info("reusing simulated span %s (%s)", span, path.name)
         return path
@@ -153,14 +168,15 @@ def run_local(
     os.environ["MLFLOW_TRACKING_URI"] = home.mlflow_tracking_uri
     if data is None:
         span = span or dt.date.today().isoformat()
-        source = str(simulated_source(home, interactions, span))
+        simulated_source(home, interactions, span)
+        source = str(home.raw / "simulated")
         source_format = "assistments"
     else:
         source = data
     arguments: dict[str, Any] = {
         "source_uri": source,
         "source_format": source_format,
-        "span": "",
+        "span": span or "",
         "raw_zone_uri": str(home.raw / "canonical"),
         "mlflow_tracking_uri": home.mlflow_tracking_uri,
         "statistics_store_uri": str(home.pipeline_root / "statistics_store"),
@@ -174,17 +190,14 @@ def run_local(
         pipeline_root=str(home.pipeline_root),
         raise_on_error=True,
     )
-    tracker = StageTracker()
-    logging.getLogger().addHandler(tracker)
+    TRACKER.__init__()
     started = time.monotonic()
     error: str | None = None
     try:
         training_pipeline(**arguments)
     except RuntimeError as exc:
-        error = str(exc)
-    finally:
-        logging.getLogger().removeHandler(tracker)
-    summary = _summary(home, tracker, time.monotonic() - started, error)
+        error = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    summary = _summary(home, TRACKER, time.monotonic() - started, error)
     (home.pipeline_root / "last_run.json").write_text(json.dumps(summary, indent=2))
     return summary
 

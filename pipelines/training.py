@@ -12,6 +12,7 @@ from components.data_validation.component import data_validation
 from components.deploy_kserve.component import deploy_kserve
 from components.evaluate_policy.component import evaluate_policy
 from components.feature_engineering.component import feature_engineering
+from components.images import PREDICTOR_IMAGE
 from components.ingest.component import ingest
 from components.pii_scan.component import pii_scan
 from components.train_policy.component import train_policy
@@ -118,6 +119,7 @@ def training_pipeline(
             service_name=service_name,
             canary_traffic_percent=canary_traffic_percent,
             tracking_uri=mlflow_tracking_uri,
+            predictor_image=PREDICTOR_IMAGE,
         ).set_display_name("deploy-kserve")
         kubernetes.use_secret_as_env(
             deploy_task,

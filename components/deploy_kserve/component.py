@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Markdown, Model, Output
 
-from components.images import CORE_IMAGE, PREDICTOR_IMAGE
+from components.images import CORE_IMAGE
 
 
 @dsl.component(base_image=CORE_IMAGE, install_kfp_package=False)
@@ -16,7 +16,7 @@ def deploy_kserve(
     tracking_uri: str,
     deployment: Output[Artifact],
     report: Output[Markdown],
-    predictor_image: str = PREDICTOR_IMAGE,
+    predictor_image: str = "",
 ) -> None:
     """Deploys the policy and promotes it to champion in MLflow.
 
@@ -29,7 +29,9 @@ def deploy_kserve(
         tracking_uri: MLflow tracking URI ("" = MLFLOW_TRACKING_URI of the environment).
         deployment: JSON deployment record.
         report: Markdown report.
-        predictor_image: Predictor image of the InferenceService (fixed when compiling).
+        predictor_image: Predictor image of the InferenceService (the pipeline passes
+            components.images.PREDICTOR_IMAGE; a function default cannot name it, since only
+            the function body travels to the container).
     """
     import logging
 
