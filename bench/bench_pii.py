@@ -16,6 +16,7 @@ from bench.pii_corpus import (
     TEST_SEED,
     UNSEEN_NAME_LOCALES,
     make_corpus,
+    make_distractors,
     make_structured_table,
     score,
 )
@@ -115,6 +116,18 @@ def run() -> list[dict]:
             "unit": "recall/precision/F2",
             "target": "(reported)",
             "anchor": ANCHOR,
+        }
+    )
+    scanner = TextScanner()
+    distractors = make_distractors(2000, seed=TEST_SEED)
+    flagged = sum(1 for r in distractors if scanner.scan(r.text))
+    rows.append(
+        {
+            "benchmark": "pii hard negatives flagged (jobs, companies, places; n=2000)",
+            "measured": flagged / len(distractors),
+            "unit": "share of records",
+            "target": "(reported; lower is better)",
+            "anchor": "-",
         }
     )
     return rows

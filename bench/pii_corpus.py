@@ -471,6 +471,41 @@ def make_corpus(
     return records
 
 
+DISTRACTOR_CARRIERS = (
+    "I think {} is the answer.",
+    "We read about {} in class.",
+    "My dad works for {} now.",
+    "The word problem was about {}.",
+)
+
+
+def make_distractors(n: int = 2000, seed: int = TEST_SEED) -> list[Record]:
+    """Generates hard negatives: job titles, company, city and country names, no personal data.
+
+    Companies named after people ("Torres Inc") and places named after people ("Port Sarah")
+    make this a stress test of precision; every detection in it counts as a false positive.
+
+    Args:
+        n: Number of records.
+        seed: Seed.
+
+    Returns:
+        Records without gold spans.
+    """
+    rng = random.Random(seed)
+    fakers = {}
+    for i, locale in enumerate(LOCALES):
+        fakers[locale] = Faker(locale)
+        fakers[locale].seed_instance(seed + i)
+    records = []
+    for _ in range(n):
+        locale = rng.choice(LOCALES)
+        fake = fakers[locale]
+        value = rng.choice((fake.job, fake.company, fake.city, fake.country))()
+        records.append(Record(rng.choice(DISTRACTOR_CARRIERS).format(value), [], locale))
+    return records
+
+
 _NAME_SKIP = re.compile(
     r"^(?:mr|mrs|ms|miss|dr|prof|herr|frau|ing|dipl|univ|jr|sr|ii|iii|iv|phd|md|dds|dvm|mba|"
     r"b|sc|a|eng|m|de|del|la|le|du|von|van|der|y)$",

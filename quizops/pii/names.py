@@ -32,8 +32,6 @@ GAZETTEER_LOCALES: tuple[str, ...] = (
     "en_US",
     "en_GB",
     "en_IE",
-    "en_CA",
-    "en_AU",
     "de_DE",
     "de_AT",
     "de_CH",
@@ -71,6 +69,17 @@ PARTICLES = (
     "y",
     "le",
     "la",
+)
+
+#: First words of place names ("Port Sarah", "Santa Cruz", "Lake Jessica"): such a run is a place.
+PLACE_PREFIXES = frozenset(
+    "saint sainte st ste san santa santo são port puerto porto lake mount mont monte fort new "
+    "north south east west nord süd ost sud bad sankt costa isla île ile cape cabo".split()
+)
+COMPANY_WORDS = frozenset("inc llc ltd plc corp group gmbh ag kg ohg sarl sas".split())
+_COMPANY_AFTER_RE = re.compile(
+    r"^,?\s(?:Inc|LLC|Ltd|PLC|Corp|Group|GmbH|AG|KG|OHG|SE|SA|S\.A\.|SARL|S\.A\.R\.L\.|SAS|"
+    r"S\.L\.|S\.L\.L\.|S\.Coop\.|S\.L\.N\.E|e\.V\.|& Co|and Sons|y asociados|et Fils)(?!\w)"
 )
 
 #: Words that end a run of capitalised tokens (a name follows them, it does not include them).
@@ -175,6 +184,26 @@ _LOWER_INTRO_RE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1)
+def country_names(locales: tuple[str, ...] = GAZETTEER_LOCALES) -> frozenset[str]:
+    """Country names (lower case) from Faker's address providers, which are never person names.
+
+    Args:
+        locales: Faker locales to take country lists from.
+
+    Returns:
+        The names.
+    """
+    names: set[str] = set()
+    for locale in locales:
+        try:
+            module = importlib.import_module(f"faker.providers.address.{locale}")
+        except ImportError:  # pragma: no cover - depends on the Faker release
+            continue
+        names.update(str(n).lower() for n in getattr(module.Provider, "countries", ()) or ())
+    return frozenset(names)
+
+
 def _provider_names(locale: str) -> tuple[set[str], set[str]]:
     """Reads the first and last names of one Faker locale."""
     try:
@@ -236,6 +265,7 @@ class NameDetector:
         self.first = first | extra
         self.last = last | extra
         self.common = frozenset(w.lower() for w in common_words)
+        self.countries = country_names()
 
     def _is_known(self, lowered: str) -> bool:
         parts = lowered.split("-")
@@ -281,6 +311,7 @@ class NameDetector:
     def _judge(self, text: str, group: list[re.Match[str]]) -> Iterator[Span]:
         """Decides whether one run of capitalised tokens is a name."""
         lowered = [t.group().lower() for t in group]
+        first_word = lowered[0]
         strong = False
         while group and (lowered[0] in self.common or lowered[0] in TITLES):
             follows_known = len(group) > 1 and self._is_known(lowered[1])
@@ -294,9 +325,17 @@ class NameDetector:
         if not group or (len(group) == 1 and lowered[0] in self.common):
             return
         start, end = group[0].start(), group[-1].end()
+        if (
+            text[start:end].lower() in self.countries
+            or _COMPANY_AFTER_RE.match(text[end:])
+            or lowered[-1] in COMPANY_WORDS
+        ):
+            return
         before = text[max(0, start - 40) : start]
         titled = _TITLE_BEFORE_RE.search(before)
         strong = strong or bool(titled) or bool(_STRONG_CUE_RE.search(before))
+        if first_word in PLACE_PREFIXES and not titled:
+            return
         weak = bool(_WEAK_CUE_RE.search(before))
         known = sum(1 for w in lowered if self._is_known(w) and w not in self.common)
         if len(group) >= 2:
