@@ -8,12 +8,12 @@ from pathlib import Path
 
 from quizops.errors import ModelNotFoundError
 from quizops.policy import QuizPolicy
+from quizops.tracking import CHAMPION_ALIAS, REGISTERED_MODEL
 
 logger = logging.getLogger(__name__)
 
-#: Name under which training registers the policy; ``champion`` is the blessed alias.
-REGISTERED_MODEL = "quiz-policy"
-CHAMPION_URI = f"models:/{REGISTERED_MODEL}@champion"
+#: The blessed policy: what ``make serve`` serves.
+CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}"
 #: Folder inside the registered model's artifacts that :meth:`QuizPolicy.load` reads.
 POLICY_FOLDER = "policy"
 
