@@ -1,0 +1,61 @@
+"""quizops pii-scan with gs:// input and outputs, against a local GCS emulator."""
+
+import io
+import json
+import os
+import socket
+
+import pandas as pd
+import pytest
+
+from quizops import storage
+from quizops.cli import main
+from tests.pii.conftest import CANARIES, KEY
+
+BUCKET = "quizops-pii"
+
+
+@pytest.fixture(scope="module")
+def gcs():
+    from gcp_storage_emulator.server import create_server
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=BUCKET)
+    server.start()
+    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
+    try:
+        yield f"gs://{BUCKET}"
+    finally:
+        server.stop()
+        if previous is None:
+            os.environ.pop("STORAGE_EMULATOR_HOST", None)
+        else:
+            os.environ["STORAGE_EMULATOR_HOST"] = previous
+
+
+def test_gcs_input_and_outputs(gcs, pii_frame, monkeypatch):
+    monkeypatch.setenv("QUIZOPS_PII_KEY", KEY.hex())
+    storage.write_bytes(f"{gcs}/in/logs.csv", pii_frame.to_csv(index=False).encode())
+    code = main(
+        ["pii-scan", f"{gcs}/in/logs.csv", "--report", f"{gcs}/out/report.json",
+         "--output", f"{gcs}/out/clean.parquet"]
+    )  # fmt: skip
+    assert code == 0
+    clean = pd.read_parquet(io.BytesIO(storage.read_bytes(f"{gcs}/out/clean.parquet")))
+    assert len(clean) == len(pii_frame) and clean["student_id"].str.startswith("p_").all()
+    report = storage.read_bytes(f"{gcs}/out/report.json")
+    assert json.loads(report)["status"] == "clean"
+    for value in CANARIES.values():
+        assert value.encode() not in report
+
+
+def test_missing_gcs_object_exit_2(gcs, tmp_path, monkeypatch):
+    monkeypatch.setenv("QUIZOPS_PII_KEY", KEY.hex())
+    code = main(
+        ["pii-scan", f"{gcs}/in/absent.csv", "--report", str(tmp_path / "r.json"),
+         "--output", str(tmp_path / "c.parquet")]
+    )  # fmt: skip
+    assert code == 2 and not list(tmp_path.iterdir())
