@@ -13,6 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from threadpoolctl import threadpool_limits
+
 from quizops.errors import ModelNotFoundError
 from quizops.home import PII_KEY_ENV, PII_KEY_FILE_ENV, local_home
 from quizops_predictor.decisions import DecisionLog, configured_pii_key
@@ -77,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 4
     decision_log = DecisionLog(args.decisions_dir or home.decisions, configured_pii_key())
+    # One request scores one small batch: OpenMP thread start-up in the gain model's predict
+    # costs more than it saves (4x slower per decision on 2 cores), so score on one thread.
+    threadpool_limits(limits=1)
     model = QuizPolicyModel(policy, version, decision_log=decision_log, seed=args.seed)
     model.load()
     logger.info(

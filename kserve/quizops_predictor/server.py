@@ -29,7 +29,11 @@ class BoundModelServer(ModelServer):
             http_port: The HTTP port.
             host: The address to bind (default loopback).
         """
-        super().__init__(http_port=http_port, enable_grpc=False, workers=1)
+        # Per-request latency log lines cost more than a decision here; the decision log and
+        # Prometheus /metrics remain.
+        super().__init__(
+            http_port=http_port, enable_grpc=False, workers=1, enable_latency_logging=False
+        )
         self.host = host
 
     def setup_event_loop(self) -> None:
