@@ -114,3 +114,14 @@ def test_no_canary_leaves_the_raw_zone(tmp_path, capfd):
     # and the raw zone did hold them: the test would notice a run that never read them
     raw = b"".join(searchable(p) for p in (home / "raw").rglob("*") if p.is_file())
     assert set(CANARY_IDS) <= set(find_canaries(raw + source.read_bytes()))
+
+
+def test_the_search_sees_through_parquet_and_gzip(tmp_path):
+    frame = pd.DataFrame({"answer_text": [f"hi {CANARY_NAMES[0]}"] * 50})
+    frame.to_parquet(tmp_path / "t.parquet", compression="snappy")
+    (tmp_path / "t.gz").write_bytes(gzip.compress(CANARY_PHONES[1].encode()))
+    (tmp_path / "t.bin").write_bytes(CANARY_IDS[0].encode("utf-16-le"))
+    assert CANARY_NAMES[0] in find_canaries(searchable(tmp_path / "t.parquet"))
+    assert find_canaries(searchable(tmp_path / "t.gz")) == [CANARY_PHONES[1]]
+    assert find_canaries(searchable(tmp_path / "t.bin")) == [CANARY_IDS[0]]
+    assert find_canaries(b"nothing personal") == []
