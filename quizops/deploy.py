@@ -368,6 +368,10 @@ def render_inference_service(
     Raises:
         ManifestInvalidError: Bad arguments or the manifest violates the CRD schema.
     """
+    if not image:
+        raise ManifestInvalidError("image: the predictor image is required (PREDICTOR_IMAGE)")
+    if not storage_uri:
+        raise ManifestInvalidError("storage_uri: the model URI is required")
     if canary_traffic_percent is not None and not 0 <= canary_traffic_percent <= 100:
         raise ManifestInvalidError(
             f"canary_traffic_percent must be within 0..100, got {canary_traffic_percent}"

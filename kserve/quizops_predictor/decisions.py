@@ -1,15 +1,15 @@
 """The decision log: one JSON line per served decision, for off-policy evaluation later.
 
-A line holds the time, the pseudonymized student id (HMAC-SHA256 under the project's
-pseudonymization key; left out when no key is configured), the history length, the number of
-candidates, the chosen item, its propensity and the policy version. Raw student ids never reach
+A line holds the time, the pseudonymized student id (the PII stage's HMAC-SHA256 pseudonym under
+the project's key, so that decisions join the training data; left out when no key is configured),
+the history length, the number of candidates, the chosen item, its propensity and the policy
+version. Raw student ids never reach
 the file.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import functools
 import json
 import logging
 import os
@@ -17,7 +17,10 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+
 from quizops.home import load_pii_key
+from quizops.pii.deidentify import pseudonymize_values
 
 logger = logging.getLogger(__name__)
 
@@ -35,17 +38,19 @@ def configured_pii_key() -> bytes | None:
         return None
 
 
+@functools.lru_cache(maxsize=65_536)
 def pseudonymize(student_id: str, key: bytes) -> str:
-    """Pseudonymizes a student id with HMAC-SHA256.
+    """Pseudonymizes a student id exactly as the PII stage does, so decisions join training data.
 
     Args:
         student_id: The raw id.
         key: The pseudonymization key.
 
     Returns:
-        The hex digest.
+        The pseudonym (``p_`` + HMAC-SHA256 under the ``student_id`` domain, see
+        :func:`quizops.pii.deidentify.pseudonymize_values`).
     """
-    return hmac.new(key, student_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return str(pseudonymize_values(pd.Series([student_id]), key).iloc[0])
 
 
 class DecisionLog:

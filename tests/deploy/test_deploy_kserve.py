@@ -205,6 +205,7 @@ def test_component_kserve_target_through_kubeconfig(tmp_path, monkeypatch, polic
             tracking_uri=uri,
             deployment=deployment,
             report=report,
+            predictor_image=IMAGE,
         )
         record = json.loads((tmp_path / "deployment.json").read_text())
         assert record["status"] == "promoted"

@@ -1,7 +1,8 @@
-import hashlib
-import hmac
 import json
 
+import pandas as pd
+
+from quizops.pii.deidentify import pseudonymize_values
 from quizops_predictor.decisions import DecisionLog, configured_pii_key
 
 
@@ -18,10 +19,8 @@ def test_decision_is_logged_with_a_pseudonym_never_the_raw_id(tmp_path):
     log = DecisionLog(tmp_path, key)
     log.append("jane@example.com", 3, 24, "p7", 0.25, "7")
     [record] = _lines(tmp_path)
-    assert (
-        record["student_pseudonym"]
-        == hmac.new(key, b"jane@example.com", hashlib.sha256).hexdigest()
-    )
+    expected = pseudonymize_values(pd.Series(["jane@example.com"]), key).iloc[0]
+    assert record["student_pseudonym"] == expected
     assert record["history_length"] == 3
     assert record["candidates_count"] == 24
     assert (record["item_id"], record["propensity"], record["policy_version"]) == ("p7", 0.25, "7")

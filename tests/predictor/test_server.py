@@ -177,7 +177,7 @@ def test_decision_log_has_pseudonyms_not_raw_ids(server):
     records = [json.loads(line) for line in text.splitlines()]
     assert records
     assert "s-17" not in text
-    assert all(len(r["student_pseudonym"]) == 64 for r in records)
+    assert all(r["student_pseudonym"].startswith("p_") for r in records)
     assert {
         "time",
         "history_length",
