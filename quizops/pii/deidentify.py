@@ -8,6 +8,7 @@ import logging
 from collections import Counter, defaultdict
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from quizops.canonical import CANONICAL_COLUMNS, CANONICAL_DTYPES, conform
@@ -51,11 +52,12 @@ def pseudonymize_values(
     if len(key) < 16:
         raise ValueError("the pseudonymization key must be at least 16 bytes")
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    salt = f"quizops/{domain}\x00".encode()
-    mapped = [
-        prefix + hmac.new(key, salt + str(u).encode(), hashlib.sha256).hexdigest()[:hex_chars]
-        for u in uniques
-    ]
+    keyed = hmac.new(key, f"quizops/{domain}\x00".encode(), hashlib.sha256)
+    mapped = []
+    for value in np.asarray(uniques, dtype=object).tolist():
+        mac = keyed.copy()  # the keyed state is computed once, not per value
+        mac.update(str(value).encode())
+        mapped.append(prefix + mac.hexdigest()[:hex_chars])
     out = pd.Series(pd.array([None] * len(values), dtype="string"), index=values.index)
     present = codes >= 0
     out[present] = pd.array(mapped, dtype="string").take(codes[present])

@@ -115,3 +115,14 @@ def test_policy_actions_mask_and_drop(pii_frame):
 def test_missing_canonical_column_is_bad_input(pii_frame):
     with pytest.raises(InputDataError, match="answer_text"):
         deidentify_table(pii_frame.drop(columns=["answer_text"]), KEY)
+
+
+def test_pseudonym_construction_is_pinned():
+    """Changing the construction would break the join of a student's history across runs."""
+    import hashlib
+    import hmac
+
+    out = pseudonymize_values(pd.Series(["70001", None], dtype="string"), KEY)
+    expected = hmac.new(KEY, b"quizops/student_id\x0070001", hashlib.sha256).hexdigest()[:24]
+    assert out[0] == "p_" + expected
+    assert pd.isna(out[1])
