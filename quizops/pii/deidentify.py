@@ -338,4 +338,7 @@ def deidentify_table(
     if missing:
         raise InputDataError(f"{source}: missing canonical column(s) {missing}")
     clean, report = deidentify_frame(df, key, policy, source=source)
+    for entry in report["columns"]:  # the canonical table carries only canonical columns
+        entry["kept_in_output"] = entry["column"] in CANONICAL_COLUMNS
+    report["dropped_columns"] = [c for c in df.columns if c not in CANONICAL_COLUMNS]
     return conform(clean[CANONICAL_COLUMNS], source), report

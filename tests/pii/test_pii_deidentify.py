@@ -72,6 +72,7 @@ def test_extra_columns_are_classified_and_dropped(pii_frame):
     assert classes["contact"]["evidence"] == "content"
     assert classes["notes_col"]["classified_as"] == "PHONE"
     assert set(report["dropped_columns"]) == {"contact", "notes_col"}
+    assert not classes["contact"]["kept_in_output"] and classes["answer_text"]["kept_in_output"]
     assert "someone@example.com" not in all_text(clean, report)
 
 
