@@ -63,6 +63,26 @@ class QuizPolicyModel(Model):
         self.ready = True
         return self.ready
 
+    def get_input_types(self) -> list[dict]:
+        """v2 model metadata: the one input tensor.
+
+        Returns:
+            Input descriptions.
+        """
+        return [{"name": V2_INPUT, "datatype": "BYTES", "shape": [-1]}]
+
+    def get_output_types(self) -> list[dict]:
+        """v2 model metadata: the three output tensors.
+
+        Returns:
+            Output descriptions.
+        """
+        return [
+            {"name": "item_id", "datatype": "BYTES", "shape": [-1]},
+            {"name": "propensity", "datatype": "FP32", "shape": [-1]},
+            {"name": "policy_version", "datatype": "BYTES", "shape": [-1]},
+        ]
+
     def choose_all(self, instances: Sequence[Instance]) -> list[tuple[str, float]]:
         """Chooses one item per instance and logs each decision.
 

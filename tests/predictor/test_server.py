@@ -109,6 +109,13 @@ def test_tritonclient_default_config(server):
     try:
         assert client.is_server_ready()
         assert client.is_model_ready("quiz-policy")
+        metadata = client.get_model_metadata("quiz-policy")
+        assert [i["name"] for i in metadata["inputs"]] == ["request"]
+        assert [o["name"] for o in metadata["outputs"]] == [
+            "item_id",
+            "propensity",
+            "policy_version",
+        ]
         tensor = triton.InferInput("request", [3], "BYTES")
         tensor.set_data_from_numpy(np.array([json.dumps(INSTANCE).encode()] * 3, dtype=np.object_))
         result = client.infer("quiz-policy", [tensor])
