@@ -3,7 +3,8 @@
 Exit status 0 when the output is clean after the policy's actions, 3 when personal data is left
 unhandled (nothing written), 2 on bad input: empty file, not UTF-8, a line longer than
 ``--max-line-bytes`` (checked while streaming, before anything is parsed), missing or malformed
-canonical columns (nothing written).
+canonical columns (nothing written). ``--source-format assistments|ednet`` reads a raw export
+with the ingest readers instead of a canonical table.
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--html", default=None, help="also write the report as HTML")
     parser.add_argument(
         "--format", choices=("auto", "csv", "parquet"), default="auto", help="input format"
+    )
+    parser.add_argument(
+        "--source-format",
+        choices=("canonical", "assistments", "ednet"),
+        default="canonical",
+        help="layout of the input: the canonical table (default) or a raw export that is read "
+        "with the ingest readers first",
     )
     parser.add_argument(
         "--max-line-bytes",
@@ -214,6 +222,31 @@ def read_input(
     return pd.concat([canonical, extra.astype("string")], axis=1)
 
 
+def read_export(uri: str, source_format: str, max_line_bytes: int) -> pd.DataFrame:
+    """Reads a raw ASSISTments or EdNet export with the ingest readers.
+
+    Args:
+        uri: File or folder, local path or gs:// URI.
+        source_format: ``assistments`` or ``ednet``.
+        max_line_bytes: Longest line accepted in a local CSV file.
+
+    Returns:
+        The canonical frame.
+
+    Raises:
+        InputDataError: The export is bad (see :func:`quizops.ingest.read_source`).
+    """
+    from quizops.ingest import read_source
+
+    path = Path(uri)
+    if not storage.is_gcs(uri) and path.is_file():
+        check_text_file(path, uri, max_line_bytes)
+    frame = read_source(uri, source_format).frame
+    if frame.empty:
+        raise InputDataError(f"{uri}: the table has no rows")
+    return frame
+
+
 def _write_all(outputs: list[tuple[str, bytes]]) -> None:
     """Writes every output, removing those already written if one fails."""
     written: list[str] = []
@@ -238,7 +271,10 @@ def run_pii_scan(args: argparse.Namespace) -> int:
         0 when the output is clean (errors are raised and mapped by the dispatcher).
     """
     policy = load_policy(args.policy)
-    df = read_input(args.input, args.format, args.max_line_bytes)
+    if args.source_format == "canonical":
+        df = read_input(args.input, args.format, args.max_line_bytes)
+    else:
+        df = read_export(args.input, args.source_format, args.max_line_bytes)
     clean, report = deidentify_table(df, cli_key(), policy, source=args.input)
     buffer = io.BytesIO()
     clean.to_parquet(buffer, index=False)

@@ -17,6 +17,17 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
+def written_text(out) -> bytes:
+    """Everything written, with Parquet decoded (its pages are compressed)."""
+    parts = []
+    for path in sorted(out.iterdir()):
+        if path.suffix == ".parquet":
+            parts.append(pd.read_parquet(path).astype(str).to_csv().encode())
+        else:
+            parts.append(path.read_bytes())
+    return b"".join(parts)
+
+
 def run(tmp_path, source, *extra):
     out = tmp_path / "out"
     code = main(
@@ -35,7 +46,7 @@ def test_csv_clean_exit_0_and_local_key_created(tmp_path, pii_frame, home):
     assert code == 0
     clean = pd.read_parquet(out / "clean.parquet")
     assert list(clean.columns) == CANONICAL_COLUMNS
-    written = b"".join(p.read_bytes() for p in out.iterdir())
+    written = written_text(out)
     for value in [*CANARIES.values(), "t.smith@school.example.org"]:
         assert value.encode() not in written
     key_file = home / "keys" / "pii.key"
@@ -123,3 +134,17 @@ def test_long_line_limit_is_configurable(tmp_path, pii_frame):
     assert code == 2 and not out.exists()
     code, out = run(tmp_path, tmp_path / "in.csv")
     assert code == 0
+
+
+def test_raw_assistments_export(tmp_path):
+    from quizops.simulator import make_world, simulate_logs, write_assistments_csv
+
+    frame = simulate_logs(make_world(7), 2000, seed=5)
+    source = write_assistments_csv(frame, tmp_path / "export" / "skill_builder.csv")
+    emails = set(frame.loc[frame["user_id"].astype(str).str.contains("@"), "user_id"])
+    code, out = run(tmp_path, source, "--source-format", "assistments")
+    assert code == 0
+    clean = pd.read_parquet(out / "clean.parquet")
+    assert len(clean) > 0 and clean["student_id"].str.startswith("p_").all()
+    written = written_text(out)
+    assert emails and not any(e.encode() in written for e in emails)
