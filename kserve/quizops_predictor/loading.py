@@ -91,6 +91,9 @@ def load_policy(
     target = Path(download_dir or tempfile.mkdtemp(prefix="quiz-policy-"))
     target.mkdir(parents=True, exist_ok=True)
     if tracking_uri:
+        # Both: resolving models:/ in MLflow 3 also reads the tracking store (the logged
+        # model), which would otherwise default to a new ./mlflow.db in the working folder.
+        mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
     try:
         local = mlflow.artifacts.download_artifacts(
