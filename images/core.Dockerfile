@@ -8,7 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
-    PATH=/opt/venv/bin:$PATH
+    PATH=/opt/venv/bin:$PATH \
+    QUIZOPS_PREDICTOR_PATH=/app/kserve
 
 RUN pip install --no-cache-dir uv==0.13.9
 
@@ -17,6 +18,8 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --extra core --no-install-project
 COPY quizops ./quizops
+# The deploy component's local target starts the predictor process from this image too.
+COPY kserve/quizops_predictor ./kserve/quizops_predictor
 RUN uv sync --frozen --no-dev --extra core --no-editable \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin quizops
 
