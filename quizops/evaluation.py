@@ -23,7 +23,14 @@ import numpy as np
 
 from quizops.features import FeatureSet, load_features, state_columns
 from quizops.policy import QuizPolicy
-from quizops.simulator import RolloutResult, World, make_world, random_chooser, rollout
+from quizops.simulator import (
+    RolloutResult,
+    World,
+    logging_chooser,
+    make_world,
+    random_chooser,
+    rollout,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +149,13 @@ def evaluate_challenger(
             "random": rollout(
                 world,
                 random_chooser(world, config.seed),
+                config.students,
+                config.steps,
+                config.seed,
+            ),
+            "logging_policy": rollout(
+                world,
+                logging_chooser(world, config.seed),
                 config.students,
                 config.steps,
                 config.seed,

@@ -459,9 +459,11 @@ def rollout(world: World, choose: Callable[[list[list[tuple[str, int]]]], Sequen
     )
 
 
-def random_chooser(
-    world: World, seed: int = 0
-) -> Callable[[list[list[tuple[str, int]]]], list[str]]:
+#: A policy under simulation: given each student's history, one item id per student.
+Chooser = Callable[[list[list[tuple[str, int]]]], Sequence[str]]
+
+
+def random_chooser(world: World, seed: int = 0) -> Chooser:
     """A policy that picks items uniformly at random (the baseline).
 
     Args:
@@ -476,6 +478,34 @@ def random_chooser(
     def choose(histories: list[list[tuple[str, int]]]) -> list[str]:
         picks = rng.integers(0, world.n_items, len(histories))
         return [world.item_ids[i] for i in picks]
+
+    return choose
+
+
+def logging_chooser(world: World, seed: int = 0) -> Chooser:
+    """The exploring curriculum policy that produced the simulated logs, as a chooser.
+
+    Args:
+        world: The course.
+        seed: Seed of its choices.
+
+    Returns:
+        A chooser for :func:`rollout` (one cohort per chooser).
+    """
+    rng = np.random.default_rng(seed)
+    policy = LoggingPolicy(world)
+    index = {item: i for i, item in enumerate(world.item_ids)}
+
+    def choose(histories: list[list[tuple[str, int]]]) -> list[str]:
+        if policy._runs is None or len(policy._runs) != len(histories):
+            policy.reset(len(histories))
+        if histories and histories[0]:
+            last = [h[-1] for h in histories]
+            policy.observe(
+                np.array([index[item] for item, _ in last]), np.array([ok for _, ok in last])
+            )
+        items, _ = policy.choose(rng)
+        return [world.item_ids[i] for i in items]
 
     return choose
 

@@ -10,6 +10,7 @@ def test_gate_blesses_a_learned_policy_and_rejects_a_useless_one(feature_set):
     result = evaluate_challenger(good, feature_set, None, config)
     assert result.blessed
     assert result.metrics["sim_lift_over_random"] >= config.min_lift
+    assert result.metrics["sim_challenger_mastery"] > result.metrics["sim_logging_policy_mastery"]
     # A policy with infinite temperature is uniform: no lift over random, so not blessed.
     useless = train_policy(feature_set, TrainingConfig(temperature=1e9))
     verdict = evaluate_challenger(useless, feature_set, None, config)

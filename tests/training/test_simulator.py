@@ -61,3 +61,11 @@ def test_rollout_curve_and_seed_reproducibility(world):
     assert len(first.curve) == 10
     assert first.curve[-1] == first.mean_mastery
     assert all(b >= a for a, b in zip(first.curve, first.curve[1:], strict=False))
+
+
+def test_logging_curriculum_beats_random_and_learned_policy_data_is_consistent(world):
+    from quizops.simulator import logging_chooser
+
+    curriculum = rollout(world, logging_chooser(world, 0), 200, 30, seed=9)
+    baseline = rollout(world, random_chooser(world, 0), 200, 30, seed=9)
+    assert curriculum.mean_mastery > baseline.mean_mastery + 0.03
