@@ -3,9 +3,10 @@
 The whole training pipeline runs with kfp.local on small simulated ASSISTments logs into which
 canary e-mails (as user ids and in answers), person names, phone numbers and student ids are
 seeded. Then every file the run wrote outside the raw zone and the key folder (pipeline root,
-MLflow store, decision logs), the run's own log output, and the compiled YAML are searched for
-each canary. Parquet files are decoded first (their pages are compressed); SQLite and protobuf
-files are searched as bytes, where text is stored as is.
+MLflow store, decision logs, and the working directory the run started in), the run's own log
+output, and the compiled YAML are searched for each canary. Parquet files are decoded first
+(their pages are compressed); SQLite and protobuf files are searched as bytes, where text is
+stored as is.
 """
 
 from __future__ import annotations
@@ -80,12 +81,17 @@ def find_canaries(blob: bytes) -> list[str]:
 
 
 @pytest.mark.pipeline
-def test_no_canary_leaves_the_raw_zone(tmp_path, capfd):
+def test_no_canary_leaves_the_raw_zone(tmp_path, capfd, monkeypatch):
     runner = pytest.importorskip("pipelines.local_run")
     home = tmp_path / "home"
     source = seeded_logs(tmp_path / "source" / "interactions.csv")
     assert find_canaries(source.read_bytes()), "the canaries must be in the raw input"
 
+    # Run from an empty working directory: anything a stage writes outside the home (a stray
+    # default MLflow store, a log file) lands there and is searched too.
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
     summary = runner.run_local(data=str(source.parent), home_root=str(home))
     out, err = capfd.readouterr()
     assert summary["stages"]["pii-scan"]["status"] == "SUCCESS", summary
@@ -93,13 +99,14 @@ def test_no_canary_leaves_the_raw_zone(tmp_path, capfd):
 
     leaks: dict[str, list[str]] = {}
     searched = 0
-    for folder in ("pipeline_root", "mlflow", "decisions"):
-        for path in sorted((home / folder).rglob("*")):
+    folders = [home / "pipeline_root", home / "mlflow", home / "decisions", workdir]
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
             if path.is_file():
                 searched += 1
                 found = find_canaries(searchable(path))
                 if found:
-                    leaks[str(path.relative_to(home))] = found
+                    leaks[str(path.relative_to(tmp_path))] = found
     assert searched > 10
     for name, text in (("stdout", out), ("stderr", err)):
         found = find_canaries(text.encode())
