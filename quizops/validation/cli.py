@@ -62,10 +62,9 @@ def update_schema_command(args: argparse.Namespace) -> int:
     _require_tfdv()
     from quizops.validation import schema as schema_lib
     from quizops.validation import statistics as stats_lib
-    from quizops.validation.gate import read_canonical_parquet
 
-    frame = read_canonical_parquet(args.data)
-    schema = schema_lib.infer_curated_schema(stats_lib.generate_statistics(frame))
+    table = stats_lib.read_table(args.data)
+    schema = schema_lib.infer_curated_schema(stats_lib.generate_statistics(table))
     target = Path(args.schema) if args.schema else schema_lib.CURATED_SCHEMA_PATH
     old = target.read_text() if target.is_file() else ""
     new = schema_lib.schema_text(schema, schema_lib.SCHEMA_HEADER)

@@ -10,21 +10,18 @@ every error (writing nothing) or writes every output and stores the statistics.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
 from quizops import storage
 from quizops.errors import ValidationFailedError
-from quizops.ingest.parsing import read_parquet_bytes
 from quizops.validation import schema as schema_lib
 from quizops.validation import statistics as stats_lib
-from quizops.validation.domain import DomainCheckConfig, run_domain_checks
+from quizops.validation.domain import DomainCheckConfig, check_table
 from quizops.validation.findings import ERROR, WARNING, Finding
 from quizops.validation.report import (
     MIN_CELL_STUDENTS,
@@ -79,7 +76,7 @@ class ValidationOutcome:
     """Everything one run computed (in memory; nothing written yet).
 
     Attributes:
-        frame: The table.
+        profile: Rows and distinct students, items, skills of the table.
         statistics: Its statistics.
         schema: The schema used (curated + this run's comparators).
         anomalies: TFDV's anomalies of the TRAINING statistics.
@@ -90,7 +87,7 @@ class ValidationOutcome:
         notes: Human-readable notes for the summary.
     """
 
-    frame: pd.DataFrame
+    profile: dict[str, int]
     statistics: statistics_pb2.DatasetFeatureStatisticsList
     schema: Any
     anomalies: anomalies_pb2.Anomalies
@@ -164,38 +161,24 @@ def _measures(anomalies: anomalies_pb2.Anomalies) -> dict[str, dict[str, Any]]:
     return out
 
 
-def read_canonical_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Reads the table to validate as stored (no casting, so domain checks see it as is).
-
-    Args:
-        path: Local path or gs:// URI of a Parquet file.
-
-    Returns:
-        The frame.
-
-    Raises:
-        InputDataError: Missing, empty or unreadable file.
-    """
-    return read_parquet_bytes(storage.read_bytes(str(path)), str(path))
-
-
 def evaluate(
-    frame: pd.DataFrame, config: ValidationConfig, parquet_uri: str | None = None
+    data_path: str, config: ValidationConfig, parquet_uri: str | None = None
 ) -> ValidationOutcome:
     """Computes statistics, anomalies, drift, skew and domain findings (writes nothing).
 
     Args:
-        frame: The table.
+        data_path: The table (Parquet; local path or gs:// URI).
         config: Run parameters.
-        parquet_uri: The table as a Parquet file (for Beam runners).
+        parquet_uri: The table's URI for Beam runners (defaults to ``data_path``).
 
     Returns:
         The outcome.
     """
     notes: list[str] = []
+    table = stats_lib.read_table(data_path)
     curated = schema_lib.load_schema(config.schema_path)
     statistics = stats_lib.generate_statistics(
-        frame, parquet_uri, config.beam_pipeline_args, curated
+        table, parquet_uri or data_path, config.beam_pipeline_args, curated
     )
     schema = schema_lib.with_comparators(
         curated,
@@ -216,7 +199,7 @@ def evaluate(
     if serving_frame is None:
         notes.append("no serving decision logs for this span: skew not measured")
     else:
-        serving_stats = stats_lib.generate_frame_statistics(serving_frame, curated)
+        serving_stats = stats_lib.generate_statistics(serving_frame, schema=curated)
         findings += _anomaly_findings(
             tfdv.validate_statistics(serving_stats, schema, environment=schema_lib.SERVING),
             "serving",
@@ -230,13 +213,13 @@ def evaluate(
         serving_statistics=serving_stats,
     )
     findings = _anomaly_findings(anomalies, "tfdv") + findings
-    findings += run_domain_checks(frame, config.domain)
+    domain_findings, table_profile = check_table(table, config.domain)
     return ValidationOutcome(
-        frame,
+        table_profile,
         statistics,
         schema,
         anomalies,
-        findings,
+        findings + domain_findings,
         _measures(anomalies),
         baseline.statistics if baseline else None,
         baseline.span if baseline else "",
@@ -285,23 +268,19 @@ def outcome_metrics(outcome: ValidationOutcome) -> dict[str, float]:
         outcome: The outcome.
 
     Returns:
-        Metric name -> value.
+        Metric name -> value (the student count only when it is not a small cell).
     """
-    frame = outcome.frame
     metrics: dict[str, float] = {
-        "rows": float(len(frame)),
+        "rows": float(outcome.profile["rows"]),
         "num_examples": float(outcome.statistics.datasets[0].num_examples),
         "anomalies_errors": float(len(outcome.errors)),
         "anomalies_warnings": float(sum(f.severity == WARNING for f in outcome.findings)),
         "drift_baseline_available": float(outcome.baseline is not None),
     }
-    for column, name in (("item_id", "items"), ("skill_id", "skills")):
-        if column in frame.columns:
-            metrics[name] = float(frame[column].nunique())
-    if "student_id" in frame.columns:
-        students = int(frame["student_id"].nunique())
-        if students >= MIN_CELL_STUDENTS:
-            metrics["students"] = float(students)
+    for name in ("students", "items", "skills"):
+        value = outcome.profile.get(name)
+        if value is not None and (name != "students" or value >= MIN_CELL_STUDENTS):
+            metrics[name] = float(value)
     for key, m in outcome.measures.items():
         kind, _, feature = key.partition(":")
         metrics[f"{kind}_{feature}_{m['type']}"] = m["value"]
@@ -309,14 +288,9 @@ def outcome_metrics(outcome: ValidationOutcome) -> dict[str, float]:
 
 
 def _overview(outcome: ValidationOutcome) -> dict[str, Any]:
-    frame = outcome.frame
-    overview: dict[str, Any] = {"rows": len(frame)}
-    if "student_id" in frame.columns:
-        students = int(frame["student_id"].nunique())
-        overview["students"] = students if students >= MIN_CELL_STUDENTS else None
-    for column in ("item_id", "skill_id"):
-        if column in frame.columns:
-            overview[column.replace("_id", "s")] = int(frame[column].nunique())
+    overview: dict[str, Any] = dict(outcome.profile)
+    if "students" in overview and overview["students"] < MIN_CELL_STUDENTS:
+        overview["students"] = None
     overview["baseline span"] = outcome.baseline_span or "none"
     return overview
 
@@ -372,9 +346,8 @@ def validate_data(
         config.span = str(metadata["span"])
     if not config.previous_span and metadata.get("previous_span"):
         config.previous_span = str(metadata["previous_span"])
-    frame = read_canonical_parquet(data_path)
     remote = bool(config.beam_pipeline_args) and data_uri.startswith("gs://")
-    outcome = evaluate(frame, config, data_uri if remote else data_path)
+    outcome = evaluate(data_path, config, data_uri if remote else data_path)
     lines = finding_lines(outcome.findings)
     if not outcome.passed:
         raise ValidationFailedError(

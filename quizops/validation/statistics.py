@@ -21,9 +21,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import tensorflow_data_validation as tfdv
+from tensorflow_data_validation.statistics import stats_impl
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+from tfx_bsl.arrow import table_util
 
+from quizops import storage
 from quizops.errors import InputDataError, QuizopsError
 
 logger = logging.getLogger(__name__)
@@ -83,7 +88,6 @@ def _from_beam(
     """
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
-    from tfx_bsl.arrow import table_util
 
     def to_batches(table: object) -> list[object]:
         return [table_util.CanonicalizeRecordBatch(b) for b in table.to_batches()]  # type: ignore[attr-defined]
@@ -101,8 +105,56 @@ def _from_beam(
         return tfdv.load_stats_binary(out)
 
 
+def read_table(uri: str) -> pa.Table:
+    """Reads a Parquet table as Arrow (no pandas conversion: TFDV consumes Arrow).
+
+    Args:
+        uri: Local path or gs:// URI.
+
+    Returns:
+        The table, without pandas index columns.
+
+    Raises:
+        InputDataError: Missing, empty, truncated or non-Parquet file, or no rows.
+    """
+    data = storage.read_bytes(uri)
+    if not data:
+        raise InputDataError(f"{uri}: empty file")
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for the same fault
+        raise InputDataError(
+            f"{uri}: not a complete Parquet file (truncated or another format): "
+            f"{type(exc).__name__}"
+        ) from exc
+    hidden = [n for n in table.column_names if n.startswith("__index_level_")]
+    if hidden:
+        table = table.drop(hidden)
+    if table.num_rows == 0:
+        raise InputDataError(f"{uri}: Parquet file with no rows")
+    return table
+
+
+def _from_arrow(
+    table: pa.Table, options: tfdv.StatsOptions
+) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """Computes statistics of an Arrow table in process.
+
+    Args:
+        table: The table.
+        options: Statistics options.
+
+    Returns:
+        The statistics.
+    """
+    batch = table.combine_chunks().to_batches()[0]
+    return stats_impl.generate_statistics_in_memory(
+        table_util.CanonicalizeRecordBatch(batch), options
+    )
+
+
 def generate_statistics(
-    frame: pd.DataFrame,
+    table: pa.Table | pd.DataFrame,
     parquet_uri: str | None = None,
     beam_pipeline_args: Sequence[str] = (),
     schema: schema_pb2.Schema | None = None,
@@ -110,7 +162,7 @@ def generate_statistics(
     """Computes the statistics of a canonical table.
 
     Args:
-        frame: The table in memory.
+        table: The table in memory (Arrow, as read by :func:`read_table`, or pandas).
         parquet_uri: The same table as a Parquet file (used with Beam options).
         beam_pipeline_args: Beam options; empty means in process.
         schema: The schema (see :func:`stats_options`).
@@ -122,33 +174,19 @@ def generate_statistics(
         QuizopsError: The example count differs from the row count.
         InputDataError: Beam options given without a Parquet file.
     """
+    rows = len(table)
     if beam_pipeline_args:
         if not parquet_uri:
             raise InputDataError("Beam pipeline options need the table as a Parquet file")
         logger.info("statistics on Beam with options %s", list(beam_pipeline_args))
         statistics = _from_beam(parquet_uri, beam_pipeline_args, stats_options(schema))
+    elif isinstance(table, pa.Table):
+        statistics = _from_arrow(table, stats_options(schema))
     else:
-        statistics = tfdv.generate_statistics_from_dataframe(frame, stats_options(schema))
+        statistics = tfdv.generate_statistics_from_dataframe(table, stats_options(schema))
     count = statistics.datasets[0].num_examples if statistics.datasets else 0
-    if count != len(frame):
-        raise QuizopsError(f"statistics count {count} examples but the table has {len(frame)} rows")
-    _strip_identifying(statistics)
-    return statistics
-
-
-def generate_frame_statistics(
-    frame: pd.DataFrame, schema: schema_pb2.Schema | None = None
-) -> statistics_pb2.DatasetFeatureStatisticsList:
-    """Computes statistics of a small frame in process (serving logs).
-
-    Args:
-        frame: The frame.
-        schema: The schema (see :func:`stats_options`).
-
-    Returns:
-        The statistics.
-    """
-    statistics = tfdv.generate_statistics_from_dataframe(frame, stats_options(schema))
+    if count != rows:
+        raise QuizopsError(f"statistics count {count} examples but the table has {rows} rows")
     _strip_identifying(statistics)
     return statistics
 
