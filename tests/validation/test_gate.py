@@ -240,3 +240,41 @@ def test_categorical_int_and_numeric_int_drift_are_measured(tmp_path):
     shifted["attempt_count"] = shifted["attempt_count"] + 3  # 1..3 -> 4..6
     message = run_failing(tmp_path, shifted, statistics_store_uri=store, span="2026-11-22")
     assert "drift: correct:" in message and "drift: attempt_count:" in message
+
+
+def test_serving_log_out_of_schema_is_a_serving_anomaly(tmp_path, frame):
+    bad = frame.copy()
+    bad["propensity"] = 1.7
+    write_decisions(tmp_path / "dec", bad)
+    message = run_failing(tmp_path, frame, decisions_uri=str(tmp_path / "dec"), span="2026-11-23")
+    assert "serving: propensity:" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "empty file"),
+        (b"PAR1 truncated", "not a complete Parquet file"),
+        (None, "no such file"),
+    ],
+)
+def test_unreadable_table_is_a_clear_error_and_nothing_written(tmp_path, content, expected):
+    from quizops.errors import InputDataError
+
+    data = tmp_path / "t.parquet"
+    if content is not None:
+        data.write_bytes(content)
+    with pytest.raises(InputDataError, match=expected):
+        validate_data(str(data), outputs(tmp_path / "o"), ValidationConfig())
+    assert not (tmp_path / "o").exists()
+
+
+def test_truncated_parquet_table(tmp_path, frame):
+    from quizops.errors import InputDataError
+
+    frame.to_parquet(tmp_path / "t.parquet", index=False)
+    data = (tmp_path / "t.parquet").read_bytes()
+    (tmp_path / "t.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputDataError, match="not a complete Parquet file"):
+        validate_data(str(tmp_path / "t.parquet"), outputs(tmp_path / "o"), ValidationConfig())
+    assert not (tmp_path / "o").exists()
