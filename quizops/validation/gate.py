@@ -56,6 +56,8 @@ class ValidationConfig:
         previous_span: The previous span as ingest reported it (``""`` = ask the store).
         schema_path: Schema to validate against (``None`` = the curated one).
         domain: Domain-check thresholds.
+        min_serving_decisions: Fewer decisions than this are too few to measure skew (the
+            L-infinity distance of a handful of decisions over a large item bank is noise).
     """
 
     statistics_store_uri: str = ""
@@ -69,6 +71,7 @@ class ValidationConfig:
     previous_span: str = ""
     schema_path: str | None = None
     domain: DomainCheckConfig = field(default_factory=DomainCheckConfig)
+    min_serving_decisions: int = 100
 
 
 @dataclass
@@ -198,6 +201,11 @@ def evaluate(
     findings: list[Finding] = []
     if serving_frame is None:
         notes.append("no serving decision logs for this span: skew not measured")
+    elif len(serving_frame) < config.min_serving_decisions:
+        notes.append(
+            f"only {len(serving_frame)} serving decision(s) for this span (fewer than "
+            f"{config.min_serving_decisions}): skew not measured"
+        )
     else:
         serving_stats = stats_lib.generate_statistics(serving_frame, schema=curated)
         findings += _anomaly_findings(

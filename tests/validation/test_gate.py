@@ -278,3 +278,10 @@ def test_truncated_parquet_table(tmp_path, frame):
     with pytest.raises(InputDataError, match="not a complete Parquet file"):
         validate_data(str(tmp_path / "t.parquet"), outputs(tmp_path / "o"), ValidationConfig())
     assert not (tmp_path / "o").exists()
+
+
+def test_too_few_decisions_are_not_compared(tmp_path, frame):
+    write_decisions(tmp_path / "dec", frame.iloc[:3].assign(propensity=0.99))
+    metrics, out = run(tmp_path, frame, decisions_uri=str(tmp_path / "dec"), span="2026-11-23")
+    assert not any(k.startswith("skew_") for k in metrics)
+    assert "only 3 serving decision(s)" in (out / "summary.md").read_text()
