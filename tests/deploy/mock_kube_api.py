@@ -23,10 +23,12 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-SHARED_CRD = Path("/work/shared/schemas/kserve/serving.kserve.io_inferenceservices.yaml")
-LOCAL_SCHEMA = (
-    Path(__file__).resolve().parents[2] / "quizops" / "schemas" / "inferenceservice_v1beta1.json"
+REPO = Path(__file__).resolve().parents[2]
+# CI and sessions have ../shared beside the checkout; the package ships a copy of its schema.
+SHARED_CRD = (
+    REPO.parent / "shared" / "schemas" / "kserve" / "serving.kserve.io_inferenceservices.yaml"
 )
+LOCAL_SCHEMA = REPO / "quizops" / "schemas" / "inferenceservice_v1beta1.json"
 PATH = re.compile(
     r"^/apis/serving\.kserve\.io/v1beta1/namespaces/(?P<ns>[^/]+)/inferenceservices(?:/(?P<name>[^/?]+))?/?(?:\?.*)?$"
 )

@@ -214,3 +214,14 @@ def test_component_kserve_target_through_kubeconfig(tmp_path, monkeypatch, polic
             str(mlflow_client.get_model_version_by_alias("quiz-policy", "champion").version) == "2"
         )
         assert "quizops/quiz-policy" in (tmp_path / "report.md").read_text()
+
+
+def test_shipped_schema_copy_matches_the_shared_crd():
+    import yaml
+    from mock_kube_api import LOCAL_SCHEMA, SHARED_CRD
+
+    if not SHARED_CRD.exists():
+        pytest.skip("../shared is not beside this checkout")
+    crd = yaml.safe_load(SHARED_CRD.read_text())
+    [served] = [v for v in crd["spec"]["versions"] if v["name"] == "v1beta1"]
+    assert json.loads(LOCAL_SCHEMA.read_text()) == served["schema"]["openAPIV3Schema"]
