@@ -3,7 +3,8 @@
 TFDV lives in the validation environment while ``make bench`` runs under the core one, so the
 measurement runs in ``.venvs/validation/bin/python -m bench.validation_worker``. Target (issue
 4): stage <= 1.5 x bare + a fixed start-up, reported here as (a) the process start with the TFDV
-import and (b) the whole stage on 1,000 rows.
+import and (b) the whole stage on 1,000 rows. Each side is timed three times in the same process
+on the same data and the best time is kept (the machine may be busy with other work).
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+#: Repetitions; the best time of each side is reported.
+REPEATS = 3
+
 
 def canonical_table(n: int, seed: int = 0) -> pd.DataFrame:
     """A de-identified canonical table of ``n`` interactions, 50 per student."""
@@ -57,10 +60,12 @@ def main(n: int) -> dict:
         # warm-up on a small frame so neither side pays first-call costs in its timing
         tfdv.generate_statistics_from_dataframe(frame.head(1000))
 
-        t = time.perf_counter()
-        bare = tfdv.generate_statistics_from_dataframe(frame)
-        bare_seconds = time.perf_counter() - t
-        assert bare.datasets[0].num_examples == n
+        bare_seconds = float("inf")
+        for _ in range(REPEATS):  # best of N on both sides: the machine may be shared
+            t = time.perf_counter()
+            bare = tfdv.generate_statistics_from_dataframe(frame)
+            bare_seconds = min(bare_seconds, time.perf_counter() - t)
+            assert bare.datasets[0].num_examples == n
 
         def stage(name: str, store: str, table: Path = data) -> float:
             out = folder / name
@@ -74,10 +79,10 @@ def main(n: int) -> dict:
         canonical_table(1000, seed=1).to_parquet(small, index=False)
         stage("warm", str(folder / "small-store"), small)
         # the fixed per-run cost: the whole stage on 1,000 rows (with a drift baseline)
-        fixed = stage("fixed", str(folder / "small-store"), small)
+        fixed = min(stage(f"fixed{i}", str(folder / "small-store"), small) for i in range(REPEATS))
         store = str(folder / "store")
         first = stage("first", store)  # no baseline yet
-        second = stage("second", store)  # drift against the first
+        second = min(stage(f"again{i}", store) for i in range(REPEATS))  # drift vs the last
     return {
         "rows": n,
         "import_seconds": import_seconds,

@@ -22,6 +22,7 @@ from quizops.errors import ValidationFailedError
 from quizops.validation import schema as schema_lib
 from quizops.validation import statistics as stats_lib
 from quizops.validation.domain import DomainCheckConfig, check_table
+from quizops.validation.drift import numeric_divergences
 from quizops.validation.findings import ERROR, WARNING, Finding
 from quizops.validation.report import (
     MIN_CELL_STUDENTS,
@@ -84,7 +85,8 @@ class ValidationOutcome:
         schema: The schema used (curated + this run's comparators).
         anomalies: TFDV's anomalies of the TRAINING statistics.
         findings: Every finding (TFDV, drift, skew, serving, domain).
-        measures: Drift/skew values: ``"drift:item_id" -> {type, value, threshold}``.
+        measures: Drift/skew values: ``"drift:item_id:linf" -> {kind, feature, type, value,
+            threshold}``.
         baseline: The previous span's statistics, if any.
         baseline_span: Its span key.
         notes: Human-readable notes for the summary.
@@ -142,11 +144,14 @@ def _anomaly_findings(anomalies: anomalies_pb2.Anomalies, check: str) -> list[Fi
 def _measures(anomalies: anomalies_pb2.Anomalies) -> dict[str, dict[str, Any]]:
     """Collects every drift and skew value TFDV computed (fired or not).
 
+    TFDV's numeric Jensen-Shannon values are kept as ``js_tfdv`` references without a
+    threshold: the gate uses :mod:`quizops.validation.drift` for numeric features.
+
     Args:
         anomalies: TFDV's anomalies.
 
     Returns:
-        ``"drift:feature"``/``"skew:feature"`` -> type, value, threshold.
+        ``"kind:feature:type"`` -> kind, feature, type, value, threshold (None: reference only).
     """
     out: dict[str, dict[str, Any]] = {}
     for info in anomalies.drift_skew_info:
@@ -156,12 +161,61 @@ def _measures(anomalies: anomalies_pb2.Anomalies) -> dict[str, dict[str, Any]]:
             ("skew", info.skew_measurements),
         ):
             for m in measurements:
-                out[f"{kind}:{feature}"] = {
-                    "type": _MEASURE_NAMES.get(m.type, str(m.type)),
+                kind_name = _MEASURE_NAMES.get(m.type, str(m.type))
+                reference = kind_name == "js"
+                kind_name = "js_tfdv" if reference else kind_name
+                out[f"{kind}:{feature}:{kind_name}"] = {
+                    "kind": kind,
+                    "feature": feature,
+                    "type": kind_name,
                     "value": float(m.value),
-                    "threshold": float(m.threshold),
+                    "threshold": None if reference else float(m.threshold),
                 }
     return out
+
+
+def _numeric_comparisons(
+    kind: str,
+    statistics: statistics_pb2.DatasetFeatureStatisticsList,
+    other: statistics_pb2.DatasetFeatureStatisticsList,
+    features: Sequence[str],
+    threshold: float,
+    against: str,
+) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
+    """Quantile-histogram Jensen-Shannon drift or skew of numeric features.
+
+    Args:
+        kind: ``drift`` or ``skew``.
+        statistics: This span's statistics.
+        other: The previous span's or the serving statistics.
+        features: Numeric features to compare.
+        threshold: Divergence above which the gate fails.
+        against: Words naming the other side, for descriptions.
+
+    Returns:
+        Measures and findings.
+    """
+    measures: dict[str, dict[str, Any]] = {}
+    findings = []
+    for feature, value in numeric_divergences(statistics, other, features).items():
+        measures[f"{kind}:{feature}:js"] = {
+            "kind": kind,
+            "feature": feature,
+            "type": "js",
+            "value": value,
+            "threshold": threshold,
+        }
+        if value > threshold:
+            findings.append(
+                Finding(
+                    kind,
+                    feature,
+                    ERROR,
+                    f"Jensen-Shannon divergence {value:.4f} against {against} (quantile "
+                    f"histograms) is above the threshold {threshold:g}",
+                )
+            )
+    return measures, findings
 
 
 def evaluate(
@@ -221,6 +275,25 @@ def evaluate(
         serving_statistics=serving_stats,
     )
     findings = _anomaly_findings(anomalies, "tfdv") + findings
+    measures = _measures(anomalies)
+    if baseline is not None:
+        more, drifted = _numeric_comparisons(
+            "drift",
+            statistics,
+            baseline.statistics,
+            schema_lib.DRIFT_NUMERIC,
+            config.drift_js_threshold,
+            f"span '{baseline.span}'",
+        )
+        measures.update(more)
+        findings += drifted
+    if serving_stats is not None:
+        numeric_skew = [f for f, k in schema_lib.SKEW_COMPARATORS.items() if k == "js"]
+        more, skewed = _numeric_comparisons(
+            "skew", statistics, serving_stats, numeric_skew, config.skew_js_threshold, "serving"
+        )
+        measures.update(more)
+        findings += skewed
     domain_findings, table_profile = check_table(table, config.domain)
     return ValidationOutcome(
         table_profile,
@@ -228,7 +301,7 @@ def evaluate(
         schema,
         anomalies,
         findings + domain_findings,
-        _measures(anomalies),
+        measures,
         baseline.statistics if baseline else None,
         baseline.span if baseline else "",
         notes,
@@ -289,9 +362,8 @@ def outcome_metrics(outcome: ValidationOutcome) -> dict[str, float]:
         value = outcome.profile.get(name)
         if value is not None and (name != "students" or value >= MIN_CELL_STUDENTS):
             metrics[name] = float(value)
-    for key, m in outcome.measures.items():
-        kind, _, feature = key.partition(":")
-        metrics[f"{kind}_{feature}_{m['type']}"] = m["value"]
+    for m in outcome.measures.values():
+        metrics[f"{m['kind']}_{m['feature']}_{m['type']}"] = m["value"]
     return metrics
 
 

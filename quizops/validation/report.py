@@ -96,22 +96,24 @@ def finding_lines(findings: Sequence[Finding]) -> list[str]:
     return lines
 
 
-def _measure_rows(measures: dict[str, dict[str, float]]) -> list[tuple[str, str, str, str, str]]:
+def _measure_rows(measures: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
     """Formats drift/skew measurements as table rows.
 
     Args:
-        measures: ``{"drift|skew:feature": {"value", "threshold", "type"}}``.
+        measures: ``"kind:feature:type"`` -> kind, feature, type, value, threshold (None for
+            reference values that do not gate).
 
     Returns:
-        Rows of (kind, feature, measure, value, threshold, verdict).
+        Rows of (kind, feature, measure, value / threshold, verdict).
     """
     rows = []
-    for key, m in sorted(measures.items()):
-        kind, _, feature = key.partition(":")
-        verdict = "FIRES" if m["value"] > m["threshold"] else "ok"
-        rows.append(
-            (kind, feature, str(m["type"]), f"{m['value']:.4f} / {m['threshold']:g}", verdict)
-        )
+    for _, m in sorted(measures.items()):
+        if m["threshold"] is None:
+            value, verdict = f"{m['value']:.4f}", "reference"
+        else:
+            value = f"{m['value']:.4f} / {m['threshold']:g}"
+            verdict = "FIRES" if m["value"] > m["threshold"] else "ok"
+        rows.append((str(m["kind"]), str(m["feature"]), str(m["type"]), value, verdict))
     return rows
 
 
@@ -120,7 +122,7 @@ def render_markdown(
     passed: bool,
     overview: dict[str, Any],
     findings: Sequence[Finding],
-    measures: dict[str, dict[str, float]],
+    measures: dict[str, dict[str, Any]],
     notes: Sequence[str] = (),
 ) -> str:
     """Renders the Markdown summary shown in the Kubeflow UI.
@@ -170,7 +172,7 @@ def render_html(
     statistics: statistics_pb2.DatasetFeatureStatisticsList,
     baseline: statistics_pb2.DatasetFeatureStatisticsList | None,
     findings: Sequence[Finding],
-    measures: dict[str, dict[str, float]],
+    measures: dict[str, dict[str, Any]],
     baseline_name: str = "previous span",
 ) -> str:
     """Renders the HTML view: findings, drift/skew table and the Facets statistics view.

@@ -14,7 +14,9 @@ the curation rules below, so that a reviewer sees every change as a diff. Curati
   only ``item_id`` and ``propensity``.
 
 Drift and skew comparators are not stored: their thresholds are pipeline parameters and
-:func:`with_comparators` adds them to a copy for each run.
+:func:`with_comparators` adds them to a copy for each run. Numeric comparators get the
+threshold 1 (the largest Jensen-Shannon divergence: TFDV measures but never fires); the gate
+compares numeric features with :mod:`quizops.validation.drift` instead.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ OPTIONAL_FEATURES: tuple[str, ...] = ("response_time_ms", "answer_text", "propen
 DRIFT_CATEGORICAL: tuple[str, ...] = ("item_id", "skill_id", "correct")
 #: Numeric columns compared span to span with the Jensen-Shannon divergence.
 DRIFT_NUMERIC: tuple[str, ...] = ("attempt_count", "hint_count", "response_time_ms", "propensity")
+#: Threshold given to TFDV's numeric comparators: measure only (JS divergence is at most 1).
+TFDV_MEASURE_ONLY = 1.0
 #: Training-serving skew comparisons (column -> "linf" or "js").
 SKEW_COMPARATORS: dict[str, str] = {"item_id": "linf", "propensity": "js"}
 
@@ -198,10 +202,11 @@ def with_comparators(
 
     Args:
         schema: The curated schema.
-        drift_js_threshold: Jensen-Shannon threshold for numeric drift between spans.
+        drift_js_threshold: Jensen-Shannon threshold for numeric drift between spans (applied
+            by the gate through :mod:`quizops.validation.drift`; kept for the signature).
         drift_linf_threshold: L-infinity threshold for categorical drift between spans.
         skew_linf_threshold: L-infinity threshold for categorical training-serving skew.
-        skew_js_threshold: Jensen-Shannon threshold for numeric training-serving skew.
+        skew_js_threshold: Jensen-Shannon threshold for numeric skew (applied by the gate).
 
     Returns:
         The new schema.
@@ -212,10 +217,10 @@ def with_comparators(
         if feature.name in DRIFT_CATEGORICAL:
             feature.drift_comparator.infinity_norm.threshold = drift_linf_threshold
         elif feature.name in DRIFT_NUMERIC:
-            feature.drift_comparator.jensen_shannon_divergence.threshold = drift_js_threshold
+            feature.drift_comparator.jensen_shannon_divergence.threshold = TFDV_MEASURE_ONLY
         kind = SKEW_COMPARATORS.get(feature.name)
         if kind == "linf":
             feature.skew_comparator.infinity_norm.threshold = skew_linf_threshold
         elif kind == "js":
-            feature.skew_comparator.jensen_shannon_divergence.threshold = skew_js_threshold
+            feature.skew_comparator.jensen_shannon_divergence.threshold = TFDV_MEASURE_ONLY
     return out
