@@ -6,7 +6,8 @@ Rules (those of the dataset's documentation and of the knowledge-tracing literat
 - only main problems are kept (``original == 1``); scaffolding sub-questions are dropped;
 - a problem tagged with several skills is one row per skill: the 2009 export already repeats
   the row per skill, and a combined id such as ``"10_13"`` is split into one row per part;
-- rows without a skill are dropped (counted) because every canonical row carries a skill;
+- rows without a skill (empty, or a placeholder such as ``NA``) are dropped (counted) because
+  every canonical row carries a skill;
 - rows repeated verbatim (the original 2009 export has such copies) are dropped (counted);
 - negative ``ms_first_response`` values (a known clock artefact) become missing (counted).
 
@@ -43,6 +44,8 @@ REQUIRED: list[str] = [
 #: Columns used when present.
 OPTIONAL: list[str] = ["skill_name", "answer_text", "propensity"]
 
+#: Skill ids that exports write for "no skill".
+_NO_SKILL = ("nan", "none", "null", "na", "n/a")
 _COMBINED_SKILL = re.compile(r"^\d+(?:[_;,]\d+)+$")
 _FLOAT_ID = re.compile(r"^(-?\d+)\.0+$")
 
@@ -120,6 +123,7 @@ def to_canonical(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict[str
         if values.isna().any():
             raise_missing(source, column, int(values.isna().sum()))
     skill = _normalize_id(string_column(raw, "skill_id"))
+    skill = skill.mask(skill.str.lower().isin(_NO_SKILL))
     skill_name = string_column(raw, "skill_name") if "skill_name" in raw.columns else skill.copy()
     answer = (
         raw["answer_text"].astype("string")

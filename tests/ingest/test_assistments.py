@@ -95,3 +95,14 @@ def test_unknown_format_is_refused(source):
 
     with pytest.raises(InputDataError, match="unknown source format"):
         read_source(str(source), "kddcup")
+
+
+def test_placeholder_skill_ids_count_as_no_skill(tmp_path, assistments_frame):
+    frame = assistments_frame.copy()
+    frame["skill_id"] = frame["skill_id"].astype(object)
+    frame.loc[0, "skill_id"] = "NA"
+    frame.loc[1, "skill_id"] = "null"
+    path = write_csv(frame, tmp_path / "a.csv")
+    result = read_source(str(path), "assistments")
+    assert result.counts["rows_without_skill_dropped"] == 3
+    assert not result.frame["skill_id"].str.lower().isin(["na", "null"]).any()
