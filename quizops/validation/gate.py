@@ -90,6 +90,7 @@ class ValidationOutcome:
         baseline: The previous span's statistics, if any.
         baseline_span: Its span key.
         notes: Human-readable notes for the summary.
+        serving_decisions: Serving decisions compared for skew (0 when skew was not measured).
     """
 
     profile: dict[str, int]
@@ -101,6 +102,7 @@ class ValidationOutcome:
     baseline: statistics_pb2.DatasetFeatureStatisticsList | None
     baseline_span: str
     notes: list[str]
+    serving_decisions: int = 0
 
     @property
     def errors(self) -> list[Finding]:
@@ -305,6 +307,7 @@ def evaluate(
         baseline.statistics if baseline else None,
         baseline.span if baseline else "",
         notes,
+        0 if serving_stats is None else len(serving_frame),
     )
 
 
@@ -357,6 +360,7 @@ def outcome_metrics(outcome: ValidationOutcome) -> dict[str, float]:
         "anomalies_errors": float(len(outcome.errors)),
         "anomalies_warnings": float(sum(f.severity == WARNING for f in outcome.findings)),
         "drift_baseline_available": float(outcome.baseline is not None),
+        "skew_serving_decisions": float(outcome.serving_decisions),
     }
     for name in ("students", "items", "skills"):
         value = outcome.profile.get(name)

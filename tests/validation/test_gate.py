@@ -200,6 +200,7 @@ def test_skew_fires_on_a_skewed_serving_log_and_not_on_a_matching_one(tmp_path):
     metrics, out = run(tmp_path, train, "s1", decisions_uri=str(tmp_path / "ok"),
                        span="2026-11-23")  # fmt: skip
     assert metrics["skew_item_id_linf"] < 0.1 and metrics["skew_propensity_js"] < 0.1
+    assert metrics["skew_serving_decisions"] == 1200
     assert "skew measured against 1,200 serving decisions" in (out / "summary.md").read_text()
     skewed = canonical_frame(seed=5, item_weights=[0.7] + [0.3 / 19] * 19)
     skewed["propensity"] = 0.95
@@ -211,7 +212,8 @@ def test_skew_fires_on_a_skewed_serving_log_and_not_on_a_matching_one(tmp_path):
 def test_no_decision_logs_for_the_span_means_no_skew(tmp_path, frame):
     write_decisions(tmp_path / "dec", frame, day="2026-11-20")
     metrics, out = run(tmp_path, frame, decisions_uri=str(tmp_path / "dec"), span="2026-11-23")
-    assert not any(k.startswith("skew_") for k in metrics)
+    assert metrics["skew_serving_decisions"] == 0
+    assert not any(k.startswith("skew_item") for k in metrics)
     assert "skew not measured" in (out / "summary.md").read_text()
 
 
@@ -283,5 +285,6 @@ def test_truncated_parquet_table(tmp_path, frame):
 def test_too_few_decisions_are_not_compared(tmp_path, frame):
     write_decisions(tmp_path / "dec", frame.iloc[:3].assign(propensity=0.99))
     metrics, out = run(tmp_path, frame, decisions_uri=str(tmp_path / "dec"), span="2026-11-23")
-    assert not any(k.startswith("skew_") for k in metrics)
+    assert metrics["skew_serving_decisions"] == 0
+    assert not any(k.startswith("skew_item") for k in metrics)
     assert "only 3 serving decision(s)" in (out / "summary.md").read_text()
