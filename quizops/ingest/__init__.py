@@ -103,7 +103,14 @@ def read_source(
         for uri in files:
             data = storage.read_bytes(uri)
             if source_format == "assistments":
-                raw = read_delimited(data, uri, assistments.REQUIRED, encoding)
+                raw = read_delimited(
+                    data,
+                    uri,
+                    assistments.REQUIRED,
+                    encoding,
+                    numeric=assistments.NUMERIC,
+                    optional=assistments.OPTIONAL,
+                )
                 part, part_counts = assistments.to_canonical(raw, uri)
             else:
                 part = canonical_source.read_file(data, uri, encoding)

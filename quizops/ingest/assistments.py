@@ -25,7 +25,7 @@ import pandas as pd
 
 from quizops.canonical import CANONICAL_COLUMNS, conform
 from quizops.errors import InputDataError
-from quizops.ingest.parsing import numeric_column, string_column
+from quizops.ingest.parsing import map_unique, numeric_column, string_column
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,16 @@ REQUIRED: list[str] = [
     "ms_first_response",
     "hint_count",
     "skill_id",
+]
+#: Columns parsed as numbers.
+NUMERIC: list[str] = [
+    "order_id",
+    "original",
+    "correct",
+    "attempt_count",
+    "ms_first_response",
+    "hint_count",
+    "propensity",
 ]
 #: Columns used when present.
 OPTIONAL: list[str] = ["skill_name", "answer_text", "propensity"]
@@ -59,7 +69,7 @@ def _normalize_id(values: pd.Series) -> pd.Series:
     Returns:
         The ids.
     """
-    return values.str.replace(_FLOAT_ID, r"\1", regex=True)
+    return map_unique(values, lambda v: v.str.replace(_FLOAT_ID, r"\1", regex=True))
 
 
 def _split_skills(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -123,7 +133,7 @@ def to_canonical(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict[str
         if values.isna().any():
             raise_missing(source, column, int(values.isna().sum()))
     skill = _normalize_id(string_column(raw, "skill_id"))
-    skill = skill.mask(skill.str.lower().isin(_NO_SKILL))
+    skill = map_unique(skill, lambda v: v.mask(v.str.lower().isin(_NO_SKILL)))
     skill_name = string_column(raw, "skill_name") if "skill_name" in raw.columns else skill.copy()
     answer = (
         raw["answer_text"].astype("string")
