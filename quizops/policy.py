@@ -42,15 +42,20 @@ class TrainingConfig:
         learning_rate: Boosting learning rate.
         max_leaf_nodes: Leaves per tree.
         min_samples_leaf: Minimum examples per leaf.
+        early_stopping: Stop on a random validation split. Off by default: the split depends
+            on row order (which pseudonymization changes), and with it the policy did vary
+            run to run on the same data (final mastery 0.29-0.40 in simulation); with a fixed
+            number of iterations the policy depends on the data only.
         seed: Random seed of the learner.
     """
 
     temperature: float = 0.02
     epsilon: float = 0.05
-    max_iter: int = 200
+    max_iter: int = 150
     learning_rate: float = 0.05
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 40
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 200
+    early_stopping: bool = False
     seed: int = 0
 
 
@@ -287,19 +292,20 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None) -> 
         max_leaf_nodes=config.max_leaf_nodes,
         min_samples_leaf=config.min_samples_leaf,
         categorical_features=categorical,
-        early_stopping=True,
-        validation_fraction=0.15,
+        early_stopping=config.early_stopping,
+        validation_fraction=0.15 if config.early_stopping else None,
         random_state=config.seed,
     )
     model.fit(x, y)
-    validation_score = float(model.validation_score_[-1]) if len(model.validation_score_) else 0.0
+    train_mse = float(np.mean((model.predict(x) - y) ** 2))
     policy.model = model
     policy.temperature = config.temperature
     policy.epsilon = config.epsilon
     policy.metrics = {
         "train_examples": float(len(examples)),
         "boosting_iterations": float(model.n_iter_),
-        "validation_neg_mse": validation_score,
+        "train_mse": train_mse,
+        "reward_variance": float(np.var(y)),
     }
     logger.info("trained gain model on %d examples (%d iterations)", len(examples), model.n_iter_)
     return policy

@@ -53,3 +53,22 @@ def test_too_few_examples_is_an_input_error(feature_set):
     tiny = type(feature_set)(feature_set.tracer, feature_set.items, feature_set.examples[:50])
     with pytest.raises(InputDataError, match="50 examples"):
         train_policy(tiny)
+
+
+def test_training_does_not_depend_on_pseudonyms_row_order(canonical_log, feature_set):
+    import hashlib
+
+    from quizops.features import engineer_features
+
+    relabeled = canonical_log.assign(
+        student_id=canonical_log["student_id"].map(
+            lambda s: hashlib.sha256(f"other-key{s}".encode()).hexdigest()
+        )
+    )
+    first = train_policy(feature_set)
+    second = train_policy(engineer_features(relabeled))
+    states = np.random.default_rng(0).random((5, first.tracer.n_skills))
+    bank = np.arange(len(first.items))
+    np.testing.assert_allclose(
+        first.probabilities(states, bank), second.probabilities(states, bank)
+    )
