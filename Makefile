@@ -9,6 +9,7 @@ QUIZOPS_HOME ?= $(CURDIR)/.quizops
 export QUIZOPS_HOME
 DATA ?=
 FORMAT ?= assistments
+ENCODING ?= utf-8
 INTERACTIONS ?= 50000
 PORT ?= 8080
 
@@ -30,7 +31,7 @@ $(VENVS)/validation/.synced: pyproject.toml uv.lock $(VENVS)/uv.ok
 	@touch $@
 
 run: install
-	$(CORE) -m pipelines.local_run --interactions $(INTERACTIONS) $(if $(DATA),--data "$(DATA)" --format $(FORMAT),)
+	$(CORE) -m pipelines.local_run --interactions $(INTERACTIONS) $(if $(DATA),--data "$(DATA)" --format $(FORMAT) --encoding $(ENCODING),)
 
 serve: install
 	PYTHONPATH=kserve $(CORE) -m quizops_predictor --port $(PORT)

@@ -294,12 +294,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="source path (default: simulate)")
     parser.add_argument("--format", default="assistments", dest="source_format")
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of CSV sources")
     parser.add_argument("--interactions", type=int, default=50_000)
     parser.add_argument("--span", help="span date of simulated data (default: today)")
     parser.add_argument("--eval-students", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    overrides = {} if args.eval_students is None else {"eval_students": args.eval_students}
+    overrides: dict[str, object] = {"source_encoding": args.encoding}
+    if args.eval_students is not None:
+        overrides["eval_students"] = args.eval_students
     summary = run_local(
         args.data, args.source_format, args.interactions, args.span, overrides=overrides
     )

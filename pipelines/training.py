@@ -30,6 +30,7 @@ MLFLOW_SECRET = "quizops-mlflow"
 def training_pipeline(
     source_uri: str,
     source_format: str = "assistments",
+    source_encoding: str = "utf-8",
     span: str = "",
     raw_zone_uri: str = "",
     mlflow_tracking_uri: str = "http://mlflow.mlflow.svc.cluster.local:5000",
@@ -39,6 +40,7 @@ def training_pipeline(
     drift_js_threshold: float = 0.1,
     drift_linf_threshold: float = 0.1,
     skew_linf_threshold: float = 0.1,
+    skew_js_threshold: float = 0.1,
     pii_policy_json: str = "",
     temperature: float = 0.02,
     epsilon: float = 0.05,
@@ -58,6 +60,7 @@ def training_pipeline(
         source_format=source_format,
         span=span,
         raw_zone_uri=raw_zone_uri,
+        encoding=source_encoding,
     ).set_display_name("ingest")
 
     pii_task = pii_scan(
@@ -73,7 +76,9 @@ def training_pipeline(
         drift_js_threshold=drift_js_threshold,
         drift_linf_threshold=drift_linf_threshold,
         skew_linf_threshold=skew_linf_threshold,
+        skew_js_threshold=skew_js_threshold,
         decisions_uri=decisions_uri,
+        span=span,
     ).set_display_name("data-validation")
 
     features_task = feature_engineering(data=validation_task.outputs["validated"]).set_display_name(
