@@ -23,6 +23,23 @@ PII_KEY_SECRET = "quizops-pii-key"
 MLFLOW_SECRET = "quizops-mlflow"
 
 
+def use_mlflow_credentials(task: dsl.PipelineTask) -> None:
+    """Mounts the optional MLflow credentials secret as MLflow's environment variables.
+
+    Args:
+        task: A task that talks to the MLflow tracking server.
+    """
+    kubernetes.use_secret_as_env(
+        task,
+        secret_name=MLFLOW_SECRET,
+        secret_key_to_env={
+            "username": "MLFLOW_TRACKING_USERNAME",
+            "password": "MLFLOW_TRACKING_PASSWORD",
+        },
+        optional=True,
+    )
+
+
 @dsl.pipeline(
     name="quizops-training",
     description="Trains, checks and (when blessed) deploys the adaptive-quiz selection policy.",
@@ -106,15 +123,7 @@ def training_pipeline(
     ).set_display_name("evaluate-policy")
 
     for task in (train_task, eval_task):
-        kubernetes.use_secret_as_env(
-            task,
-            secret_name=MLFLOW_SECRET,
-            secret_key_to_env={
-                "username": "MLFLOW_TRACKING_USERNAME",
-                "password": "MLFLOW_TRACKING_PASSWORD",
-            },
-            optional=True,
-        )
+        use_mlflow_credentials(task)
 
     with dsl.If(eval_task.outputs["Output"] == True, name="blessed"):  # noqa: E712
         deploy_task = deploy_kserve(
@@ -126,12 +135,4 @@ def training_pipeline(
             tracking_uri=mlflow_tracking_uri,
             predictor_image=PREDICTOR_IMAGE,
         ).set_display_name("deploy-kserve")
-        kubernetes.use_secret_as_env(
-            deploy_task,
-            secret_name=MLFLOW_SECRET,
-            secret_key_to_env={
-                "username": "MLFLOW_TRACKING_USERNAME",
-                "password": "MLFLOW_TRACKING_PASSWORD",
-            },
-            optional=True,
-        )
+        use_mlflow_credentials(deploy_task)
