@@ -51,7 +51,7 @@ test-validation: install
 	$(VALIDATION) -m pytest -q tests/validation
 
 test-pipeline: install
-	$(CORE) -m pytest -q -m pipeline tests
+	$(CORE) -m pytest -q -m pipeline --ignore=tests/validation tests
 
 test: lint test-unit test-validation test-pipeline
 
