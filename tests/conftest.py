@@ -1,3 +1,5 @@
+import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -28,6 +30,30 @@ def wait_http(url: str, seconds: float = 60.0, process: subprocess.Popen | None 
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer within {seconds}s")
+
+
+@contextlib.contextmanager
+def running_gcs_emulator(bucket: str):
+    """A GCS emulator (in memory) on 127.0.0.1 for the real google-cloud-storage client.
+
+    Sets STORAGE_EMULATOR_HOST while it runs (restoring the previous value) and yields the
+    name of the bucket it was created with.
+    """
+    from gcp_storage_emulator.server import create_server
+
+    port = free_port()
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=bucket)
+    server.start()
+    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
+    try:
+        yield bucket
+    finally:
+        server.stop()
+        if previous is None:
+            os.environ.pop("STORAGE_EMULATOR_HOST", None)
+        else:
+            os.environ["STORAGE_EMULATOR_HOST"] = previous
 
 
 @pytest.fixture(scope="session")

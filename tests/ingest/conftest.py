@@ -1,8 +1,7 @@
-import os
-import socket
-
 import pandas as pd
 import pytest
+
+from tests.conftest import running_gcs_emulator
 
 ASSISTMENTS_COLUMNS = [
     "order_id", "assignment_id", "user_id", "assistment_id", "problem_id", "original",
@@ -58,30 +57,11 @@ def write_csv(frame, path):
     return path
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def gcs_emulator():
     """A GCS emulator on 127.0.0.1 (in memory) for the real google-cloud-storage client."""
-    from gcp_storage_emulator.server import create_server
-
-    port = free_port()
-    server = create_server("127.0.0.1", port, in_memory=True, default_bucket="quizops-raw")
-    server.start()
-    previous = os.environ.get("STORAGE_EMULATOR_HOST")
-    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
-    try:
-        yield "quizops-raw"
-    finally:
-        server.stop()
-        if previous is None:
-            os.environ.pop("STORAGE_EMULATOR_HOST", None)
-        else:
-            os.environ["STORAGE_EMULATOR_HOST"] = previous
+    with running_gcs_emulator("quizops-raw") as bucket:
+        yield bucket
 
 
 @pytest.fixture

@@ -2,14 +2,13 @@
 
 import io
 import json
-import os
-import socket
 
 import pandas as pd
 import pytest
 
 from quizops import storage
 from quizops.cli import main
+from tests.conftest import running_gcs_emulator
 from tests.pii.conftest import CANARIES, KEY
 
 BUCKET = "quizops-pii"
@@ -17,23 +16,8 @@ BUCKET = "quizops-pii"
 
 @pytest.fixture(scope="module")
 def gcs():
-    from gcp_storage_emulator.server import create_server
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=BUCKET)
-    server.start()
-    previous = os.environ.get("STORAGE_EMULATOR_HOST")
-    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
-    try:
-        yield f"gs://{BUCKET}"
-    finally:
-        server.stop()
-        if previous is None:
-            os.environ.pop("STORAGE_EMULATOR_HOST", None)
-        else:
-            os.environ["STORAGE_EMULATOR_HOST"] = previous
+    with running_gcs_emulator(BUCKET) as bucket:
+        yield f"gs://{bucket}"
 
 
 def test_gcs_input_and_outputs(gcs, pii_frame, monkeypatch):

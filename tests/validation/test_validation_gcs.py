@@ -1,35 +1,18 @@
 """The statistics store and the table on gs:// (real google-cloud-storage client, GCS emulator)."""
 
-import os
-import socket
-
 import pytest
 
 from quizops import storage
 from quizops.validation.gate import ValidationConfig, validate_data
+from tests.conftest import running_gcs_emulator
 from tests.validation.conftest import canonical_frame
 from tests.validation.test_gate import outputs
 
 
 @pytest.fixture(scope="module")
 def bucket():
-    from gcp_storage_emulator.server import create_server
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = create_server("127.0.0.1", port, in_memory=True, default_bucket="quizops-stats")
-    server.start()
-    previous = os.environ.get("STORAGE_EMULATOR_HOST")
-    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
-    try:
-        yield "quizops-stats"
-    finally:
-        server.stop()
-        if previous is None:
-            os.environ.pop("STORAGE_EMULATOR_HOST", None)
-        else:
-            os.environ["STORAGE_EMULATOR_HOST"] = previous
+    with running_gcs_emulator("quizops-stats") as name:
+        yield name
 
 
 def test_store_and_table_on_gcs(tmp_path, bucket):
