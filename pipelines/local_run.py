@@ -284,8 +284,10 @@ def print_summary(summary: dict[str, Any], port: int = 8080) -> None:
         print(f"model:   {summary['model']}")
     for report in summary.get("reports", []):
         print(f"report:  {report}")
-    if summary["ok"]:
+    if summary["ok"] and summary["stages"]["deploy-kserve"]["status"] == "SUCCESS":
         print(f"serve the blessed policy: make serve PORT={port}")
+    elif summary["ok"]:
+        print("the challenger was not blessed; `make serve` serves the previous champion, if any")
     else:
         print(f"FAILED: {summary['error']}")
 

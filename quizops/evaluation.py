@@ -136,7 +136,20 @@ def evaluate_challenger(
     Returns:
         The evaluation.
     """
-    config = config or GateConfig()
+    from threadpoolctl import threadpool_limits
+
+    # Many small model calls: OpenMP threads cost more than they give (17.6 s vs 11.7 s for the
+    # default gate on 2 cores).
+    with threadpool_limits(1):
+        return _evaluate(challenger, features, champion, config or GateConfig())
+
+
+def _evaluate(
+    challenger: QuizPolicy,
+    features: FeatureSet,
+    champion: QuizPolicy | None,
+    config: GateConfig,
+) -> Evaluation:
     metrics: dict[str, float] = {}
     reasons: list[str] = []
     curves: dict[str, list[float]] = {}
