@@ -53,7 +53,7 @@ def test_the_deployed_policy_is_the_champion_in_the_local_registry(local_run):
     champion = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS)
     run_dir = json.loads((home / "pipeline_root" / "last_run.json").read_text())["run_dir"]
     policy = QuizPolicy.load(f"{run_dir}/train-policy/model")
-    assert policy.version == champion.version
+    assert policy.version == str(champion.version)
     assert champion.tags.get("blessed") == "true"
 
 
