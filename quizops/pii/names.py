@@ -8,7 +8,14 @@ A name is found from three kinds of evidence, any of which suffices:
 * context: a cue before a capitalised run ("my name is", "ich heiße", "je m'appelle", "me llamo",
   "Dear", "Thanks,", a title such as "Dr." or "Frau"), which also catches names that are not in
   the gazetteer and, after a self-introduction cue, names typed in lower case;
-* shape: two or more capitalised words in a row, none of them a common word.
+* shape: two or more capitalised words in a row, none of them a common word (an initial may
+  stand between them: "Kovács L. Dávid");
+* names outside the gazetteer: honorifics and academic titles of further languages ("pani",
+  "herra", "Bay", "Yrd. Doç.", "MUDr.", Hungarian "Nagyné Dr. ..."), which are redacted with the
+  name; a single unknown capitalised word after a cue that points at a person ("ask", "my
+  teacher", "sorry,", "frag", "trabajé con") or before a verb of speaking or helping ("said",
+  "meint", "m'a aidé", "lo explicó"); a known first name followed by an unknown capitalised word;
+  and unknown lower-case words after "my name is" (or after a title or a known first name).
 
 Common capitalised words (sentence starters, months, maths vocabulary, German nouns that are also
 surnames) are kept in :data:`COMMON_WORDS` so that they do not count as names on their own.
@@ -49,6 +56,16 @@ TITLES = frozenset(
     "mr mrs ms miss mx dr prof sir madam herr frau fräulein dipl.-ing ing univ.prof m mme mlle "
     "monsieur madame sr sra srta don doña dña señor señora".split()
 )
+#: Honorifics and academic titles of other European languages (Polish, Czech, Slovak,
+#: Hungarian, Finnish, Swedish, Turkish, Italian, Dutch, Portuguese). They introduce a name and
+#: are redacted with it (a title tells the gender or the profession of the person).
+FOREIGN_TITLES = frozenset(
+    "pan pani panna paní pán slečna herra rouva neiti úr asszony kisasszony hr fru fröken "
+    "bay bayan sayın hanım bey mgr bc ing doc mudr judr phdr rndr paeddr mvdr mddr thdr pharmdr "
+    "ingr dott dott.ssa sig sig.ra dhr mevr sr.ª sra.ª doç yrd öğr arş gör uz okt çev av "
+    "dipl mag dr.h.c".split()
+)
+TITLES = TITLES | FOREIGN_TITLES
 SUFFIXES = frozenset(
     "jr jr. sr. ii iii iv phd ph.d. md dds dvm mba mba. b.sc. b.a. b.eng. m.sc. esq".split()
 )
@@ -151,12 +168,28 @@ def _is_name_shaped(word: str) -> bool:
     return word[0].isupper() and any(ch.islower() for ch in word) and len(word) > 1
 
 
-_JOIN_RE = re.compile(r"^(?: | [A-Z]\. | (?:" + "|".join(PARTICLES) + r") )$", re.IGNORECASE)
+_JOIN_RE = re.compile(r"^(?: | [^\W\d_]\. | (?:" + "|".join(PARTICLES) + r") )$", re.IGNORECASE)
+#: An initial between two name words ("Kovács L. Dávid", "John F. Kennedy").
+_INITIAL_GAP_RE = re.compile(r"^ [^\W\d_]\. $")
 _TRAILING_INITIAL_RE = re.compile(r"^ [A-Z]\.(?!\w)")
-_TITLE_BEFORE_RE = re.compile(
-    r"(?:\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Herr|Frau|Dipl\.-Ing|Ing|Univ\.Prof|M|Mme|Mlle|"
-    r"Monsieur|Madame|Sr|Sra|Srta|Don|Doña|Dña|Señor|Señora)\.?\s)$"
+#: Function words that start a sentence: a capitalised run is cut before them ("... Kowalski
+#: The answer is"). ``le``/``la`` only when a lower-case word follows (they are also surnames).
+SENTENCE_STARTERS = frozenset(
+    "the my i mein meine die das el los las les un une je il ich mi we it this".split()
 )
+_TITLE_WORDS = (
+    r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Herr|Frau|Dipl\.-Ing|Ing|Univ\.Prof|M|Mme|Mlle|"
+    r"Monsieur|Madame|Sr|Sra|Srta|Don|Doña|Dña|Señor|Señora|"
+    r"[Pp]an|[Pp]ani|[Pp]anna|[Pp]aní|[Pp]án|[Ss]lečna|[Hh]erra|[Rr]ouva|[Nn]eiti|[Úú]r|"
+    r"[Aa]sszony|[Hh]r|[Ff]ru|[Ff]röken|[Bb]ay|[Bb]ayan|[Ss]ayın|Mgr|Bc|Doc|MUDr|JUDr|PhDr|"
+    r"RNDr|PaedDr|MVDr|MDDr|ThDr|PharmDr|Ing|Doç|Yrd|Öğr|Arş|Gör|Uz|Okt|Çev|Av|Dott|Dhr|Mevr|"
+    r"Mag|Dipl"
+)
+_TITLE_BEFORE_RE = re.compile(
+    r"(?:(?<![\w.])(?:" + _TITLE_WORDS + r")\.?\s)+(?:[A-ZÀ-ÖØ-ÞŁŚŻŹĆŃŠČŘŽĎŤŇ]\.\s)?$"
+)
+#: Hungarian married form before a title: "Nagyné Dr. Molnár Katalin".
+_NE_BEFORE_RE = re.compile(r"(?<![\w.])[^\W\d_]+né\s$")
 _SUFFIX_AFTER_RE = re.compile(
     r"^(?:,?\s(?:Jr\.?|Sr\.|II|III|IV|PhD|Ph\.D\.|MD|DDS|DVM|MBA\.?|B\.Sc\.|B\.A\.|B\.Eng\.|"
     r"M\.Sc\.|Esq\.?))(?!\w)"
@@ -177,11 +210,32 @@ _WEAK_CUE_RE = re.compile(
     r"\bvon|\bfrag|\blehrer|\blehrerin|\bavec|\bpar|\bdemande à|\bprofesseur|\bcon|\bpor|"
     r"\bpregúntale a|\bprofesor|\bprofesora|\bsoy|\bje suis|\bund|\bet|\by)\s*[,:]?\s*$"
 )
-_LOWER_INTRO_RE = re.compile(
-    r"(?i)\b(?:my name is|i am|i'm|ich heiße|ich heisse|mein name ist|je m'appelle|je m’appelle|"
-    r"me llamo|mi nombre es|name:)\s+"
-    rf"([{_LOWER}]+(?:-[{_LOWER}]+)?(?:\s+[{_LOWER}]+(?:-[{_LOWER}]+)?){{0,2}})"
+#: Cues after which one unknown capitalised word is a name: words that address or point at a
+#: person (not conjunctions, which also join places: "Trinidad and Tobago").
+_PERSON_CUE_RE = re.compile(
+    r"(?i)(?:\bwith|\bask|\bteacher|\btutor|\bfriend|\bmom|\bmum|\bmother|\bdad|\bfather|"
+    r"\bsister|\bbrother|\bcousin|\baunt|\buncle|\bclassmate|\bpartner|\btell|\bsorry|"
+    r"\bme and|\bmit|\bvon|\bfrag|\blehrer|\blehrerin|\bavec|\bpar|\bdemande à|\bprofesseur|"
+    r"\bcon|\bpregúntale a|\bpregunta a|\bprofesor|\bprofesora|\bmoi et|\bich und)"
+    r"\s*[,:]?\s*$"
 )
+#: Verbs of speaking and helping right after a word make it the name of a person.
+_AFTER_CUE_RE = re.compile(
+    r"^,?\s(?:said|says|told|helped|explained|thinks|thought|and I\b|and me\b|meint|sagt|sagte|"
+    r"hat mir|hat es|hat gesagt|m'a|m’a|a dit|dit que|a expliqué|me ayudó|me dijo|dijo|dice que|"
+    r"lo explicó|ha dicho|et moi\b|y yo\b|und ich\b)(?!\w)"
+)
+#: An article or possessive right before a capitalised word makes it a noun ("der Tipp sagte").
+_ARTICLE_BEFORE_RE = re.compile(
+    r"(?i)(?<!\w)(?:the|a|an|der|die|das|den|dem|des|ein|eine|einen|einem|le|la|les|l'|un|une|"
+    r"el|los|las|unos|unas|my|your|our|mein|meine|dein|deine|mon|ma|mes|mi|mis|tu|su)\s+$"
+)
+#: Self-introductions, after which a name may be typed in lower case.
+_LOWER_INTRO_RE = re.compile(
+    r"(?i)\b(?:(my name is|ich heiße|ich heisse|mein name ist|je m'appelle|je m’appelle|"
+    r"me llamo|mi nombre es|name:)|i am|i'm)(?=\s+[^\W\d_])"
+)
+_LOWER_WORD_RE = re.compile(r"[ \t]+([^\W\d_]+(?:-[^\W\d_]+)*)(\.?)")
 
 
 @functools.lru_cache(maxsize=1)
@@ -289,6 +343,7 @@ class NameDetector:
                 and lowered not in TITLES
                 and lowered not in GREETINGS
                 and groups[-1][-1].group().lower() not in GREETINGS
+                and not self._starts_sentence(text, token, lowered)
                 and _JOIN_RE.match(text[groups[-1][-1].end() : token.start()])
             ):
                 groups[-1].append(token)
@@ -296,17 +351,57 @@ class NameDetector:
                 groups.append([token])
         for group in groups:
             yield from self._judge(text, group)
+        yield from self._lower_case(text)
+
+    @staticmethod
+    def _starts_sentence(text: str, token: re.Match[str], lowered: str) -> bool:
+        """Tells whether a capitalised function word starts a new sentence inside a run."""
+        if lowered in SENTENCE_STARTERS:
+            return True
+        return lowered in ("le", "la") and bool(re.match(r" [a-zà-ÿ]", text[token.end() :]))
+
+    def _lower_case(self, text: str) -> Iterator[Span]:
+        """Finds names typed in lower case after a self-introduction."""
         for m in _LOWER_INTRO_RE.finditer(text):
-            keep = []
-            for word in re.finditer(r"\S+", m.group(1)):
-                lowered = word.group().lower().rstrip(".")
-                if not keep and lowered in TITLES:
-                    continue
-                if not self._is_known(lowered):
+            naming = m.group(1) is not None  # "my name is" rather than "i'm"
+            pos = m.end()
+            start = end = None
+            titled = False
+            words = 0
+            previous_first = False
+            while words < 4:
+                w = _LOWER_WORD_RE.match(text, pos)
+                if not w:
                     break
-                keep.append(word)
-            if keep:
-                yield Span(m.start(1) + keep[0].start(), m.start(1) + keep[-1].end(), PERSON)
+                lowered = w.group(1).lower()
+                if words == 0 and (
+                    lowered in TITLES or (titled and len(lowered) == 1 and w.group(2))
+                ):
+                    # A title or an initial after a title: part of the name.
+                    titled = True
+                    if start is None:
+                        start = w.start(1)
+                    end = w.end(2)
+                    pos = w.end()
+                    continue
+                if self._is_known(lowered):
+                    ok = True
+                elif lowered in self.common or len(lowered) < 2 or not w.group(1)[0].islower():
+                    ok = False
+                else:
+                    ok = naming or titled or previous_first
+                if not ok:
+                    break
+                previous_first = lowered in self.first
+                if start is None:
+                    start = w.start(1)
+                end = w.end(1)
+                words += 1
+                pos = w.end(1)
+                if w.group(2):
+                    break
+            if start is not None and words:
+                yield Span(start, end, PERSON)
 
     def _judge(self, text: str, group: list[re.Match[str]]) -> Iterator[Span]:
         """Decides whether one run of capitalised tokens is a name."""
@@ -314,28 +409,55 @@ class NameDetector:
         first_word = lowered[0]
         strong = False
         while group and (lowered[0] in self.common or lowered[0] in TITLES):
-            follows_known = len(group) > 1 and self._is_known(lowered[1])
-            if lowered[0] in self.first and follows_known and lowered[0] not in TITLES:
+            follows_name = len(group) > 1 and (
+                self._is_known(lowered[1]) or lowered[1] not in self.common
+            )
+            if lowered[0] in self.first and follows_name and lowered[0] not in TITLES:
                 break
             if lowered[0] in TITLES or _STRONG_CUE_RE.search(text[: group[0].end()]):
                 strong = True
             group, lowered = group[1:], lowered[1:]
-        while len(group) > 1 and lowered[-1] in self.common and lowered[-1] not in self.last:
-            group, lowered = group[:-1], lowered[:-1]
-        if not group or (len(group) == 1 and lowered[0] in self.common):
+        if not group:
             return
+        candidates = []
+        kept = len(group)
+        while kept > 1 and lowered[kept - 1] in self.common and lowered[kept - 1] not in self.last:
+            kept -= 1
+        candidates.append(kept)
+        cut = kept
+        while cut > 1 and lowered[cut - 1] in self.common:
+            cut -= 1
+        if cut != kept and cut > 1:
+            candidates.append(cut)  # a surname that is also a common word ends a run only so
+        for n in candidates:
+            span = self._decide(text, group[:n], lowered[:n], first_word, strong)
+            if span is not None:
+                yield span
+                return
+
+    def _decide(
+        self,
+        text: str,
+        group: list[re.Match[str]],
+        lowered: list[str],
+        first_word: str,
+        strong: bool,
+    ) -> Span | None:
+        """Decides on one candidate run (leading cue words and titles already removed)."""
+        if len(group) == 1 and lowered[0] in self.common:
+            return None
         start, end = group[0].start(), group[-1].end()
         if (
             text[start:end].lower() in self.countries
             or _COMPANY_AFTER_RE.match(text[end:])
             or lowered[-1] in COMPANY_WORDS
         ):
-            return
+            return None
         before = text[max(0, start - 40) : start]
         titled = _TITLE_BEFORE_RE.search(before)
         strong = strong or bool(titled) or bool(_STRONG_CUE_RE.search(before))
         if first_word in PLACE_PREFIXES and not titled:
-            return
+            return None
         weak = bool(_WEAK_CUE_RE.search(before))
         known = sum(1 for w in lowered if self._is_known(w) and w not in self.common)
         if len(group) >= 2:
@@ -343,7 +465,9 @@ class NameDetector:
             # when the gazetteer knows none of them (names from other countries).
             # (Not when a particle joins them: "Teorema de Pitágoras", "Summe der Winkel".)
             joined_by_particle = any(
-                text[a.end() : b.start()] != " " for a, b in itertools.pairwise(group)
+                text[a.end() : b.start()] != " "
+                and not _INITIAL_GAP_RE.match(text[a.end() : b.start()])
+                for a, b in itertools.pairwise(group)
             )
             is_name = (
                 known >= 1
@@ -352,19 +476,35 @@ class NameDetector:
             )
         else:
             word = lowered[0]
+            unknown_ok = (
+                len(word) > 2
+                and word not in self.countries
+                and word not in PLACE_PREFIXES
+                and (
+                    bool(_PERSON_CUE_RE.search(before))
+                    or (
+                        bool(_AFTER_CUE_RE.match(text[end:]))
+                        and not _ARTICLE_BEFORE_RE.search(before)
+                    )
+                )
+            )
             is_name = (
                 (self._is_known(word) and word.split("-")[0] in self.first)
                 or strong
                 or (weak and self._is_known(word))
+                or unknown_ok
             )
         if not is_name:
-            return
+            return None
         if titled:
             start -= len(titled.group())
+            married = _NE_BEFORE_RE.search(text[max(0, start - 30) : start])
+            if married and married.group()[0].isupper():
+                start -= len(married.group())
         initial = _TRAILING_INITIAL_RE.match(text[end:])
         if initial:
             end += initial.end()
         suffix = _SUFFIX_AFTER_RE.match(text[end:])
         if suffix:
             end += suffix.end()
-        yield Span(start, end, PERSON)
+        return Span(start, end, PERSON)

@@ -7,12 +7,15 @@ from bench.pii_corpus import (
     LOCALES,
     STRUCTURED_COLUMNS,
     TEST_SEED,
+    UNSEEN_NAME_LOCALES,
     make_corpus,
+    make_distractors,
     make_structured_table,
     score,
 )
 from quizops.pii import TextScanner, deidentify_frame
 from quizops.pii.entities import STRUCTURED_TYPES
+from quizops.pii.names import GAZETTEER_LOCALES
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +49,27 @@ def test_person_names(results):
     r = results["PERSON"]
     assert r["support"] >= 1000
     assert r["recall"] >= 0.90 and r["f2"] >= 0.90, r
+
+
+def test_person_names_outside_the_gazetteer():
+    # Names from Faker locales whose lists are not in the gazetteer (no train/test leakage):
+    # found by honorifics, context cues and name shape. Measured 0.985 / F2 0.988.
+    scanner = TextScanner()
+    records = make_corpus(5000, seed=TEST_SEED, name_locales=UNSEEN_NAME_LOCALES)
+    r = score(records, lambda t: [(s.start, s.end, s.entity_type) for s in scanner.scan(t)])[
+        "PERSON"
+    ]
+    assert not set(UNSEEN_NAME_LOCALES) & set(GAZETTEER_LOCALES)
+    assert r["support"] >= 1000
+    assert r["recall"] >= 0.97 and r["f2"] >= 0.97, r
+
+
+def test_hard_negatives_rarely_flagged():
+    # Job titles, companies and places (many named after people); measured 7.25%.
+    scanner = TextScanner()
+    records = make_distractors(2000, seed=TEST_SEED)
+    flagged = sum(1 for r in records if scanner.scan(r.text))
+    assert flagged / len(records) <= 0.075
 
 
 def test_scoring_can_fail():

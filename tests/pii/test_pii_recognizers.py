@@ -46,6 +46,19 @@ def types(scanner, text):
         ("je m'appelle Élodie Alves-Simon", "Élodie Alves-Simon", "PERSON"),
         ("me llamo José González Alberola", "José González Alberola", "PERSON"),
         ("my name is diana king", "diana king", "PERSON"),
+        # names outside the gazetteer: foreign honorifics, name order, context and shape cues
+        ("ask pani Zofia Wrzos, ok", "pani Zofia Wrzos", "PERSON"),
+        ("Hallo herra Matti Koivu,", "herra Matti Koivu", "PERSON"),
+        ("Bay Emre Demir and I got 7", "Bay Emre Demir", "PERSON"),
+        ("Yrd. Doç. Ayşe Kaya explained it", "Yrd. Doç. Ayşe Kaya", "PERSON"),
+        ("Kovács L. Dávid helped me", "Kovács L. Dávid", "PERSON"),
+        ("Nagyné Dr. Molnár Katalin said it", "Nagyné Dr. Molnár Katalin", "PERSON"),
+        ("Svatopluk meint es ist 12", "Svatopluk", "PERSON"),
+        ("mi profesora Juhani lo explicó", "Juhani", "PERSON"),
+        ("sorry, Gönül, idk", "Gönül", "PERSON"),
+        ("merci Ella Saarinen", "Ella Saarinen", "PERSON"),
+        ("my name is pekka virtanen", "pekka virtanen", "PERSON"),
+        ("i'm dr. ayşe kaya", "dr. ayşe kaya", "PERSON"),
     ],
 )  # fmt: skip
 def test_finds_entity(scanner, text, value, entity_type):
@@ -65,6 +78,10 @@ def test_finds_entity(scanner, text, value, entity_type):
         "Version 2.1.0 of the app crashed.",
         "In 1998 the population was 8,400,000.",
         "Mean = 14.5, Median = 13",
+        "Mein Ergebnis war 0,75 aber der Tipp sagte 3/4.",
+        "i'm confused about the Venn diagram",
+        "I worked with Excel on this",
+        "i am stuck on step 2",
     ],
 )
 def test_leaves_quiz_text_alone(scanner, text):
