@@ -115,22 +115,13 @@ class KnowledgeTracer:
         """Number of skills."""
         return len(self.skill_ids)
 
-    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        p = self.params
-        return (
-            np.array([x.p_init for x in p]),
-            np.array([x.p_learn for x in p]),
-            np.array([x.p_guess for x in p]),
-            np.array([x.p_slip for x in p]),
-        )
-
     def initial_state(self) -> np.ndarray:
         """Returns the knowledge state of a student with no history.
 
         Returns:
             Probability of knowing each skill.
         """
-        return self._arrays()[0].copy()
+        return np.array([p.p_init for p in self.params])
 
     def update(self, state: np.ndarray, skill: int, correct: int) -> None:
         """Updates a state in place with one observed answer (posterior, then learning).

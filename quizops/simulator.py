@@ -18,6 +18,7 @@ import argparse
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,11 @@ class World:
     def n_items(self) -> int:
         """Number of items."""
         return len(self.item_ids)
+
+    @cached_property
+    def requires(self) -> np.ndarray:
+        """Boolean matrix [skills, skills]: entry (k, j) says skill k requires skill j."""
+        return prerequisite_matrix(self)
 
 
 def make_world(seed: int = 7, items_per_skill: int = 15) -> World:
@@ -189,8 +195,7 @@ def practise(world: World, cohort: Cohort, items: np.ndarray,
     p_correct = np.where(knows, 1.0 - world.slip[items], world.guess[items])
     logit = np.log(p_correct / (1.0 - p_correct)) + cohort.ability
     correct = (rng.random(cohort.size) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
-    prereq_matrix = prerequisite_matrix(world)
-    ready = np.all(cohort.known | ~prereq_matrix[skills], axis=1)
+    ready = np.all(cohort.known | ~world.requires[skills], axis=1)
     p_learn = world.teach[items] * cohort.learning * np.where(ready, 1.0, 0.05)
     learns = (~knows) & (rng.random(cohort.size) < np.clip(p_learn, 0.0, 1.0))
     cohort.known[rows[learns], skills[learns]] = True
