@@ -16,11 +16,15 @@ from components.images import PREDICTOR_IMAGE
 from components.ingest.component import ingest
 from components.pii_scan.component import pii_scan
 from components.train_policy.component import train_policy
-
-#: Kubernetes secret holding the HMAC key (key ``key``) for pseudonymization.
-PII_KEY_SECRET = "quizops-pii-key"
-#: Kubernetes secret holding MLflow credentials (optional keys username/password).
-MLFLOW_SECRET = "quizops-mlflow"
+from quizops.names import (
+    MLFLOW_PASSWORD_ENV,
+    MLFLOW_SECRET,
+    MLFLOW_USERNAME_ENV,
+    PII_KEY_ENV,
+    PII_KEY_SECRET,
+    PII_KEY_SECRET_KEY,
+    SERVICE_NAME,
+)
 
 
 def use_mlflow_credentials(task: dsl.PipelineTask) -> None:
@@ -33,8 +37,8 @@ def use_mlflow_credentials(task: dsl.PipelineTask) -> None:
         task,
         secret_name=MLFLOW_SECRET,
         secret_key_to_env={
-            "username": "MLFLOW_TRACKING_USERNAME",
-            "password": "MLFLOW_TRACKING_PASSWORD",
+            "username": MLFLOW_USERNAME_ENV,
+            "password": MLFLOW_PASSWORD_ENV,
         },
         optional=True,
     )
@@ -69,7 +73,7 @@ def training_pipeline(
     champion_tolerance: float = 0.01,
     deploy_target: str = "kserve",
     namespace: str = "quizops",
-    service_name: str = "quiz-policy",
+    service_name: str = SERVICE_NAME,
     canary_traffic_percent: int = 10,
 ) -> None:
     ingest_task = ingest(
@@ -84,7 +88,7 @@ def training_pipeline(
         raw=ingest_task.outputs["manifest"], policy_json=pii_policy_json
     ).set_display_name("pii-scan")
     kubernetes.use_secret_as_env(
-        pii_task, secret_name=PII_KEY_SECRET, secret_key_to_env={"key": "QUIZOPS_PII_KEY"}
+        pii_task, secret_name=PII_KEY_SECRET, secret_key_to_env={PII_KEY_SECRET_KEY: PII_KEY_ENV}
     )
 
     validation_task = data_validation(

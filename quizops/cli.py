@@ -1,8 +1,8 @@
 """The ``quizops`` command line.
 
 Each subcommand lives in the module that owns its logic and exposes ``register(subparsers)``;
-this module only dispatches. Exit statuses: 0 success, 2 bad input, 3 personal data left
-unhandled, 1 any other failure.
+this module only dispatches. Exit statuses (``quizops.errors.exit_status``): 0 success, 2 bad
+input or configuration, 3 personal data left unhandled, 1 any other failure.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from quizops.errors import InputDataError, PIILeftError, QuizopsError
+from quizops.errors import PIILeftError, QuizopsError, exit_status
 
 #: Modules that contribute subcommands; a module whose optional dependencies are missing
 #: (for example TFDV outside the validation environment) is skipped.
@@ -62,15 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args) or 0)
-    except InputDataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except PIILeftError as exc:
         print(f"personal data left unhandled: {exc}", file=sys.stderr)
-        return 3
+        return exit_status(exc)
     except QuizopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exit_status(exc)
 
 
 if __name__ == "__main__":

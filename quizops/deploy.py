@@ -28,7 +28,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from quizops.errors import ModelNotFoundError, QuizopsError
+from quizops.errors import DeploymentError, ManifestInvalidError, ModelNotFoundError
+from quizops.names import PII_KEY_ENV, PII_KEY_SECRET, PII_KEY_SECRET_KEY, SERVICE_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -37,17 +38,8 @@ VERSION = "v1beta1"
 PLURAL = "inferenceservices"
 MODEL_MOUNT = "/mnt/models"
 #: Kubernetes secret with the pseudonymization key the predictor logs decisions under.
-PII_KEY_SECRET = "quizops-pii-key"
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "inferenceservice_v1beta1.json"
 SMOKE_INSTANCE_ID = "deploy-smoke-check"
-
-
-class DeploymentError(QuizopsError):
-    """A deployment failed its checks (after rolling back where there was something to keep)."""
-
-
-class ManifestInvalidError(QuizopsError):
-    """A rendered manifest does not validate against the InferenceService CRD schema."""
 
 
 @dataclass
@@ -217,7 +209,7 @@ def deploy_local(
         status="failed",
         model_uri=str(model_dir),
         model_version=str(model_version),
-        service_name="quiz-policy",
+        service_name=SERVICE_NAME,
         started=_now(),
     )
     with tempfile.TemporaryDirectory(prefix="quizops-deploy-") as scratch:
@@ -376,7 +368,7 @@ def render_inference_service(
         raise ManifestInvalidError(
             f"canary_traffic_percent must be within 0..100, got {canary_traffic_percent}"
         )
-    labels = {"app.kubernetes.io/name": "quiz-policy", "app.kubernetes.io/part-of": "quizops"}
+    labels = {"app.kubernetes.io/name": SERVICE_NAME, "app.kubernetes.io/part-of": "quizops"}
     if model_version:
         labels["quizops.io/model-version"] = str(model_version)
     predictor: dict[str, Any] = {
@@ -399,9 +391,13 @@ def render_inference_service(
                 "ports": [{"containerPort": 8080, "name": "http1", "protocol": "TCP"}],
                 "env": [
                     {
-                        "name": "QUIZOPS_PII_KEY",
+                        "name": PII_KEY_ENV,
                         "valueFrom": {
-                            "secretKeyRef": {"name": PII_KEY_SECRET, "key": "key", "optional": True}
+                            "secretKeyRef": {
+                                "name": PII_KEY_SECRET,
+                                "key": PII_KEY_SECRET_KEY,
+                                "optional": True,
+                            }
                         },
                     }
                 ],

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: Environment variable that carries the pseudonymization key itself (production: a K8s secret).
-PII_KEY_ENV = "QUIZOPS_PII_KEY"
+from quizops.errors import ConfigurationError
+from quizops.names import HOME_ENV, PII_KEY_ENV, PII_KEY_FILE_ENV
+
 #: Environment variable that names a key file (local runs).
-PII_KEY_FILE_ENV = "QUIZOPS_PII_KEY_FILE"
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def local_home(root: str | os.PathLike[str] | None = None) -> LocalHome:
     Returns:
         The home (not created; call :meth:`LocalHome.create`).
     """
-    chosen = root or os.environ.get("QUIZOPS_HOME") or ".quizops"
+    chosen = root or os.environ.get(HOME_ENV) or ".quizops"
     return LocalHome(Path(chosen).resolve())
 
 
@@ -112,13 +113,13 @@ def load_pii_key() -> bytes:
         The key bytes.
 
     Raises:
-        RuntimeError: Neither variable is set, or the key is shorter than 16 bytes.
+        ConfigurationError: Neither variable is set, or the key is shorter than 16 bytes.
     """
     value = os.environ.get(PII_KEY_ENV)
     if not value and os.environ.get(PII_KEY_FILE_ENV):
         value = Path(os.environ[PII_KEY_FILE_ENV]).read_text().strip()
     if not value:
-        raise RuntimeError(
+        raise ConfigurationError(
             f"no pseudonymization key: set {PII_KEY_ENV} (Kubernetes secret) "
             f"or {PII_KEY_FILE_ENV} (local key file)"
         )
@@ -127,5 +128,7 @@ def load_pii_key() -> bytes:
     except ValueError:
         key = value.encode()
     if len(key) < 16:
-        raise RuntimeError(f"the pseudonymization key must be at least 16 bytes, got {len(key)}")
+        raise ConfigurationError(
+            f"the pseudonymization key must be at least 16 bytes, got {len(key)}"
+        )
     return key

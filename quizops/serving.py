@@ -24,16 +24,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from quizops.errors import PredictorStartError
+from quizops.names import MODEL_NAME, PREDICTOR_PATH_ENV
+
 logger = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
-MODEL_NAME = "quiz-policy"
 #: Environment variable naming the folder that holds the ``quizops_predictor`` package.
-PREDICTOR_PATH_ENV = "QUIZOPS_PREDICTOR_PATH"
-
-
-class PredictorStartError(RuntimeError):
-    """The predictor process exited or did not become ready in time."""
 
 
 def predictor_pythonpath() -> str:

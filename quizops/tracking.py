@@ -12,14 +12,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from quizops.errors import ConfigurationError
+from quizops.names import CHAMPION_ALIAS, MLFLOW_TRACKING_URI_ENV, MODEL_NAME, PREVIOUS_ALIAS
+
 logger = logging.getLogger(__name__)
 
 #: Name of the policy in the MLflow model registry (and of the served model).
-REGISTERED_MODEL = "quiz-policy"
-#: Alias of the version being served.
-CHAMPION_ALIAS = "champion"
-#: Alias of the version served before the champion (the rollback target).
-PREVIOUS_ALIAS = "previous"
+REGISTERED_MODEL = MODEL_NAME
+__all__ = ["CHAMPION_ALIAS", "PREVIOUS_ALIAS", "REGISTERED_MODEL"]
 
 
 def resolve_tracking_uri(tracking_uri: str = "") -> str:
@@ -32,11 +32,13 @@ def resolve_tracking_uri(tracking_uri: str = "") -> str:
         The URI.
 
     Raises:
-        RuntimeError: Neither is set (a run must not silently track to ./mlruns).
+        ConfigurationError: Neither is set (a run must not silently track to ./mlruns).
     """
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
+    uri = tracking_uri or os.environ.get(MLFLOW_TRACKING_URI_ENV, "")
     if not uri:
-        raise RuntimeError("no MLflow tracking URI: pass tracking_uri or set MLFLOW_TRACKING_URI")
+        raise ConfigurationError(
+            f"no MLflow tracking URI: pass tracking_uri or set {MLFLOW_TRACKING_URI_ENV}"
+        )
     return uri
 
 

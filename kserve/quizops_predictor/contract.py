@@ -21,8 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: Name of the model on every endpoint.
-MODEL_NAME = "quiz-policy"
+from quizops.names import MODEL_NAME
+
+__all__ = ["MODEL_NAME", "ContractError"]
 #: v2 input and output tensor names.
 V2_INPUT = "request"
 V2_OUTPUTS = ("item_id", "propensity", "policy_version")

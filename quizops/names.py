@@ -1,0 +1,54 @@
+"""Every name the suite shares across modules, images and clusters, in one place.
+
+After MLflow's ``environment_variables.py``: a module, a component, the pipeline or the predictor
+that needs the registered model's name, an alias, a Kubernetes secret, an environment variable or
+an image reads it from here, so that renaming one thing is one edit.
+"""
+
+from __future__ import annotations
+
+# --- model registry -------------------------------------------------------------------------
+
+#: Registered model name of the quiz policy in MLflow, and the KServe model name.
+MODEL_NAME = "quiz-policy"
+#: Registry alias of the version that serves students.
+CHAMPION_ALIAS = "champion"
+#: Registry alias of the version the champion replaced (what a rollback restores).
+PREVIOUS_ALIAS = "previous"
+#: Name of the KServe InferenceService (and its Kubernetes labels).
+SERVICE_NAME = MODEL_NAME
+
+# --- Kubernetes secrets -----------------------------------------------------------------------
+
+#: Secret holding the HMAC pseudonymization key under key :data:`PII_KEY_SECRET_KEY`.
+PII_KEY_SECRET = "quizops-pii-key"
+#: Key inside :data:`PII_KEY_SECRET` that holds the key.
+PII_KEY_SECRET_KEY = "key"
+#: Secret holding MLflow credentials (optional keys ``username`` and ``password``).
+MLFLOW_SECRET = "quizops-mlflow"
+
+# --- environment variables --------------------------------------------------------------------
+
+#: Local home folder (default ``./.quizops``).
+HOME_ENV = "QUIZOPS_HOME"
+#: The pseudonymization key itself (hex or text); production: from :data:`PII_KEY_SECRET`.
+PII_KEY_ENV = "QUIZOPS_PII_KEY"
+#: Path of a local key file (local runs).
+PII_KEY_FILE_ENV = "QUIZOPS_PII_KEY_FILE"
+#: Folder that holds the ``quizops_predictor`` package.
+PREDICTOR_PATH_ENV = "QUIZOPS_PREDICTOR_PATH"
+#: MLflow's own tracking URI variable.
+MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+#: MLflow's own credential variables, filled from :data:`MLFLOW_SECRET`.
+MLFLOW_USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
+MLFLOW_PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
+
+# --- images -------------------------------------------------------------------------------------
+
+#: Container registry the images are pushed to.
+IMAGE_REGISTRY = "ghcr.io/quizops"
+#: Tag of every image (the package version; cd.yml pushes exactly this tag).
+IMAGE_VERSION = "0.1.0"
+CORE_IMAGE = f"{IMAGE_REGISTRY}/quizops-core:{IMAGE_VERSION}"
+VALIDATION_IMAGE = f"{IMAGE_REGISTRY}/quizops-validation:{IMAGE_VERSION}"
+PREDICTOR_IMAGE = f"{IMAGE_REGISTRY}/quizops-predictor:{IMAGE_VERSION}"
