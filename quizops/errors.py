@@ -60,6 +60,18 @@ class PredictorStartError(DeploymentError):
     """The local predictor process could not be found, did not start or was not ready in time."""
 
 
+class RequestContractError(QuizopsError, ValueError):
+    """A predictor request breaks the serving contract; the message names the field, no value."""
+
+
+class RequestTooLargeError(RequestContractError):
+    """A predictor request exceeds a configured limit (body bytes, instances, history length)."""
+
+
+class DecisionSinkError(QuizopsError, OSError):
+    """The decision log could not be written to its sink (local folder or gs://)."""
+
+
 def exit_status(error: BaseException) -> int:
     """Returns the command-line exit status for an error.
 

@@ -37,6 +37,13 @@ PII_KEY_ENV = "QUIZOPS_PII_KEY"
 PII_KEY_FILE_ENV = "QUIZOPS_PII_KEY_FILE"
 #: Folder that holds the ``quizops_predictor`` package.
 PREDICTOR_PATH_ENV = "QUIZOPS_PREDICTOR_PATH"
+#: Serving variant of a predictor process, ``champion`` or ``canary`` (metrics, decision log).
+VARIANT_ENV = "QUIZOPS_VARIANT"
+#: Where a predictor writes its decision log: a local folder or ``gs://bucket/prefix``.
+DECISIONS_URI_ENV = "QUIZOPS_DECISIONS_URI"
+#: The two serving variants.
+CHAMPION_VARIANT = "champion"
+CANARY_VARIANT = "canary"
 #: MLflow's own tracking URI variable.
 MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 #: MLflow's own credential variables, filled from :data:`MLFLOW_SECRET`.
