@@ -47,19 +47,20 @@ def data_validation(
         span: This span ("" = from the input's metadata, else unspanned).
         previous_span: The previous span ("" = from the metadata, else the store decides).
     """
-    from quizops.validation.gate import OutputPaths, ValidationConfig, validate_data
+    from quizops.validation import run_validation_stage
+    from quizops.validation.gate import OutputPaths, ValidationConfig
 
-    values = validate_data(
-        data.path,
-        OutputPaths(
-            validated.path,
-            statistics.path,
-            schema.path,
-            anomalies.path,
-            report.path,
-            summary.path,
+    result = run_validation_stage(
+        data_path=data.path,
+        outputs=OutputPaths(
+            validated=validated.path,
+            statistics=statistics.path,
+            schema=schema.path,
+            anomalies=anomalies.path,
+            report=report.path,
+            summary=summary.path,
         ),
-        ValidationConfig(
+        config=ValidationConfig(
             statistics_store_uri=statistics_store_uri,
             decisions_uri=decisions_uri,
             drift_js_threshold=drift_js_threshold,
@@ -73,5 +74,5 @@ def data_validation(
         data_uri=data.uri,
         data_metadata=dict(data.metadata),
     )
-    for name, value in values.items():
+    for name, value in result.metrics.items():
         metrics.log_metric(name, value)

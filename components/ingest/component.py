@@ -15,6 +15,7 @@ def ingest(
     manifest: Output[Dataset],
     metrics: Output[Metrics],
     encoding: str = "utf-8",
+    source_identity: str = "",
 ) -> None:
     """Reads one span of a source into the canonical table, kept in the raw zone.
 
@@ -26,11 +27,19 @@ def ingest(
         manifest: Output: the manifest (table URI, SHA-256, rows, format, span, previous span).
         metrics: Output: rows read, kept and dropped per reason; students, items, skills.
         encoding: Text encoding of CSV sources.
+        source_identity: The source's identity from the fingerprint task (content hashes or
+            GCS generations): the task's cache key changes exactly when the data does.
     """
-    from quizops.ingest import ingest as ingest_source
+    from quizops.ingest import run_ingest_stage
 
-    counts = ingest_source(
-        source_uri, source_format, span, raw_zone_uri, manifest.path, encoding=encoding
+    result = run_ingest_stage(
+        source_uri=source_uri,
+        source_format=source_format,
+        span=span,
+        raw_zone_uri=raw_zone_uri,
+        manifest_path=manifest.path,
+        encoding=encoding,
+        source_identity=source_identity,
     )
-    for name, value in counts.items():
+    for name, value in result.metrics.items():
         metrics.log_metric(name, value)

@@ -1,6 +1,6 @@
 """The data-validation gate: one call computes every check, then passes or fails the span.
 
-:func:`validate_data` reads the de-identified canonical table, computes TFDV statistics,
+:func:`run_validation_stage` reads the de-identified canonical table, computes TFDV statistics,
 validates them against the curated schema (TRAINING environment), measures drift against the
 previous span from the statistics store and skew against the serving decision logs, runs the
 domain checks, and then either raises :class:`~quizops.errors.ValidationFailedError` listing
@@ -9,6 +9,7 @@ every error (writing nothing) or writes every output and stores the statistics.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -400,14 +401,35 @@ class OutputPaths:
     summary: str
 
 
-def validate_data(
+@dataclass(frozen=True)
+class ValidationStageResult:
+    """What the validation stage decided and wrote.
+
+    Attributes:
+        span: The span validated (``""`` = unspanned).
+        previous_span: The span compared against for drift (``""`` = none).
+        metrics: The metrics (drift and skew values included whenever measured).
+        warnings: Finding lines that did not fail the gate (no data values).
+    """
+
+    span: str
+    previous_span: str
+    metrics: dict[str, float]
+    warnings: tuple[str, ...] = ()
+
+
+def run_validation_stage(
+    *,
     data_path: str,
     outputs: OutputPaths,
     config: ValidationConfig,
     data_uri: str = "",
     data_metadata: dict[str, Any] | None = None,
-) -> dict[str, float]:
+) -> ValidationStageResult:
     """Runs the gate on one table and writes the outputs if it passes.
+
+    The caller's ``config`` is not changed: the span and previous span taken from the input's
+    metadata go into a copy.
 
     Args:
         data_path: Local path (or gs:// URI) of the de-identified canonical Parquet table.
@@ -418,7 +440,7 @@ def validate_data(
             the config's when those are empty (the PII stage forwards ingest's manifest fields).
 
     Returns:
-        The metrics (drift and skew values included whenever measured).
+        The result.
 
     Raises:
         InputDataError: The table cannot be read.
@@ -426,10 +448,12 @@ def validate_data(
             output is written.
     """
     metadata = data_metadata or {}
+    filled: dict[str, str] = {}
     if not config.span and metadata.get("span"):
-        config.span = str(metadata["span"])
+        filled["span"] = str(metadata["span"])
     if not config.previous_span and metadata.get("previous_span"):
-        config.previous_span = str(metadata["previous_span"])
+        filled["previous_span"] = str(metadata["previous_span"])
+    config = dataclasses.replace(config, **filled) if filled else config
     remote = bool(config.beam_pipeline_args) and data_uri.startswith("gs://")
     outcome = evaluate(data_path, config, data_uri if remote else data_path)
     lines = finding_lines(outcome.findings)
@@ -461,4 +485,43 @@ def validate_data(
     store = open_store(config.statistics_store_uri)
     if store is not None:
         store.write(config.span, outcome.statistics)
-    return outcome_metrics(outcome)
+    return ValidationStageResult(
+        span=config.span,
+        previous_span=outcome.baseline_span,
+        metrics=outcome_metrics(outcome),
+        warnings=tuple(lines),
+    )
+
+
+def validate_data(
+    data_path: str,
+    outputs: OutputPaths,
+    config: ValidationConfig,
+    data_uri: str = "",
+    data_metadata: dict[str, Any] | None = None,
+) -> dict[str, float]:
+    """Positional form of :func:`run_validation_stage` returning only the metrics.
+
+    Args:
+        data_path: Local path (or gs:// URI) of the de-identified canonical Parquet table.
+        outputs: Where the outputs go.
+        config: Run parameters (not changed).
+        data_uri: The table's remote URI (gs://), used by remote Beam runners.
+        data_metadata: The input artifact's metadata (span and previous span).
+
+    Returns:
+        The metrics (drift and skew values included whenever measured).
+
+    Raises:
+        InputDataError: The table cannot be read.
+        ValidationFailedError: Any error finding; no output is written.
+    """
+    return dict(
+        run_validation_stage(
+            data_path=data_path,
+            outputs=outputs,
+            config=config,
+            data_uri=data_uri,
+            data_metadata=data_metadata,
+        ).metrics
+    )
