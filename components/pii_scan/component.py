@@ -28,4 +28,10 @@ def pii_scan(
     """
     from quizops.pii import run_pii_stage
 
-    run_pii_stage(raw.path, clean.path, report.path, report_view.path, policy_json)
+    run_pii_stage(
+        manifest_path=raw.path,
+        clean_path=clean.path,
+        report_path=report.path,
+        view_path=report_view.path,
+        policy_json=policy_json,
+    )
