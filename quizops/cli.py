@@ -18,7 +18,7 @@ from quizops.errors import PIILeftError, QuizopsError, exit_status
 #: Modules that contribute subcommands; a module whose optional dependencies are missing
 #: (for example TFDV outside the validation environment) is skipped.
 SUBCOMMAND_MODULES: list[str] = [
-    "quizops.simulator",
+    "quizops.simulation.cli",
     "quizops.pii.cli",
     "quizops.validation.cli",
 ]

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from quizops.features import engineer_features
-from quizops.simulator import make_world, simulate_logs
+from quizops.simulation import make_world, simulate_logs
 
 
 def to_canonical(raw: pd.DataFrame) -> pd.DataFrame:

@@ -3,7 +3,7 @@ import pytest
 
 from quizops.errors import InputDataError, ModelNotFoundError
 from quizops.policy import QuizPolicy, TrainingConfig, train_policy
-from quizops.simulator import random_chooser, rollout
+from quizops.simulation import random_chooser, rollout
 
 
 @pytest.fixture(scope="module")

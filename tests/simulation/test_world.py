@@ -1,6 +1,6 @@
 import numpy as np
 
-from quizops.simulator import (
+from quizops.simulation import (
     ASSISTMENTS_COLUMNS,
     make_world,
     new_cohort,
@@ -64,7 +64,7 @@ def test_rollout_curve_and_seed_reproducibility(world):
 
 
 def test_logging_curriculum_beats_random_and_learned_policy_data_is_consistent(world):
-    from quizops.simulator import logging_chooser
+    from quizops.simulation import logging_chooser
 
     curriculum = rollout(world, logging_chooser(world, 0), 200, 30, seed=9)
     baseline = rollout(world, random_chooser(world, 0), 200, 30, seed=9)
