@@ -1,16 +1,21 @@
 """Pattern recognizers for structured entities in free text.
 
 Each recognizer is a compiled pattern plus, where a pattern alone over-matches, a validator
-(IPv6 through :mod:`ipaddress`, phone digit counts, SSN ranges, birth-date context). Locale
-formats covered: en_US, en_GB, de_DE, fr_FR and es_ES phone numbers, postcodes and street
-addresses. Person names live in :mod:`quizops.pii.names`.
+(IPv6 through :mod:`ipaddress`, phone numbers through the international numbering plans of
+``phonenumbers``, SSN ranges, birth-date context). Phone numbers are found for any region in
+:data:`PHONE_REGIONS` (it_IT, nl_NL, pt_BR and ja_JP formats included); postcodes and street
+addresses for en_US, en_GB, de_DE, fr_FR, es_ES and the other covered locales.
+Person names live in :mod:`quizops.pii.names`.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator
+
+import phonenumbers
 
 from quizops.pii.entities import (
     ADDRESS,
@@ -25,8 +30,8 @@ from quizops.pii.entities import (
 )
 
 EMAIL_RE = re.compile(
-    r"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+"
-    r"[A-Za-z]{2,24}(?![\w-])"
+    r"(?<![A-Za-z0-9_.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]*@"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_-])"
 )
 URL_RE = re.compile(
     r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"'`]+"
@@ -36,16 +41,19 @@ URL_RE = re.compile(
     re.IGNORECASE,
 )
 IPV4_RE = re.compile(
-    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-    r"(?![\w]|\.\d)"
+    r"(?<![A-Za-z0-9_.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
+    r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![A-Za-z0-9_]|\.\d)"
 )
 IPV6_CANDIDATE_RE = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
-SSN_RE = re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
+SSN_RE = re.compile(r"(?<![A-Za-z0-9_-])(\d{3})([- ])(\d{2})\2(\d{4})(?![A-Za-z0-9_-])")
 SSN_CONTEXT_RE = re.compile(
     r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\W{0,4}(\d{3}[- ]?\d{2}[- ]?\d{4})\b"
 )
+# Lookarounds use ASCII word characters: in Japanese or Chinese text a number or an address
+# touches the words around it ("電話は070-4177-7631です").
 PHONE_RE = re.compile(
-    r"(?<![\w+/.-])(?:\+|\()?\d[\d ().\-/]{5,24}\d(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?(?![\w/]|[.,]\d)"
+    r"(?<![A-Za-z0-9_+/.-])(?:\+|\()?\d[\d ().\-/]{5,24}\d(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?"
+    r"(?![A-Za-z0-9_/]|[.,]\d)"
 )
 _DATE_ONLY_RE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _DECIMAL_RE = re.compile(r"^\d+[.,]\d+$")
@@ -163,16 +171,66 @@ STUDENT_ID_CONTEXT_RE = re.compile(
 DEFAULT_STUDENT_ID_PATTERNS: tuple[str, ...] = (r"\b[Ss]\d{7}\b", r"\b(?:stu|STU)[-_]\d{4,8}\b")
 
 
+#: Regions whose numbering plans decide whether a number without a country code is a phone
+#: number: the locales the suite serves and their neighbours.
+PHONE_REGIONS: tuple[str, ...] = (
+    "US", "GB", "DE", "FR", "ES", "IT", "NL", "BR", "JP", "PT", "CH", "AT", "BE", "IE", "CA",
+    "MX", "AU", "IN", "PL", "SE",
+)  # fmt: skip
+_EXTENSION_RE = re.compile(r"\s?(?:x|ext\.?|#)\s?\d")
+
+
+@functools.lru_cache(maxsize=65536)
+def _numbering_plan_ok(core: str, valid: bool = True) -> bool:
+    """Tells whether a number fits a numbering plan (libphonenumber via ``phonenumbers``).
+
+    Args:
+        core: The number without extension.
+        valid: Require a valid number of a region (else a possible one, by length).
+
+    Returns:
+        True for a number with a country code (``+39 ...``, ``0049 ...``) that is possible in
+        its country, or a national number that fits one of :data:`PHONE_REGIONS`.
+    """
+    if core.startswith(("+", "00")):
+        try:
+            number = phonenumbers.parse("+" + core.lstrip("+")[2 * core.startswith("00") :])
+            if phonenumbers.is_possible_number(number):
+                return True
+        except phonenumbers.NumberParseException:
+            pass
+        if core.startswith("+"):
+            return False
+    check = phonenumbers.is_valid_number if valid else phonenumbers.is_possible_number
+    for region in PHONE_REGIONS:
+        try:
+            number = phonenumbers.parse(core, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if check(number):
+            return True
+    return False
+
+
 def _phone_ok(candidate: str) -> bool:
-    """Tells whether a phone-shaped match really looks like a phone number."""
-    core = re.split(r"\s?(?:x|ext\.?|#)\s?\d", candidate, maxsplit=1)[0]
+    """Tells whether a phone-shaped match really is a phone number.
+
+    The cheap checks come first (digit count, dates, decimals, brackets); only the survivors
+    are parsed by the numbering plans. Formatted numbers of nine or more digits and bare runs
+    of ten or more count by shape; shorter ones (``08-89 91 39``, ``350970930``) must fit a
+    numbering plan, and a ``+`` number of any length must fit its country's plan.
+    """
+    core = _EXTENSION_RE.split(candidate, maxsplit=1)[0]
     digits = sum(ch.isdigit() for ch in core)
-    if digits > 15 or _DATE_ONLY_RE.match(core) or _DECIMAL_RE.match(core):
+    if not 8 <= digits <= 15 or _DATE_ONLY_RE.match(core) or _DECIMAL_RE.match(core):
         return False
     if "  " in core or core.count("(") != core.count(")"):
         return False
-    bare = core.isdigit()
-    return digits >= (10 if bare else 9)
+    if core.isdigit():
+        return digits >= 10 or (digits == 9 and _numbering_plan_ok(core, valid=False))
+    if digits >= 9:
+        return True
+    return _numbering_plan_ok(core)
 
 
 def _trim_url(text: str, start: int, end: int) -> int:
