@@ -72,6 +72,10 @@ class DecisionSinkError(QuizopsError, OSError):
     """The decision log could not be written to its sink (local folder or gs://)."""
 
 
+class FeatureStoreError(QuizopsError, RuntimeError):
+    """The feature store (Feast) is missing, misconfigured, or holds a state it cannot use."""
+
+
 def exit_status(error: BaseException) -> int:
     """Returns the command-line exit status for an error.
 

@@ -26,6 +26,8 @@ PII_KEY_SECRET = "quizops-pii-key"
 PII_KEY_SECRET_KEY = "key"
 #: Secret holding MLflow credentials (optional keys ``username`` and ``password``).
 MLFLOW_SECRET = "quizops-mlflow"
+#: Secret holding the feature store's Redis connection string under key ``connection_string``.
+FEAST_REDIS_SECRET = "quizops-feast-redis"
 
 # --- environment variables --------------------------------------------------------------------
 
@@ -35,6 +37,10 @@ HOME_ENV = "QUIZOPS_HOME"
 PII_KEY_ENV = "QUIZOPS_PII_KEY"
 #: Path of a local key file (local runs).
 PII_KEY_FILE_ENV = "QUIZOPS_PII_KEY_FILE"
+#: Feast repository folder (holds ``feature_store.yaml``); default ``$QUIZOPS_HOME/feature_store``.
+FEATURE_STORE_ENV = "QUIZOPS_FEATURE_STORE"
+#: Redis connection string of the production online store (from :data:`FEAST_REDIS_SECRET`).
+FEAST_REDIS_ENV = "QUIZOPS_FEAST_REDIS"
 #: Folder that holds the ``quizops_predictor`` package.
 PREDICTOR_PATH_ENV = "QUIZOPS_PREDICTOR_PATH"
 #: Serving variant of a predictor process, ``champion`` or ``canary`` (metrics, decision log).
