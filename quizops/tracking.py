@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from quizops.errors import ConfigurationError
+from quizops.errors import ConfigurationError, ModelNotFoundError
 from quizops.names import CHAMPION_ALIAS, MLFLOW_TRACKING_URI_ENV, MODEL_NAME, PREVIOUS_ALIAS
 
 logger = logging.getLogger(__name__)
@@ -123,3 +123,41 @@ def download_policy(version: Any, destination: str | os.PathLike[str]) -> Path:
         dst_path=str(destination),
     )
     return Path(local) / "artifacts" / "policy"
+
+
+def promote_in_registry(model_version: str, tracking_uri: str = "") -> str:
+    """Makes a registered version the champion; the former champion becomes ``previous``.
+
+    Args:
+        model_version: The registered version of ``quiz-policy``.
+        tracking_uri: Tracking URI ("" = ``MLFLOW_TRACKING_URI``).
+
+    Returns:
+        The former champion's version ("" if none, or if it is this version).
+
+    Raises:
+        ModelNotFoundError: The version is not registered.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    uri = resolve_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        client.get_model_version(REGISTERED_MODEL, model_version)
+    except MlflowException as exc:
+        raise ModelNotFoundError(
+            f"{REGISTERED_MODEL} version {model_version!r} is not registered in {uri}"
+        ) from exc
+    previous = ""
+    try:
+        previous = str(client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version)
+    except MlflowException:
+        previous = ""
+    if previous and previous != str(model_version):
+        client.set_registered_model_alias(REGISTERED_MODEL, PREVIOUS_ALIAS, previous)
+    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, str(model_version))
+    logger.info(
+        "%s version %s is champion (previous: %s)", REGISTERED_MODEL, model_version, previous or "-"
+    )
+    return previous if previous != str(model_version) else ""

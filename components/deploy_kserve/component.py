@@ -33,11 +33,8 @@ def deploy_kserve(
             components.images.PREDICTOR_IMAGE; a function default cannot name it, since only
             the function body travels to the container).
     """
-    import logging
-
     from quizops.deploy import run_deploy_stage
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     record = run_deploy_stage(
         model_dir=model.path,
         model_uri=model.uri,

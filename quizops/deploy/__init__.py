@@ -1,0 +1,124 @@
+"""Deploys a blessed policy: the local predictor process, or a KServe InferenceService canary.
+
+One concern per module:
+
+* :mod:`quizops.deploy.manifest`: render the InferenceService, check it against the CRD schema,
+  JSON merge patches.
+* :mod:`quizops.deploy.rollout`: apply on Kubernetes, analyse the canary, promote or roll back.
+* :mod:`quizops.deploy.local`: the local target (the predictor process on 127.0.0.1).
+* :mod:`quizops.deploy.report`: the deployment record and its Markdown report.
+
+Registry promotion (the ``champion`` and ``previous`` aliases) lives in :mod:`quizops.tracking`.
+:func:`run_deploy_stage` is the stage's entry point; ``components/deploy_kserve`` wraps it.
+No kfp import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from quizops.deploy.local import check_v1_answer, deploy_local
+from quizops.deploy.manifest import (
+    GROUP,
+    MODEL_MOUNT,
+    PLURAL,
+    VERSION,
+    load_crd_schema,
+    merge_patch,
+    render_inference_service,
+    unknown_fields,
+    validate_inference_service,
+)
+from quizops.deploy.report import DeploymentRecord, render_report
+from quizops.deploy.rollout import (
+    CanaryVerdict,
+    analyse_canary,
+    deploy_kserve_target,
+    kubernetes_api,
+)
+from quizops.errors import DeploymentError, ManifestInvalidError
+
+__all__ = [
+    "GROUP",
+    "MODEL_MOUNT",
+    "PLURAL",
+    "VERSION",
+    "CanaryVerdict",
+    "DeploymentError",
+    "DeploymentRecord",
+    "ManifestInvalidError",
+    "analyse_canary",
+    "check_v1_answer",
+    "deploy_kserve_target",
+    "deploy_local",
+    "kubernetes_api",
+    "load_crd_schema",
+    "merge_patch",
+    "render_inference_service",
+    "render_report",
+    "run_deploy_stage",
+    "unknown_fields",
+    "validate_inference_service",
+]
+
+
+def run_deploy_stage(
+    *,
+    model_dir: str,
+    model_uri: str,
+    model_version: str,
+    target: str,
+    namespace: str,
+    service_name: str,
+    canary_traffic_percent: int,
+    tracking_uri: str,
+    image: str,
+    deployment_path: str,
+    report_path: str,
+    api: Any | None = None,
+) -> DeploymentRecord:
+    """The deploy stage: deploy to the target, then write the record and the report.
+
+    Nothing is written when the deployment fails.
+
+    Args:
+        model_dir: Local policy folder (the ``model`` artifact's path).
+        model_uri: The artifact's URI (``gs://...`` on a cluster).
+        model_version: Registered MLflow version.
+        target: ``local`` or ``kserve``.
+        namespace: Kubernetes namespace (kserve).
+        service_name: InferenceService name (kserve).
+        canary_traffic_percent: Canary share (kserve).
+        tracking_uri: MLflow tracking URI.
+        image: Predictor image (kserve).
+        deployment_path: Where the JSON record goes.
+        report_path: Where the Markdown report goes.
+        api: ``CustomObjectsApi`` (default: from the cluster config).
+
+    Returns:
+        The record.
+
+    Raises:
+        DeploymentError: Unknown target or a failed deployment.
+    """
+    from quizops.tracking import promote_in_registry
+
+    if target == "local":
+        record = deploy_local(model_dir, model_version, tracking_uri)
+    elif target == "kserve":
+        manifest = render_inference_service(
+            service_name, namespace, model_uri, image, model_version
+        )
+        record = deploy_kserve_target(api or kubernetes_api(), manifest, canary_traffic_percent)
+        if model_version:
+            record.previous_version = (
+                promote_in_registry(model_version, tracking_uri) or record.previous_version
+            )
+    else:
+        raise DeploymentError(f"target: must be 'local' or 'kserve', got {target!r}")
+    Path(deployment_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(deployment_path).write_text(record.to_json())
+    Path(report_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(report_path).write_text(render_report(record))
+    return record
