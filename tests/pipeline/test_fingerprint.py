@@ -1,0 +1,90 @@
+"""The source identity that keys ingest's cache: it changes exactly when the data read does."""
+
+import hashlib
+import shutil
+
+import pytest
+
+from quizops.errors import InputDataError
+from quizops.fingerprint import fingerprint_source, run_fingerprint_stage
+from tests.conftest import running_gcs_emulator
+
+
+@pytest.fixture
+def source(tmp_path):
+    root = tmp_path / "src"
+    for day, text in (("2026-11-22", "a,b\n1,2\n"), ("2026-11-23", "a,b\n3,4\n")):
+        (root / f"date={day}").mkdir(parents=True)
+        (root / f"date={day}" / "part.csv").write_text(text)
+    (root / "contents.csv").write_text("q,tag\n1,2\n")
+    return root
+
+
+def test_identity_is_the_hash_of_names_and_content_hashes(tmp_path):
+    (tmp_path / "one.csv").write_bytes(b"x,y\n1,2\n")
+    content = hashlib.sha256(b"x,y\n1,2\n").hexdigest().encode()
+    expected = hashlib.sha256(b"span=\n" + b"one.csv\0sha256:" + content + b"\n").hexdigest()
+    assert fingerprint_source(str(tmp_path / "one.csv")).identity == expected
+
+
+def test_same_data_elsewhere_has_the_same_identity(source, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(source, copy)
+    first = run_fingerprint_stage(source_uri=str(source), span="2026-11-23")
+    assert first == run_fingerprint_stage(source_uri=str(copy), span="2026-11-23")
+    assert first.method == "sha256" and first.files == 3 and first.hashed_files == 2
+
+
+def test_a_changed_byte_in_the_read_span_changes_the_identity(source):
+    before = fingerprint_source(str(source), "2026-11-23").identity
+    (source / "date=2026-11-23" / "part.csv").write_text("a,b\n3,5\n")  # same size
+    assert fingerprint_source(str(source), "2026-11-23").identity != before
+
+
+def test_shared_files_outside_span_folders_are_hashed(source):
+    before = fingerprint_source(str(source), "2026-11-23").identity
+    (source / "contents.csv").write_text("q,tag\n1,3\n")  # EdNet-style root file, same size
+    assert fingerprint_source(str(source), "2026-11-23").identity != before
+
+
+def test_a_new_span_or_file_changes_the_identity(source):
+    before = fingerprint_source(str(source), "2026-11-23").identity
+    (source / "date=2026-11-24").mkdir()
+    (source / "date=2026-11-24" / "part.csv").write_text("a,b\n")
+    assert fingerprint_source(str(source), "2026-11-23").identity != before
+
+
+def test_hidden_files_and_the_raw_zone_do_not_count(source):
+    before = fingerprint_source(str(source), "2026-11-23").identity
+    (source / "_quizops_raw").mkdir()
+    (source / "_quizops_raw" / "t.parquet").write_bytes(b"PAR1")
+    (source / ".DS_Store").write_bytes(b"x")
+    assert fingerprint_source(str(source), "2026-11-23").identity == before
+
+
+def test_the_span_is_part_of_the_identity(source):
+    assert (
+        fingerprint_source(str(source), "2026-11-22").identity
+        != fingerprint_source(str(source), "2026-11-23").identity
+    )
+
+
+def test_missing_source_or_span_is_a_clear_error(source, tmp_path):
+    with pytest.raises(InputDataError, match="no such"):
+        fingerprint_source(str(tmp_path / "nothing"))
+    with pytest.raises(InputDataError, match="no span '2030-01-01'"):
+        fingerprint_source(str(source), "2030-01-01")
+
+
+def test_gcs_identity_follows_object_generations():
+    with running_gcs_emulator("fp-bucket") as bucket:
+        from quizops.storage import gcs_client
+
+        blobs = gcs_client().bucket(bucket)
+        blobs.blob("src/date=2026-11-23/part.csv").upload_from_string(b"a,b\n1,2\n")
+        blobs.blob("src/_quizops_raw/t.parquet").upload_from_string(b"PAR1")
+        first = fingerprint_source(f"gs://{bucket}/src", "2026-11-23")
+        assert first.method == "gcs-generation" and first.files == 1
+        assert first == fingerprint_source(f"gs://{bucket}/src", "2026-11-23")
+        blobs.blob("src/date=2026-11-23/part.csv").upload_from_string(b"a,b\n1,2\n")
+        assert fingerprint_source(f"gs://{bucket}/src", "2026-11-23") != first
