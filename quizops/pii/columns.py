@@ -37,22 +37,97 @@ NAME_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for p, t in (
         (r"e_?mail|courriel|correo", EMAIL),
         (
-            r"phone|^tel|telefon|t[ée]l[ée]phone|tel[ée]fono|mobile|cell|handy|portable|m[óo]vil",
+            r"phone|^tel|telefon|t[ée]l[ée]phone|tel[ée]fono|mobile|cell|handy|portable|m[óo]vil"
+            r"|cellulare|celular|telefoonnummer|^fax",
             PHONE,
         ),
-        (r"ssn|social_?security|national_?id|tax_?id|^nin$|^sin$|passport", US_SSN),
-        (r"dob|birth|geburt|naissance|nacimiento|bday", DATE_OF_BIRTH),
-        (r"address|street|^addr|adresse|stra(ss|ß)e|direcci[óo]n|postcode|zip|postal|plz", ADDRESS),
-        (r"^ip$|ip_?addr|ipv[46]|remote_?addr|client_?ip|^last_?ip|_ip$", IP_ADDRESS),
+        (
+            r"ssn|social_?security|national_?id|tax_?id|^nin$|^sin$|passport|codice_?fiscale"
+            r"|(^|_)cpf($|_)|(^|_)bsn($|_)|(^|_)dni($|_)|(^|_)nie($|_)|my_?number|steuer_?id",
+            US_SSN,
+        ),
+        (r"dob|birth|geburt|naissance|nacimiento|nascita|nascimento|geboorte|bday", DATE_OF_BIRTH),
+        (
+            r"address|street|^addr|adresse|stra(ss|ß)e|direcci[óo]n|indirizzo|endere[çc]o|adres"
+            r"|postcode|zip|postal|plz|^cap$|^cep$",
+            ADDRESS,
+        ),
+        (r"^ip$|ip_?addr|ipv[46]|remote_?addr|client_?ip|^last_?ip|_ip$|^mac_?addr", IP_ADDRESS),
         (r"url|website|homepage|web_?page|^link|^uri$", URL),
         (
-            r"(^|_)(first|last|full|given|family|sur|middle|user|student|teacher|parent)_?name$"
-            r"|^name$|^nom$|pr[ée]nom|^nombre$|apellido|vorname|nachname",
+            r"(^|_)(first|last|full|given|family|sur|middle|user|student|teacher|parent|guardian"
+            r"|mother|father|child|pupil|learner)_?name$"
+            r"|^name$|^nom$|pr[ée]nom|^nombre$|apellido|vorname|nachname|^nome$|cognome"
+            r"|sobrenome|achternaam|voornaam|^guardian$|^parent$",
             PERSON,
         ),
-        (r"student_?id|user_?id|learner_?id|pupil_?id|^login$|^username$|matric", STUDENT_ID),
+        (
+            r"student_?id|user_?id|learner_?id|pupil_?id|^login$|^username$|matric|account"
+            r"|^user$|^student$|^learner$|^pupil$",
+            STUDENT_ID,
+        ),
     )
 )
+
+#: Column-name words of curriculum and log columns: what they hold is not personal data by
+#: default (item, skill and standard names look like names and places to a text scanner).
+CURRICULUM_NAME_RE = re.compile(
+    r"(?i)problem|item|question|skill|assignment|assistment|exercise|task|quiz|(^|_)kc($|_)"
+    r"|knowledge|concept|standard|(^|_)tags?($|_)|bundle|lecture|lesson|course|content|topic"
+    r"|template|curricul|chapter|unit_|^unit$|subject|grade_?level|correct|score|attempt|hint"
+    r"|response_?time|first_?response|duration|elapsed|overlap_?time|^ms_|_ms$|latency"
+    r"|timestamp|^time$|_time$|^order|opportunit|part$|^platform$|^source$|answer_?type"
+    r"|original|tutor_?mode|position|type$"
+)
+#: Column-name words of free text typed by people.
+FREE_TEXT_NAME_RE = re.compile(
+    r"(?i)text|comment|note|message|feedback|remark|answer|(^|_)response$|essay|explanation"
+    r"|description|body|chat|reply|reason|observa|bemerk|kommentar|commentaire|opmerking"
+)
+#: Column-name words of identifiers that are not of a person (kept as they are).
+ITEM_ID_RE = re.compile(
+    r"(?i)^(problem|item|question|skill|assignment|assistment|exercise|task|quiz|kc|concept"
+    r"|standard|tag|bundle|lecture|lesson|course|content|topic|template|section|unit|school"
+    r"|class|classroom|district|grade|part|chapter|subject|interaction|attempt|order|event"
+    r"|log|row|response|answer|hint|step|session|skill_builder|sequence|test|assessment)s?"
+    r"_?(id|ids|no|nr|number|code|key)$"
+)
+#: Any other identifier column (``*_id``, ``*_uuid``, ``*_key``): pseudonymized by default.
+GENERIC_ID_RE = re.compile(r"(?i)(^|_)(id|ids|uuid|guid|key|code|no|nr|number)$|[a-z]Id$")
+
+#: Column classes of the report, with the entity types that put a column in them.
+IDENTIFIER = "identifier"
+PERSON_NAME = "person name"
+CONTACT = "contact"
+NATIONAL_ID = "national id"
+BIRTH_DATE = "date of birth"
+ADDRESS_CLASS = "address"
+NETWORK_ID = "network id"
+FREE_TEXT = "free text"
+NON_PERSONAL = "non-personal"
+COLUMN_CLASSES: tuple[str, ...] = (
+    IDENTIFIER,
+    PERSON_NAME,
+    CONTACT,
+    NATIONAL_ID,
+    BIRTH_DATE,
+    ADDRESS_CLASS,
+    NETWORK_ID,
+    FREE_TEXT,
+    NON_PERSONAL,
+)
+CLASS_OF_ENTITY: dict[str, str] = {
+    STUDENT_ID: IDENTIFIER,
+    PERSON: PERSON_NAME,
+    EMAIL: CONTACT,
+    PHONE: CONTACT,
+    URL: CONTACT,
+    US_SSN: NATIONAL_ID,
+    DATE_OF_BIRTH: BIRTH_DATE,
+    ADDRESS: ADDRESS_CLASS,
+    IP_ADDRESS: NETWORK_ID,
+}
+_NUMBER_RE = re.compile(r"^\s*[-+]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][-+]?\d+)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -65,6 +140,9 @@ class ColumnClass:
         evidence: ``name``, ``content``, ``name+content`` or None.
         content_share: Share of sampled distinct values that are mostly an entity.
         free_text: The column holds free text (scanned span by span).
+        column_class: One of :data:`COLUMN_CLASSES`.
+        reason: Why, in words (a name cue or a content share; never a value).
+        numeric: Every value is a number.
     """
 
     column: str
@@ -72,6 +150,13 @@ class ColumnClass:
     evidence: str | None
     content_share: float
     free_text: bool
+    column_class: str = NON_PERSONAL
+    reason: str = "no name cue, no personal data in the sampled values"
+    numeric: bool = False
+
+
+def _normalize(column: str) -> str:
+    return re.sub(r"[\s.-]+", "_", str(column).strip())
 
 
 def classify_by_name(column: str) -> str | None:
@@ -83,27 +168,85 @@ def classify_by_name(column: str) -> str | None:
     Returns:
         An entity type or None.
     """
-    normalized = re.sub(r"[\s.-]+", "_", column.strip())
+    normalized = _normalize(column)
     for pattern, entity_type in NAME_RULES:
         if pattern.search(normalized):
             return entity_type
     return None
 
 
-def classify_column(column: str, values: pd.Series, scanner: TextScanner) -> ColumnClass:
+def name_cue(column: str) -> tuple[str | None, str | None]:
+    """Reads what a column's name says: an entity type or a column class.
+
+    Args:
+        column: Column name.
+
+    Returns:
+        ``(entity_type, column_class)``: the entity type when the name names one, and
+        :data:`IDENTIFIER`, :data:`FREE_TEXT`, :data:`NON_PERSONAL` (an item or curriculum
+        column) or None.
+    """
+    normalized = _normalize(column)
+    by_name = classify_by_name(column)
+    if by_name is not None:
+        return by_name, CLASS_OF_ENTITY[by_name]
+    if ITEM_ID_RE.search(normalized):
+        return None, NON_PERSONAL
+    if GENERIC_ID_RE.search(normalized):
+        return None, IDENTIFIER
+    if FREE_TEXT_NAME_RE.search(normalized) and not CURRICULUM_NAME_RE.search(
+        normalized.replace("answer", "")
+    ):
+        return None, FREE_TEXT
+    if CURRICULUM_NAME_RE.search(normalized):
+        return None, NON_PERSONAL
+    return None, None
+
+
+def is_numeric_column(values: pd.Series) -> bool:
+    """Tells whether every present value of a column is a number (numbers as text count).
+
+    Args:
+        values: The column.
+
+    Returns:
+        True for numeric and boolean dtypes, and for text whose every value reads as a number.
+    """
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return True
+    present = pd.Series(values.dropna().unique())
+    if present.empty:
+        return False
+    return bool(present.astype(str).str.match(_NUMBER_RE).all())
+
+
+def classify_column(
+    column: str, values: pd.Series, scanner: TextScanner, curriculum: bool | None = None
+) -> ColumnClass:
     """Classifies a column from its name and a sample of its distinct values.
 
     Args:
         column: Column name.
         values: The column.
         scanner: The text scanner.
+        curriculum: The column holds item or curriculum names (person-name votes are then
+            ignored: skill names such as "Pythagorean Theorem" look like names). None: decide
+            from the column name.
 
     Returns:
         The classification.
     """
-    by_name = classify_by_name(column)
-    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return ColumnClass(column, by_name, "name" if by_name else None, 0.0, False)
+    by_name, name_class = name_cue(column)
+    if curriculum is None:
+        curriculum = name_class == NON_PERSONAL
+    if is_numeric_column(values):
+        cls_name = name_class if by_name or name_class == IDENTIFIER else NON_PERSONAL
+        reason = f"name cue ({cls_name}); numbers" if by_name else "numbers"
+        if name_class == IDENTIFIER and not by_name:
+            reason = "name cue (identifier); numbers"
+        return ColumnClass(
+            column, by_name, "name" if by_name else None, 0.0, False, cls_name, reason, True
+        )
     distinct = pd.Series(values.dropna().astype(str).unique())
     if len(distinct) > SAMPLE_SIZE:
         distinct = distinct.sample(SAMPLE_SIZE, random_state=0)
@@ -113,6 +256,8 @@ def classify_column(column: str, values: pd.Series, scanner: TextScanner) -> Col
         spans = scanner.scan(value)
         by_type: Counter[str] = Counter()
         for span in spans:
+            if curriculum and span.entity_type == PERSON:
+                continue
             by_type[span.entity_type] += span.end - span.start
         if by_type:
             entity_type, covered = by_type.most_common(1)[0]
@@ -129,11 +274,39 @@ def classify_column(column: str, values: pd.Series, scanner: TextScanner) -> Col
         share = count / n
         if share >= CONTENT_SHARE and not free_text:
             by_content = top
+    shown = f"{share:.0%} of {len(distinct)} sampled distinct values"
     if by_name and by_content:
         evidence = "name+content" if by_name == by_content else "content"
-        return ColumnClass(column, by_content, evidence, share, free_text)
+        reason = (
+            f"name cue and content ({shown} are {by_content})"
+            if by_name == by_content
+            else f"content ({shown} are {by_content}; the name suggested {by_name})"
+        )
+        return ColumnClass(
+            column, by_content, evidence, share, free_text, CLASS_OF_ENTITY[by_content], reason
+        )
     if by_content:
-        return ColumnClass(column, by_content, "content", share, free_text)
+        if name_class == IDENTIFIER:  # an identifier column holding e-mails stays an identifier
+            reason = f"name cue (identifier); content: {shown} are {by_content}"
+            return ColumnClass(column, by_content, "content", share, free_text, IDENTIFIER, reason)
+        reason = f"content ({shown} are {by_content})"
+        return ColumnClass(
+            column, by_content, "content", share, free_text, CLASS_OF_ENTITY[by_content], reason
+        )
     if by_name and not free_text:
-        return ColumnClass(column, by_name, "name", share, free_text)
+        reason = f"name cue ({CLASS_OF_ENTITY[by_name]})"
+        return ColumnClass(
+            column, by_name, "name", share, free_text, CLASS_OF_ENTITY[by_name], reason
+        )
+    if free_text or name_class == FREE_TEXT:
+        why = f"content ({long_texts} of {len(distinct)} sampled values are long texts)"
+        reason = "name cue (free text)" if name_class == FREE_TEXT else why
+        return ColumnClass(column, None, None, share, True, FREE_TEXT, reason)
+    if name_class == IDENTIFIER:
+        return ColumnClass(
+            column, None, None, share, free_text, IDENTIFIER, "name cue (identifier)"
+        )
+    if name_class == NON_PERSONAL:
+        reason = "name cue (item or curriculum column); no personal data in the sampled values"
+        return ColumnClass(column, None, None, share, free_text, NON_PERSONAL, reason)
     return ColumnClass(column, None, None, share, free_text)

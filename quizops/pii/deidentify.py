@@ -13,7 +13,16 @@ import pandas as pd
 
 from quizops.canonical import CANONICAL_COLUMNS, CANONICAL_DTYPES, conform
 from quizops.errors import InputDataError, PIILeftError
-from quizops.pii.columns import ColumnClass, classify_column
+from quizops.pii.columns import (
+    FREE_TEXT,
+    NON_PERSONAL,
+    ColumnClass,
+    classify_by_name,
+    classify_column,
+)
+from quizops.pii.columns import (
+    IDENTIFIER as IDENTIFIER_CLASS,
+)
 from quizops.pii.entities import ENTITY_TYPES, STUDENT_ID
 from quizops.pii.policy import DROP, KEEP, PSEUDONYMIZE, REDACT, PIIPolicy, load_policy
 from quizops.pii.scanner import TextScanner, redact
@@ -140,18 +149,70 @@ def _scan_text_column(
     return out
 
 
+def default_action(cls: ColumnClass) -> str:
+    """The safe default action of a column class (for columns no policy line names).
+
+    Identifiers are pseudonymized (a keyed hash keeps them joinable), free text is redacted,
+    non-personal columns are kept (after a scan), and every other class of personal data
+    (names, contacts, national ids, dates of birth, addresses, network ids) is dropped: the
+    pipeline does not need them.
+
+    Args:
+        cls: The column's classification.
+
+    Returns:
+        The action.
+    """
+    return {IDENTIFIER_CLASS: PSEUDONYMIZE, FREE_TEXT: REDACT, NON_PERSONAL: KEEP}.get(
+        cls.column_class, DROP
+    )
+
+
+def _student_column(df: pd.DataFrame, classes: dict[str, ColumnClass]) -> str | None:
+    """The column that identifies students: ``student_id``, else the first student-id cue."""
+    if "student_id" in df.columns:
+        return "student_id"
+    for column, cls in classes.items():
+        if cls.column_class == IDENTIFIER_CLASS and classify_by_name(column) == STUDENT_ID:
+            return column
+    return None
+
+
+def _kept_problem(column: str, entity_type: str, cells: int | None, why: str) -> dict[str, Any]:
+    """An unhandled entry for a kept column, with the policy lines that would settle it."""
+    return {
+        "column": column,
+        "entity_type": entity_type,
+        "reason": why,
+        "accept_line": f"accept: {{{column}: [{entity_type}]}}",
+        "redact_line": f"columns: {{{column}: redact}}",
+        "cells": cells,
+    }
+
+
+def _describe(u: dict[str, Any]) -> str:
+    if "accept_line" not in u:
+        return f"{u['column']}: {u['reason']}"
+    return (
+        f"{u['column']}: {u['reason']}; if these are not personal data, accept them with the "
+        f"policy line '{u['accept_line']}', or handle the column with '{u['redact_line']}'"
+    )
+
+
 def deidentify_frame(
     df: pd.DataFrame,
     key: bytes,
     policy: PIIPolicy | None = None,
     scanner: TextScanner | None = None,
     source: str = "table",
+    auto: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """De-identifies a frame with any columns, per the policy (fail closed).
 
     Every column is classified and reported; pseudonymized columns are replaced with keyed
     hashes, redacted columns are scanned and their entities replaced, kept text columns are
-    scanned and must hold no personal data, other columns are dropped.
+    scanned and must hold no personal data (unless the policy accepts an entity type in that
+    column), other columns are dropped.
 
     Args:
         df: The frame (may hold personal data).
@@ -159,50 +220,65 @@ def deidentify_frame(
         policy: The policy (default: :class:`PIIPolicy` defaults).
         scanner: Text scanner (default: one built from the policy).
         source: Name of the input, for messages.
+        auto: Any table: a column no policy line names gets the default action of its class
+            (:func:`default_action`) instead of being dropped, and dropped columns leave the
+            output. Without it the frame must have a ``student_id`` column.
 
     Returns:
-        ``(frame, report)``: the de-identified frame (listed columns only, in input order) and
-        the report (counts only; cells of fewer than ``min_cell_students`` students suppressed).
+        ``(frame, report)``: the de-identified frame (columns in input order) and the report
+        (counts only; cells of fewer than ``min_cell_students`` students suppressed).
 
     Raises:
+        InputDataError: No ``student_id`` column (without ``auto``).
         PIILeftError: Personal data the policy does not handle, or a scanner error.
     """
     policy = policy or load_policy(None)
-    if "student_id" not in df.columns:
+    if not auto and "student_id" not in df.columns:
         raise InputDataError(f"{source}: no student_id column")
-    students = df["student_id"]
     try:
-        scanner = scanner or TextScanner(
-            student_id_patterns=policy.student_id_patterns,
-            known_identifiers=[
-                s for s in students.dropna().astype(str).unique() if not s.isdigit()
-            ],
-        )
+        base = scanner or TextScanner(student_id_patterns=policy.student_id_patterns)
+        classes = {column: classify_column(column, df[column], base) for column in df.columns}
+        student_column = _student_column(df, classes)
+        if student_column is not None:
+            students = df[student_column]
+            if scanner is None:
+                known = [s for s in students.dropna().astype(str).unique() if not s.isdigit()]
+                scanner = TextScanner(
+                    student_id_patterns=policy.student_id_patterns,
+                    name_detector=base.names,
+                    known_identifiers=known,
+                )
+        else:
+            students = pd.Series(np.arange(len(df)), index=df.index)
+        scanner = scanner or base
         keep_scanner = TextScanner(
             student_id_patterns=policy.student_id_patterns,
             entity_types=policy.keep_scan_types,
             name_detector=scanner.names,
+            numbers_are_values=True,
         )
         out = pd.DataFrame(index=df.index)
         tally = _Tally()
-        classes: dict[str, ColumnClass] = {}
         actions: dict[str, str] = {}
         unhandled: list[dict[str, Any]] = []
         for column in df.columns:
-            action = policy.action(column)
+            cls = classes[column]
+            if auto and column not in policy.columns:
+                action = default_action(cls)
+            else:
+                action = policy.action(column)
             actions[column] = action
             values = df[column]
-            cls = classify_column(column, values, scanner)
-            classes[column] = cls
             text_like = not pd.api.types.is_numeric_dtype(values)
             if action == PSEUDONYMIZE:
+                domain = "student_id" if column == student_column else str(column)
                 out[column] = pseudonymize_values(
-                    values, key, column, policy.pseudonym_prefix, policy.pseudonym_hex_chars
+                    values, key, domain, policy.pseudonym_prefix, policy.pseudonym_hex_chars
                 )
                 present = values.notna()
                 tally.add(
                     column,
-                    cls.entity_type or (STUDENT_ID if column == "student_id" else IDENTIFIER),
+                    cls.entity_type or (STUDENT_ID if column == student_column else IDENTIFIER),
                     int(present.sum()),
                     int(present.sum()),
                     students[present].unique(),
@@ -212,20 +288,42 @@ def deidentify_frame(
                     values.astype("string"), students, scanner, column, tally, policy.text_mode
                 )
             elif action == KEEP:
-                if text_like:
-                    before = len(tally.cells)
+                accepted = set(policy.accept.get(column, ()))
+                if text_like and not cls.numeric:
+                    check = _Tally()
                     _scan_text_column(
-                        values.astype("string"), students, keep_scanner, column, tally, None
+                        values.astype("string"), students, keep_scanner, column, check, None
                     )
-                    if len(tally.cells) > before:
-                        unhandled.append({"column": column, "reason": "personal data found"})
-                if cls.entity_type and cls.evidence and "name" in cls.evidence:
+                    for (_, entity_type), cells in sorted(check.cells.items()):
+                        if entity_type in accepted:
+                            continue
+                        unhandled.append(
+                            _kept_problem(
+                                column,
+                                entity_type,
+                                cells,
+                                f"kept column holds {entity_type} in {cells} cell(s)",
+                            )
+                        )
+                    for k in check.cells:
+                        tally.add(k[0], k[1], check.spans[k], check.cells[k], check.students[k])
+                if (
+                    cls.entity_type
+                    and cls.evidence
+                    and "name" in cls.evidence
+                    and cls.entity_type not in accepted
+                ):
                     unhandled.append(
-                        {"column": column, "reason": f"column name says {cls.entity_type}"}
+                        _kept_problem(
+                            column,
+                            cls.entity_type,
+                            None,
+                            f"kept column's name says {cls.entity_type}",
+                        )
                     )
                 out[column] = values
             elif action == DROP:
-                if column in CANONICAL_DTYPES:
+                if not auto and column in CANONICAL_DTYPES:
                     out[column] = pd.array([None] * len(df), dtype="string")
             else:  # pragma: no cover - the policy validator rejects unknown actions
                 unhandled.append({"column": column, "reason": f"unknown action {action}"})
@@ -244,13 +342,15 @@ def deidentify_frame(
     except (PIILeftError, InputDataError):
         raise
     except Exception as exc:
+        # The exception's text may quote a cell: only its type is reported.
         raise PIILeftError(
-            f"{source}: the PII scanner failed ({type(exc).__name__}: {exc}); failing closed"
-        ) from exc
-    report = build_report(df, tally, classes, actions, unhandled, verification, policy)
+            f"{source}: the PII scanner failed ({type(exc).__name__}); failing closed"
+        ) from None
+    report = build_report(
+        df, tally, classes, actions, unhandled, verification, policy, student_column, auto
+    )
     if unhandled:
-        details = "; ".join(f"{u['column']}: {u['reason']}" for u in unhandled)
-        raise PIILeftError(f"{source}: {details}")
+        raise PIILeftError(f"{source}: " + "; ".join(_describe(u) for u in unhandled))
     return out, report
 
 
@@ -262,6 +362,8 @@ def build_report(
     unhandled: list[dict[str, Any]],
     verification: dict[str, int],
     policy: PIIPolicy,
+    student_column: str | None = "student_id",
+    auto: bool = False,
 ) -> dict[str, Any]:
     """Builds the report: counts per column and entity type, actions, never a raw value.
 
@@ -273,22 +375,28 @@ def build_report(
         unhandled: Problems that fail the run.
         verification: Re-scan results.
         policy: The policy.
+        student_column: The column that identifies students (None: no such column, and the
+            report counts rows where it would count students).
+        auto: Dropped columns leave the output (any table) rather than stay empty.
 
     Returns:
         The report.
     """
     threshold = policy.min_cell_students
     entity_rows = suppress_small_cells(tally.rows(actions), ("spans", "cells"), threshold=threshold)
-    n_students = int(df["student_id"].nunique())
+    n_students = int(df[student_column].nunique()) if student_column else None
     columns = [
         {
             "column": column,
+            "class": cls.column_class,
             "classified_as": cls.entity_type,
             "evidence": cls.evidence,
+            "why": cls.reason,
             "free_text": cls.free_text,
             "content_share": round(cls.content_share, 3),
+            "values": int(df[column].notna().sum()),
             "action": actions[column],
-            "kept_in_output": actions[column] != DROP or column in CANONICAL_DTYPES,
+            "kept_in_output": actions[column] != DROP or (column in CANONICAL_DTYPES and not auto),
         }
         for column, cls in classes.items()
     ]
@@ -299,7 +407,9 @@ def build_report(
         "kind": REPORT_KIND,
         "status": "failed" if unhandled else "clean",
         "rows": len(df),
-        "students": n_students if n_students >= threshold else None,
+        "students": n_students if n_students and n_students >= threshold else None,
+        "student_column": student_column,
+        "mode": "any table" if auto else "canonical",
         "min_cell_students": threshold,
         "policy": policy.summary(),
         "columns": columns,
@@ -307,7 +417,7 @@ def build_report(
         "unhandled": unhandled,
         "verification": verification,
         "dropped_columns": [
-            c for c, a in actions.items() if a == DROP and c not in CANONICAL_DTYPES
+            c for c, a in actions.items() if a == DROP and (auto or c not in CANONICAL_DTYPES)
         ],
     }
 

@@ -7,11 +7,17 @@ A policy file is JSON or YAML::
       answer_text: redact         # scan free text, replace each entity with <TYPE>
       skill_name: keep            # keep, but fail the run if personal data is found in it
       teacher_email: drop         # remove (non-canonical columns are always dropped)
+    accept:                       # kept column -> entity types that are not personal there
+      skill_name: [ADDRESS]       # e.g. skill names the scan takes for street addresses
     text_mode: redact             # or "mask" (one * per character)
     student_id_patterns: ['\\bS\\d{7}\\b']
 
-Anything not listed falls back to the defaults below. Fail closed: a kept column in which the
-scan finds personal data, an unknown action, or any scanner error stops the run.
+Anything not listed falls back to the defaults below (for the canonical table) or to the
+default action of the column's class (``quizops pii-scan`` on any table: identifiers
+pseudonymized, free text redacted, non-personal columns kept, other personal data dropped).
+Fail closed: a kept column in which the scan finds personal data (of a type its ``accept``
+line does not name), an unknown action, or any scanner error stops the run; the error names the
+column, the entity type and the policy line that would accept it.
 """
 
 from __future__ import annotations
@@ -68,6 +74,8 @@ class PIIPolicy:
         pseudonym_hex_chars: Hex characters of the HMAC kept in a pseudonym (24 = 96 bits).
         verify: Re-scan redacted columns and fail if anything is still found.
         min_cell_students: Small-cell threshold of the report.
+        accept: Kept column -> entity types the scan may find in it without failing the run
+            (``accept: {skill_name: [ADDRESS]}``: the skill names are not addresses).
     """
 
     columns: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COLUMN_ACTIONS))
@@ -78,6 +86,7 @@ class PIIPolicy:
     pseudonym_hex_chars: int = 24
     verify: bool = True
     min_cell_students: int = MIN_CELL_STUDENTS
+    accept: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def action(self, column: str) -> str:
         """Returns the action for a column (``drop`` for columns listed nowhere).
@@ -123,6 +132,13 @@ def _validate(policy: PIIPolicy, source: str) -> PIIPolicy:
     unknown = set(policy.keep_scan_types) - set(ENTITY_TYPES)
     if unknown:
         raise InputDataError(f"{source}: unknown entity types {sorted(unknown)}")
+    for column, types in policy.accept.items():
+        unknown = set(types) - set(ENTITY_TYPES)
+        if unknown:
+            raise InputDataError(
+                f"{source}: accept line of column '{column}' names unknown entity types "
+                f"{sorted(unknown)}; use some of {list(ENTITY_TYPES)}"
+            )
     if not 16 <= policy.pseudonym_hex_chars <= 64:
         raise InputDataError(f"{source}: pseudonym_hex_chars must be between 16 and 64")
     if policy.min_cell_students < MIN_CELL_STUDENTS:
@@ -161,6 +177,14 @@ def policy_from_dict(data: dict[str, Any], source: str = "policy") -> PIIPolicy:
     for key in ("student_id_patterns", "keep_scan_types"):
         if key in kwargs:
             kwargs[key] = tuple(kwargs[key])
+    if "accept" in kwargs:
+        accept = kwargs["accept"] or {}
+        if not isinstance(accept, dict):
+            raise InputDataError(f"{source}: accept must map column names to entity types")
+        kwargs["accept"] = {
+            str(column): tuple([types] if isinstance(types, str) else types or ())
+            for column, types in accept.items()
+        }
     try:
         policy = PIIPolicy(**kwargs)
     except TypeError as exc:

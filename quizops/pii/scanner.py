@@ -10,6 +10,7 @@ from quizops.pii.names import NameDetector
 from quizops.pii.recognizers import DEFAULT_STUDENT_ID_PATTERNS, find_structured
 
 _PLAIN_RE = re.compile(r"^[\s\d.,+\-*/=()^%<>xXyYzZ]*$")
+_NUMBER_RE = re.compile(r"^\s*-?\d+(?:[.,]\d+)?\s*$")
 
 
 class TextScanner:
@@ -21,6 +22,8 @@ class TextScanner:
         name_detector: The person-name detector (default: the gazetteer detector).
         known_identifiers: Exact identifier values (e.g. the table's student ids) that count as
             STUDENT_ID wherever they appear as a whole token.
+        numbers_are_values: A text that is one bare number (``100234567``) is a value, not a
+            phone number (for kept columns of ids and counts).
     """
 
     def __init__(
@@ -29,11 +32,13 @@ class TextScanner:
         entity_types: Iterable[str] | None = None,
         name_detector: NameDetector | None = None,
         known_identifiers: Iterable[str] = (),
+        numbers_are_values: bool = False,
     ) -> None:
         self.student_id_patterns = tuple(re.compile(p) for p in student_id_patterns)
         self.entity_types = frozenset(entity_types) if entity_types is not None else None
         self.names = name_detector if name_detector is not None else NameDetector()
         self.known_identifiers = frozenset(k for k in known_identifiers if len(k) >= 4)
+        self.numbers_are_values = numbers_are_values
 
     def _wants(self, entity_type: str) -> bool:
         return self.entity_types is None or entity_type in self.entity_types
@@ -49,6 +54,8 @@ class TextScanner:
             higher priority wins, then the longer span.
         """
         if not text or (_PLAIN_RE.match(text) and sum(c.isdigit() for c in text) < 9):
+            return []
+        if self.numbers_are_values and _NUMBER_RE.match(text):
             return []
         found = [
             s for s in find_structured(text, self.student_id_patterns) if self._wants(s.entity_type)
