@@ -44,6 +44,10 @@ class ModelNotFoundError(QuizopsError, LookupError):
     """No model (or no blessed model) exists where one was asked for."""
 
 
+class ModelFitError(QuizopsError, ValueError):
+    """A model fitted to the logs (knowledge tracing, a simulator) is not finite or identifiable."""
+
+
 class RegistryError(QuizopsError, RuntimeError):
     """The model registry (MLflow) failed or answered against expectations."""
 
