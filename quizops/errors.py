@@ -80,6 +80,16 @@ class FeatureStoreError(QuizopsError, RuntimeError):
     """The feature store (Feast) is missing, misconfigured, or holds a state it cannot use."""
 
 
+class RunLockedError(QuizopsError, RuntimeError):
+    """Another run holds the local home (one run per home at a time)."""
+
+    exit_code = 4
+
+
+class SubmissionError(QuizopsError, RuntimeError):
+    """A pipeline submission, schedule or run was refused or failed (KFP API, bad arguments)."""
+
+
 def exit_status(error: BaseException) -> int:
     """Returns the command-line exit status for an error.
 
