@@ -28,6 +28,8 @@ from faker import Faker
 DEV_SEED = 1234
 TEST_SEED = 20260
 LOCALES: tuple[str, ...] = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES")
+#: The locales of a district export (the issue's hold-out has eight; these are nine).
+EXPORT_LOCALES: tuple[str, ...] = (*LOCALES, "it_IT", "nl_NL", "pt_BR", "ja_JP")
 #: Locales used only for names the gazetteer has never seen (the held-out name check).
 UNSEEN_NAME_LOCALES: tuple[str, ...] = ("pl_PL", "fi_FI", "hu_HU", "cs_CZ", "tr_TR", "sv_SE")
 
@@ -188,6 +190,87 @@ CARRIERS: dict[str, dict[str, list[str]]] = {
             "mi profesora {} lo explicó",
         ],
     },
+    "it": {
+        "EMAIL": ["la mia email è {}", "scrivimi a {}", "email: {}"],
+        "PHONE": ["chiamami al {}", "il mio numero è {}", "tel. {}", "cellulare: {}"],
+        "US_SSN": ["SSN {}"],
+        "DATE_OF_BIRTH": ["sono nato il {}", "data di nascita: {}", "nata il {}"],
+        "ADDRESS": ["abito in {}", "indirizzo: {}", "casa mia è in {}"],
+        "IP_ADDRESS": ["il mio IP è {}", "indirizzo IP {}"],
+        "URL": ["guarda {}", "l'ho trovato su {}", "link: {}"],
+        "STUDENT_ID": ["numero studente {}", "il mio student id è {}", "matricola {}"],
+        "PERSON": [
+            "mi chiamo {}",
+            "{} mi ha aiutato",
+            "ho lavorato con {}",
+            "chiedi a {}",
+            "grazie {}",
+            "Ciao {},",
+            "{} dice che è 12",
+            "la mia professoressa {} l'ha spiegato",
+        ],
+    },
+    "nl": {
+        "EMAIL": ["mijn e-mail is {}", "mail me op {}", "e-mail: {}"],
+        "PHONE": ["bel me op {}", "mijn nummer is {}", "tel. {}", "mobiel: {}"],
+        "US_SSN": ["SSN {}"],
+        "DATE_OF_BIRTH": ["ik ben geboren op {}", "geboortedatum: {}", "geboren {}"],
+        "ADDRESS": ["ik woon op {}", "adres: {}", "ons huis is {}"],
+        "IP_ADDRESS": ["mijn IP is {}", "IP-adres {}"],
+        "URL": ["kijk op {}", "ik vond het op {}", "link: {}"],
+        "STUDENT_ID": ["leerlingnummer {}", "mijn student id is {}", "login {}"],
+        "PERSON": [
+            "mijn naam is {}",
+            "ik heet {}",
+            "{} heeft me geholpen",
+            "ik werkte samen met {}",
+            "vraag het aan {}",
+            "bedankt {}",
+            "Hoi {},",
+            "{} zegt dat het 12 is",
+            "mijn leraar {} legde het uit",
+        ],
+    },
+    "pt": {
+        "EMAIL": ["meu e-mail é {}", "me escreve em {}", "email: {}"],
+        "PHONE": ["me liga no {}", "meu número é {}", "tel. {}", "celular: {}"],
+        "US_SSN": ["SSN {}"],
+        "DATE_OF_BIRTH": ["nasci em {}", "data de nascimento: {}", "nascida em {}"],
+        "ADDRESS": ["moro na {}", "endereço: {}", "minha casa fica em {}"],
+        "IP_ADDRESS": ["meu IP é {}", "endereço IP {}"],
+        "URL": ["veja {}", "achei em {}", "link: {}"],
+        "STUDENT_ID": ["matrícula {}", "meu student id é {}", "aluno número {}"],
+        "PERSON": [
+            "meu nome é {}",
+            "eu me chamo {}",
+            "{} me ajudou",
+            "fiz com {}",
+            "pergunta pra {}",
+            "obrigado {}",
+            "Oi {},",
+            "{} disse que é 12",
+            "minha professora {} explicou",
+        ],
+    },
+    "ja": {
+        "EMAIL": ["メールは{}です", "{}に連絡してください", "メール: {}"],
+        "PHONE": ["電話番号は{}です", "{}に電話して", "電話: {}"],
+        "US_SSN": ["SSN {}"],
+        "DATE_OF_BIRTH": ["誕生日は{}です", "生年月日: {}", "{}生まれです"],
+        "ADDRESS": ["住所は{}です", "{}に住んでいます", "住所: {}"],
+        "IP_ADDRESS": ["IPアドレスは{}です", "IP {}"],
+        "URL": ["{}を見て", "{}で見つけました", "リンク: {}"],
+        "STUDENT_ID": ["学籍番号は{}です", "student id {}", "ログイン {}"],
+        "PERSON": [
+            "私の名前は{}です",
+            "{}さんが手伝ってくれた",
+            "{}と一緒にやりました",
+            "{}先生が説明した",
+            "{}に聞いて",
+            "ありがとう、{}さん",
+            "{}です。",
+        ],
+    },
 }
 
 FILLERS: dict[str, list[str]] = {
@@ -243,6 +326,38 @@ FILLERS: dict[str, list[str]] = {
         "El examen es el 17/05/2024.",
         "No sé, el ejercicio era difícil.",
         "Página 204, ejercicio 3b.",
+    ],
+    "it": [
+        "La risposta è 12 perché la somma è 12.",
+        "Ho usato il teorema di Pitagora.",
+        "Il risultato è 7,5.",
+        "La verifica è il 17/05/2024.",
+        "Non lo so, l'esercizio era difficile.",
+        "Pagina 204, esercizio 3b.",
+    ],
+    "nl": [
+        "Het antwoord is 12 omdat de som 12 is.",
+        "Ik heb de stelling van Pythagoras gebruikt.",
+        "De uitkomst is 7,5.",
+        "De toets is op 17-05-2024.",
+        "Geen idee, de opgave was moeilijk.",
+        "Bladzijde 204, opgave 3b.",
+    ],
+    "pt": [
+        "A resposta é 12 porque a soma é 12.",
+        "Usei o Teorema de Pitágoras.",
+        "O resultado é 7,5.",
+        "A prova é dia 17/05/2024.",
+        "Não sei, o exercício era difícil.",
+        "Página 204, exercício 3b.",
+    ],
+    "ja": [
+        "答えは12です。",
+        "ピタゴラスの定理を使いました。",
+        "x = 7 だと思います。",
+        "テストは2024年5月17日です。",
+        "わかりません、難しかったです。",
+        "204ページの問題3bです。",
     ],
 }
 
@@ -303,6 +418,17 @@ _MONTHS = {
         "November",
         "December",
     ],
+    "it": (
+        "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre "
+        "novembre dicembre"
+    ).split(),
+    "nl": (
+        "januari februari maart april mei juni juli augustus september oktober november december"
+    ).split(),
+    "pt": (
+        "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro"
+    ).split(),
+    "ja": [f"{m}月" for m in range(1, 13)],
 }
 
 
@@ -364,6 +490,10 @@ class _Entities:
                 f"{d.day} de {month} de {d.year}",
                 d.isoformat(),
             ],
+            "it": [f"{d.day:02d}/{d.month:02d}/{d.year}", f"{d.day} {month} {d.year}"],
+            "nl": [f"{d.day:02d}-{d.month:02d}-{d.year}", f"{d.day} {month} {d.year}"],
+            "pt": [f"{d.day:02d}/{d.month:02d}/{d.year}", f"{d.day} de {month} de {d.year}"],
+            "ja": [f"{d.year}年{d.month}月{d.day}日", f"{d.year}/{d.month:02d}/{d.day:02d}"],
         }[self.lang]
         return self.rng.choice(forms)
 

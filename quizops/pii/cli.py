@@ -1,10 +1,17 @@
-"""``quizops pii-scan``: de-identify a CSV or Parquet file and write a report.
+"""``quizops pii-scan``: de-identify any CSV or Parquet table and write a report.
+
+Any table is accepted, with any column names (``--source-format auto``, the default): each
+column is classified by its name and content (identifier, person name, contact, national id,
+date of birth, address, network id, free text, non-personal) and handled by its class unless
+the policy names it: identifiers pseudonymized (HMAC-SHA256), free text redacted, non-personal
+columns kept after a scan, every other kind of personal data dropped. A table that holds every
+canonical column is read as the canonical table (``--source-format canonical`` insists on it).
 
 Exit status 0 when the output is clean after the policy's actions, 3 when personal data is left
 unhandled (nothing written), 2 on bad input: empty file, not UTF-8, a line longer than
-``--max-line-bytes`` (checked while streaming, before anything is parsed), missing or malformed
-canonical columns (nothing written). ``--source-format assistments|ednet`` reads a raw export
-with the ingest readers instead of a canonical table.
+``--max-line-bytes`` (checked while streaming, before anything is parsed), a first line that
+holds data rather than column names, malformed canonical columns (nothing written).
+``--source-format assistments|ednet`` reads a raw export with the ingest readers.
 """
 
 from __future__ import annotations
@@ -12,9 +19,11 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import functools
 import io
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +34,11 @@ from quizops import storage
 from quizops.canonical import CANONICAL_COLUMNS, conform
 from quizops.errors import InputDataError
 from quizops.home import PII_KEY_ENV, PII_KEY_FILE_ENV, ensure_key_file, load_pii_key, local_home
-from quizops.pii.deidentify import deidentify_table
+from quizops.pii.deidentify import deidentify_frame, deidentify_table
+from quizops.pii.entities import EMAIL, IP_ADDRESS, PHONE, URL, US_SSN
 from quizops.pii.policy import load_policy
 from quizops.pii.report import render_html, render_markdown, report_json
+from quizops.pii.scanner import TextScanner
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--source-format",
-        choices=("canonical", "assistments", "ednet"),
-        default="canonical",
-        help="layout of the input: the canonical table (default) or a raw export that is read "
+        choices=("auto", "any", "canonical", "assistments", "ednet"),
+        default="auto",
+        help="layout of the input: auto (default: the canonical table when every canonical "
+        "column is there, else any table), any (any table), canonical, or a raw export read "
         "with the ingest readers first",
     )
     parser.add_argument(
@@ -177,10 +189,10 @@ def check_text_file(path: Path, source: str, max_line_bytes: int) -> None:
         raise InputDataError(f"{source}: not UTF-8 text (truncated character at the end)") from exc
 
 
-def read_input(
+def read_frame(
     uri: str, fmt: str = "auto", max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 ) -> pd.DataFrame:
-    """Reads a CSV or Parquet interaction table, checking it before parsing.
+    """Reads a CSV (every cell as text) or Parquet table as it is, checking it before parsing.
 
     Args:
         uri: Local path or gs:// URI.
@@ -188,10 +200,11 @@ def read_input(
         max_line_bytes: Longest CSV line accepted.
 
     Returns:
-        The canonical columns (checked and cast) followed by any further columns (as text).
+        The frame.
 
     Raises:
-        InputDataError: The input is empty, unreadable, not UTF-8, or lacks canonical columns.
+        InputDataError: The input is empty, unreadable, not UTF-8, has no rows, or its first
+            line holds data rather than column names.
     """
     with local_copy(uri) as path:
         if path.stat().st_size == 0:
@@ -204,7 +217,9 @@ def read_input(
             try:
                 df = pd.read_parquet(path)
             except Exception as exc:  # pyarrow raises several unrelated types
-                raise InputDataError(f"{uri}: not a readable Parquet file: {exc}") from exc
+                raise InputDataError(
+                    f"{uri}: not a readable Parquet file ({type(exc).__name__})"
+                ) from None
         else:
             check_text_file(path, uri, max_line_bytes)
             try:
@@ -213,13 +228,113 @@ def read_input(
                 )
             except pd.errors.EmptyDataError as exc:
                 raise InputDataError(f"{uri}: no header or data") from exc
-            except (pd.errors.ParserError, ValueError) as exc:
+            except pd.errors.ParserError as exc:
+                # the tokenizer's messages name line numbers and field counts, never values
                 raise InputDataError(f"{uri}: not a readable CSV file: {exc}") from exc
+            except ValueError:
+                raise InputDataError(f"{uri}: not a readable CSV file") from None
+            check_header(list(df.columns), uri)
     if df.empty:
         raise InputDataError(f"{uri}: the table has no rows")
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+_HEADER_NAME_RE = re.compile(r"^[^\W\d][\w .()/#%-]{0,63}$")
+
+
+def check_header(header: list[str], source: str) -> None:
+    """Fails when a CSV's first line holds data (a headerless export), naming positions only.
+
+    A column name starts with a letter or underscore, is at most 64 characters, and holds no
+    e-mail, phone number or other entity; pandas names a blank header cell ``Unnamed: N``.
+
+    Args:
+        header: The first line's cells.
+        source: Name for messages.
+
+    Raises:
+        InputDataError: Some cells are not column names (their positions are listed, never
+            their text).
+    """
+    scanner = _header_scanner()
+    bad = [
+        i + 1
+        for i, name in enumerate(header)
+        if not str(name).startswith("Unnamed: ")
+        and (not _HEADER_NAME_RE.match(str(name).strip()) or scanner.scan(str(name)))
+    ]
+    if bad:
+        raise InputDataError(
+            f"{source}: the first line does not look like a header: {len(bad)} of {len(header)} "
+            f"cell(s) (position(s) {bad[:10]}) are not column names (a number, an e-mail, a "
+            "phone number, ...); add a header line naming the columns"
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def _header_scanner() -> TextScanner:
+    """A scanner for the values that never make a column name (names and places may)."""
+    return TextScanner(entity_types=(EMAIL, PHONE, URL, IP_ADDRESS, US_SSN))
+
+
+def read_input(
+    uri: str, fmt: str = "auto", max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> pd.DataFrame:
+    """Reads a canonical CSV or Parquet interaction table, checking it before parsing.
+
+    Args:
+        uri: Local path or gs:// URI.
+        fmt: ``csv``, ``parquet`` or ``auto`` (by extension, then by the Parquet magic bytes).
+        max_line_bytes: Longest CSV line accepted.
+
+    Returns:
+        The canonical columns (checked and cast) followed by any further columns (as text).
+
+    Raises:
+        InputDataError: The input is empty, unreadable, not UTF-8, or lacks canonical columns.
+    """
+    return canonical_frame(read_frame(uri, fmt, max_line_bytes), uri)
+
+
+def canonical_frame(df: pd.DataFrame, uri: str) -> pd.DataFrame:
+    """Casts the canonical columns of a table and keeps its further columns as text.
+
+    Args:
+        df: The table.
+        uri: Name for messages.
+
+    Returns:
+        The canonical columns followed by any further columns.
+    """
     canonical = conform(df, uri)
     extra = df[[c for c in df.columns if c not in CANONICAL_COLUMNS]].reset_index(drop=True)
     return pd.concat([canonical, extra.astype("string")], axis=1)
+
+
+def typed_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Gives text columns whose every value is a number a numeric dtype (for the output).
+
+    Identifier-like text (leading zeros, ``+``) stays text.
+
+    Args:
+        df: A frame read from CSV.
+
+    Returns:
+        A new frame.
+    """
+    out = df.copy()
+    for column in out.columns:
+        values = out[column]
+        if pd.api.types.is_numeric_dtype(values) or values.isna().all():
+            continue
+        present = values.dropna().astype(str)
+        if present.str.match(r"^-?(?:0|[1-9]\d{0,17})(?:\.\d+)?$").all():
+            numbers = pd.to_numeric(values, errors="coerce")
+            whole = (numbers.dropna() == numbers.dropna().round()).all()
+            dots = present.str.contains(".", regex=False).any()
+            out[column] = numbers.astype("Int64") if whole and not dots else numbers
+    return out
 
 
 def read_export(uri: str, source_format: str, max_line_bytes: int) -> pd.DataFrame:
@@ -271,11 +386,21 @@ def run_pii_scan(args: argparse.Namespace) -> int:
         0 when the output is clean (errors are raised and mapped by the dispatcher).
     """
     policy = load_policy(args.policy)
-    if args.source_format == "canonical":
-        df = read_input(args.input, args.format, args.max_line_bytes)
+    if args.source_format in ("auto", "any", "canonical"):
+        df = read_frame(args.input, args.format, args.max_line_bytes)
+        canonical = args.source_format == "canonical" or (
+            args.source_format == "auto" and all(c in df.columns for c in CANONICAL_COLUMNS)
+        )
+        if canonical:
+            clean, report = deidentify_table(
+                canonical_frame(df, args.input), cli_key(), policy, source=args.input
+            )
+        else:
+            clean, report = deidentify_frame(df, cli_key(), policy, source=args.input, auto=True)
+            clean = typed_columns(clean)
     else:
         df = read_export(args.input, args.source_format, args.max_line_bytes)
-    clean, report = deidentify_table(df, cli_key(), policy, source=args.input)
+        clean, report = deidentify_table(df, cli_key(), policy, source=args.input)
     buffer = io.BytesIO()
     clean.to_parquet(buffer, index=False)
     outputs = [(args.output, buffer.getvalue()), (args.report, report_json(report).encode())]
@@ -285,6 +410,10 @@ def run_pii_scan(args: argparse.Namespace) -> int:
         outputs.append((args.html, render_html(report).encode()))
     _write_all(outputs)
     logger.info(
-        "pii-scan: %d rows clean, report %s, table %s", report["rows"], args.report, args.output
+        "pii-scan: %d rows clean (%s), report %s, table %s",
+        report["rows"],
+        report["mode"],
+        args.report,
+        args.output,
     )
     return 0

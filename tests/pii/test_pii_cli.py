@@ -106,7 +106,7 @@ def bad_inputs(tmp_path, pii_frame):
 def test_bad_input_exit_2_writes_nothing(tmp_path, pii_frame, capsys, case, message):
     source = tmp_path / "in.csv"
     source.write_bytes(bad_inputs(tmp_path, pii_frame)[case])
-    code, out = run(tmp_path, source)
+    code, out = run(tmp_path, source, "--source-format", "canonical")
     assert code == 2 and not out.exists()
     assert message in capsys.readouterr().err
 
