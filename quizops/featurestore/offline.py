@@ -1,0 +1,256 @@
+"""Offline features: every student's state after each answer, and the item bank's parameters.
+
+One row per (student, answer time) holds the state *after* the answers at that time, with
+``event_timestamp`` = that time. A point-in-time join for a decision at time ``t`` (Feast's
+``get_historical_features`` with ``t`` just before the answer the decision led to) therefore
+returns the state after the student's earlier answers only.
+
+Rows of one interaction tagged with several skills (ingest writes one row per skill) are one
+answer, as they are when the predictor receives it: they are folded to one answer per
+(student, timestamp, item) before tracing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from quizops.errors import InputDataError
+from quizops.features import KnowledgeTracer
+from quizops.featurestore.definitions import (
+    EVENT_TIMESTAMP,
+    ITEM_FEATURES,
+    ITEM_KEY,
+    STUDENT_KEY,
+)
+from quizops.featurestore.state import advance
+
+logger = logging.getLogger(__name__)
+
+_NEEDED = ("student_id", "item_id", "correct", "timestamp")
+
+
+def to_event_time(timestamp_ms: np.ndarray | pd.Series) -> pd.Series:
+    """Turns canonical ``timestamp`` values (milliseconds, or an order key) into UTC times.
+
+    Args:
+        timestamp_ms: Integer timestamps.
+
+    Returns:
+        UTC datetimes (order-preserving for order keys).
+    """
+    return pd.Series(pd.to_datetime(np.asarray(timestamp_ms, dtype=np.int64), unit="ms", utc=True))
+
+
+def answers_of(df: pd.DataFrame) -> pd.DataFrame:
+    """The answers of a canonical log: one row per (student, timestamp, item), in time order.
+
+    Args:
+        df: Canonical rows (any order).
+
+    Returns:
+        ``student_id, item_id, correct, timestamp`` sorted by student, then time.
+
+    Raises:
+        InputDataError: A required column is missing or the log is empty.
+    """
+    missing = [c for c in _NEEDED if c not in df.columns]
+    if missing:
+        raise InputDataError(f"feature store: interaction table lacks column(s) {missing}")
+    if df.empty:
+        raise InputDataError("feature store: the interaction table is empty")
+    answers = df[list(_NEEDED)].drop_duplicates(["student_id", "timestamp", "item_id"])
+    return answers.sort_values(["student_id", "timestamp"], kind="stable").reset_index(drop=True)
+
+
+def state_snapshots(
+    df: pd.DataFrame, tracer: KnowledgeTracer, version: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Traces every student's answers and keeps the state after each answer time.
+
+    Args:
+        df: Canonical rows (de-identified: ``student_id`` is the pseudonym).
+        tracer: The fitted tracer.
+        version: The tracer's version.
+
+    Returns:
+        The scalar columns (``student_pseudonym``, ``event_timestamp``, ``n_answers``,
+        ``n_correct``, ``last_item_id``, ``last_answer_ms``, ``tracer_version``) and the
+        matching state matrix [rows, state size], float64.
+
+    Raises:
+        InputDataError: A column is missing, the log is empty, or an item is not in the
+            tracer's bank.
+    """
+    answers = answers_of(df)
+    students = answers["student_id"].astype(str).to_numpy()
+    items = answers["item_id"].astype(str).to_numpy()
+    correct = answers["correct"].to_numpy(np.int64)
+    stamps = answers["timestamp"].to_numpy(np.int64)
+    unknown = ~pd.Series(items).isin(set(tracer.item_skill)).to_numpy()
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        raise InputDataError(
+            f"feature store: item_id of answer row {row} is not in the tracer's item bank"
+        )
+    n = len(answers)
+    prior = np.asarray(tracer.initial_state(), dtype=np.float64)
+    states = np.empty((n, prior.size), dtype=np.float64)
+    n_answers = np.empty(n, dtype=np.int64)
+    n_correct = np.empty(n, dtype=np.int64)
+    state = prior.copy()
+    count = right = 0
+    for row in range(n):
+        if row == 0 or students[row] != students[row - 1]:
+            state = prior.copy()
+            count = right = 0
+        advance(tracer, state, items[row], int(correct[row]))
+        count += 1
+        right += int(correct[row])
+        states[row] = state
+        n_answers[row] = count
+        n_correct[row] = right
+    # One row per (student, time): the state after every answer at that time.
+    last = np.r_[(students[1:] != students[:-1]) | (stamps[1:] != stamps[:-1]), True]
+    scalars = pd.DataFrame(
+        {
+            STUDENT_KEY: students[last],
+            EVENT_TIMESTAMP: to_event_time(stamps[last]),
+            "n_answers": n_answers[last],
+            "n_correct": n_correct[last],
+            "last_item_id": items[last],
+            "last_answer_ms": stamps[last],
+            "tracer_version": version,
+        }
+    )
+    return scalars, states[last]
+
+
+def student_table(scalars: pd.DataFrame, states: np.ndarray) -> pa.Table:
+    """Builds the Arrow table of the ``student_state`` source.
+
+    Args:
+        scalars: Scalar columns from :func:`state_snapshots`.
+        states: State matrix, one row per scalar row.
+
+    Returns:
+        The table (``state`` as list<double>, ``recent_request_ids`` empty lists).
+    """
+    rows, size = states.shape
+    offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * size)
+    state_col = pa.ListArray.from_arrays(offsets, pa.array(states.reshape(-1)))
+    empty = pa.ListArray.from_arrays(
+        pa.array(np.zeros(rows + 1, dtype=np.int32)), pa.array([], type=pa.string())
+    )
+    table = pa.Table.from_pandas(scalars, preserve_index=False)
+    table = table.append_column("state", state_col)
+    return table.append_column("recent_request_ids", empty)
+
+
+def item_table(
+    items: pd.DataFrame, tracer: KnowledgeTracer, version: str, event_time: pd.Timestamp
+) -> pd.DataFrame:
+    """Builds the ``item_params`` source: each item's statistics and its skill's BKT parameters.
+
+    Args:
+        items: The feature set's item bank (item_id, skill_index, attempts, difficulty, gain).
+        tracer: The fitted tracer.
+        version: Its version.
+        event_time: Time the parameters were fitted (one value for the whole bank).
+
+    Returns:
+        One row per item.
+    """
+    out = pd.DataFrame({ITEM_KEY: items["item_id"].astype(str).to_numpy()})
+    skill = items["skill_index"].to_numpy(np.int64)
+    out["skill_index"] = skill
+    out["attempts"] = items["attempts"].to_numpy(np.int64)
+    out["difficulty"] = items["difficulty"].to_numpy(np.float64)
+    out["gain"] = items["gain"].to_numpy(np.float64)
+    for name in ("p_init", "p_learn", "p_guess", "p_slip"):
+        values = np.array([getattr(p, name) for p in tracer.params], dtype=np.float64)
+        out[name] = values[skill]
+    out["tracer_version"] = version
+    out[EVENT_TIMESTAMP] = event_time
+    return out[[ITEM_KEY, *ITEM_FEATURES, EVENT_TIMESTAMP]]
+
+
+def write_atomic(table: pa.Table | pd.DataFrame, uri: str) -> None:
+    """Writes a Parquet file: locally through a temporary name, on GCS as one object upload.
+
+    Args:
+        table: Arrow table or pandas frame.
+        uri: Destination path or ``gs://`` URI.
+    """
+    from quizops import storage
+
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    if storage.is_gcs(uri):
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        storage.write_bytes(uri, sink.getvalue().to_pybytes())
+        return
+    path = Path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def historical_student_states(
+    store: Any, entity_df: pd.DataFrame, tracer: KnowledgeTracer | None = None
+) -> pd.DataFrame:
+    """Point-in-time student states for training examples (Feast ``get_historical_features``).
+
+    For each row (``student_pseudonym``, ``event_timestamp`` = decision time) the store returns
+    the latest state with an event time at or before the decision time, never a later one.
+
+    Args:
+        store: An open ``feast.FeatureStore``.
+        entity_df: ``student_pseudonym`` and ``event_timestamp`` (UTC) per decision.
+        tracer: When given, a decision with no earlier answer gets the tracer's prior (as the
+            predictor does); else its ``state`` is None.
+
+    Returns:
+        The entity rows with the ``student_state`` features (``state`` as float64 arrays,
+        ``n_answers`` and ``n_correct`` 0 before the first answer).
+
+    Raises:
+        InputDataError: ``entity_df`` lacks a column.
+    """
+    from quizops.featurestore.definitions import STUDENT_FEATURES, STUDENT_VIEW
+
+    missing = [c for c in (STUDENT_KEY, EVENT_TIMESTAMP) if c not in entity_df.columns]
+    if missing:
+        raise InputDataError(f"historical features: entity_df lacks column(s) {missing}")
+    refs = [f"{STUDENT_VIEW}:{name}" for name in STUDENT_FEATURES]
+    # Feast's file (dask) store drops entity rows that precede every feature row; a row number
+    # carried through the join puts them back (as "no answer yet").
+    query = entity_df[[STUDENT_KEY, EVENT_TIMESTAMP]].copy()
+    query["_entity_row"] = np.arange(len(query))
+    joined = store.get_historical_features(entity_df=query, features=refs).to_df()
+    joined = joined.set_index("_entity_row").drop(columns=[STUDENT_KEY, EVENT_TIMESTAMP])
+    frame = entity_df.reset_index(drop=True).join(joined.reindex(np.arange(len(query))))
+    prior = None if tracer is None else np.asarray(tracer.initial_state(), dtype=np.float64)
+    states: list[np.ndarray | None] = []
+    for value in frame["state"]:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            states.append(None if prior is None else prior.copy())
+        else:
+            states.append(np.asarray(value, dtype=np.float64))
+    frame["state"] = states
+    frame["n_answers"] = frame["n_answers"].fillna(0).astype(np.int64)
+    frame["n_correct"] = frame["n_correct"].fillna(0).astype(np.int64)
+    return frame

@@ -1,0 +1,119 @@
+"""The predictor's online state: what it reads equals the offline pass, answers sent one at a
+time end in the offline recomputation, and a retried request applies its answer once."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from quizops.errors import FeatureStoreError, InputDataError
+from quizops.featurestore.online import OnlineStateStore
+from tests.featurestore.conftest import KEY, history_of
+
+
+@pytest.fixture(scope="module")
+def online(materialized, feature_set):
+    repo, _ = materialized
+    return OnlineStateStore(repo, feature_set.tracer, KEY)
+
+
+def session(feature_set, length: int, seed: int) -> list[tuple[str, int]]:
+    rng = np.random.default_rng(seed)
+    bank = sorted(feature_set.tracer.item_skill)
+    return [(bank[int(rng.integers(len(bank)))], int(rng.integers(2))) for _ in range(length)]
+
+
+def test_state_read_for_a_student_equals_the_offline_pass(online, raw_log, feature_set):
+    for student in sorted(set(raw_log["student_id"]))[:10]:
+        history = history_of(raw_log, student)
+        state, applied = online.advance(student)  # no answer: read only
+        assert not applied and state.found
+        np.testing.assert_allclose(
+            state.state, feature_set.tracer.state_after(history), rtol=0, atol=1e-12
+        )
+        assert state.n_answers == len(history)
+        assert state.n_correct == sum(c for _, c in history)
+        assert state.last_item_id == history[-1][0]
+
+
+def test_unknown_student_starts_from_the_prior(online, feature_set):
+    state, applied = online.advance("never-seen-student")
+    assert not state.found and not applied and state.n_answers == 0
+    np.testing.assert_array_equal(state.state, feature_set.tracer.initial_state())
+
+
+def test_twenty_answers_one_at_a_time_end_in_the_offline_recomputation(online, feature_set):
+    answers = session(feature_set, 20, seed=1)
+    for n, answer in enumerate(answers):
+        _, applied = online.advance("new-student-20", answer, request_id=f"r{n}")
+        assert applied
+    # Read back from the store (not the returned object) and recompute offline from scratch.
+    stored, _ = online.advance("new-student-20")
+    np.testing.assert_allclose(
+        stored.state, feature_set.tracer.state_after(answers), rtol=0, atol=1e-12
+    )
+    assert stored.n_answers == 20
+    assert stored.n_correct == sum(c for _, c in answers)
+    assert stored.recent_request_ids[-1] == "r19"
+
+
+def test_a_known_student_continues_from_the_materialized_state(online, raw_log, feature_set):
+    student = sorted(set(raw_log["student_id"]))[-1]
+    history = history_of(raw_log, student)
+    more = session(feature_set, 20, seed=2)
+    for n, answer in enumerate(more):
+        online.advance(student, answer, request_id=f"k{n}")
+    stored, _ = online.advance(student)
+    np.testing.assert_allclose(
+        stored.state, feature_set.tracer.state_after(history + more), rtol=0, atol=1e-12
+    )
+    assert stored.n_answers == len(history) + 20
+
+
+def test_a_retried_request_does_not_apply_its_answer_twice(online, feature_set):
+    first, applied = online.advance("retry-student", ("i03", 1), request_id="req-1")
+    assert applied
+    again, applied_again = online.advance("retry-student", ("i03", 1), request_id="req-1")
+    assert not applied_again
+    np.testing.assert_array_equal(again.state, first.state)
+    assert again.n_answers == 1
+    once = feature_set.tracer.state_after([("i03", 1)])
+    twice = feature_set.tracer.state_after([("i03", 1), ("i03", 1)])
+    assert not np.allclose(once, twice)  # applying it twice would be visible
+    np.testing.assert_allclose(again.state, once, rtol=0, atol=1e-12)
+    # A new request id applies its answer; without a request id every call applies.
+    after, applied = online.advance("retry-student", ("i03", 1), request_id="req-2")
+    assert applied and after.n_answers == 2
+    np.testing.assert_allclose(after.state, twice, rtol=0, atol=1e-12)
+
+
+def test_a_bad_answer_writes_nothing(online):
+    before, _ = online.advance("bad-answer-student", ("i01", 0), request_id="a")
+    with pytest.raises(InputDataError) as info:
+        online.advance("bad-answer-student", ("no-such-item-123", 1), request_id="b")
+    assert "no-such-item-123" not in str(info.value)
+    with pytest.raises(InputDataError):
+        online.advance("bad-answer-student", ("i01", 2), request_id="c")
+    after, _ = online.advance("bad-answer-student")
+    assert after.n_answers == before.n_answers == 1
+    np.testing.assert_array_equal(after.state, before.state)
+
+
+def test_state_of_another_tracer_is_not_continued(materialized, raw_log, feature_set):
+    repo, _ = materialized
+    params = [
+        dataclasses.replace(p, p_learn=min(0.9, p.p_learn + 0.1)) for p in feature_set.tracer.params
+    ]
+    other = dataclasses.replace(feature_set.tracer, params=params)
+    store = OnlineStateStore(repo, other, KEY)
+    student = sorted(set(raw_log["student_id"]))[0]
+    state, _ = store.advance(student)
+    assert not state.found and store.stale_reads == 1
+    np.testing.assert_array_equal(state.state, other.initial_state())
+
+
+def test_missing_repository_is_a_feature_store_error(tmp_path, feature_set):
+    with pytest.raises(FeatureStoreError, match=r"feature_store\.yaml"):
+        OnlineStateStore(tmp_path / "nothing", feature_set.tracer, KEY)
+    with pytest.raises(FeatureStoreError, match="key"):
+        OnlineStateStore(tmp_path, feature_set.tracer, b"short")
