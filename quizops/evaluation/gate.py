@@ -1,0 +1,281 @@
+"""The champion/challenger gate: every threshold, every check, and the decision.
+
+The gate reads numbers only (intervals from simulation and off-policy evaluation, overlap, item
+shares, slices, the registry lookup); it computes nothing itself, so each rule is tested on
+hand-made evidence. A challenger is blessed when every check passes:
+
+* ``registry``: the champion could be read (any MLflow error fails closed).
+* ``simulation:<family>``: in every fitted simulator family, the lower 95% bound of the
+  challenger's paired improvement in skills mastered over the champion (over the best baseline
+  when there is no champion) is above ``min_improvement``.
+* ``overlap``: the logging policy covers the challenger well enough for off-policy evaluation to
+  say anything (effective sample at least ``min_effective_sample``; support at least
+  ``min_support``); otherwise off-policy evaluation is refused and the gate fails.
+* ``ope``: the challenger's off-policy value (``ope_estimator``) is not worse than the
+  champion's (the logging policy's when there is no champion) beyond its interval: the upper
+  bound of the paired difference is at least ``-ope_margin``.
+* ``item_share``: no item takes more than ``max_item_share`` of the challenger's decisions.
+* ``slice:<family>:<slice>``: no slice of students is worse off than under the champion (the
+  reference) by more than ``slice_margin`` skills.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from quizops.evaluation.ope import ESTIMATORS, Interval, Overlap
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Every setting of the evaluation and its gate (the single source of their defaults).
+
+    The evaluate_policy component's signature and the training pipeline's parameters repeat
+    these defaults (KFP needs literals); a test keeps the three equal.
+
+    Attributes:
+        holdout_fraction: Share of students held out for off-policy evaluation.
+        split_seed: Seed of the student split.
+        bootstrap_resamples: Bootstrap resamples (over students) of every interval.
+        bootstrap_seed: Seed of the resamples.
+        clip_weight: Weight cap of clipped IPS and switch-DR.
+        ope_estimator: Estimator the gate reads (one of ``ope.ESTIMATORS`` except ``logged``).
+        ope_margin: How much worse than the reference the OPE interval may reach.
+        min_effective_sample: Least effective sample (Kish) of the importance weights.
+        min_support: Least share of the challenger's choices the logging policy covers.
+        students: Simulated students per policy and family.
+        steps: Items per simulated student.
+        seed: Seed of the simulated students and draws (shared by every policy: paired).
+        min_improvement: Least lower bound of the paired improvement, in skills mastered.
+        max_item_share: Largest share of the challenger's simulated decisions on one item.
+        slice_margin: Largest loss of a slice against the reference, in skills mastered.
+    """
+
+    holdout_fraction: float = 0.2
+    split_seed: int = 0
+    bootstrap_resamples: int = 200
+    bootstrap_seed: int = 0
+    clip_weight: float = 20.0
+    ope_estimator: str = "dr"
+    ope_margin: float = 0.0
+    min_effective_sample: float = 50.0
+    min_support: float = 0.9
+    students: int = 300
+    steps: int = 20
+    seed: int = 1000
+    min_improvement: float = 0.0
+    max_item_share: float = 0.25
+    slice_margin: float = 0.25
+
+    def __post_init__(self) -> None:
+        from quizops.errors import ConfigurationError
+
+        if self.ope_estimator not in ESTIMATORS or self.ope_estimator == "logged":
+            raise ConfigurationError(
+                f"gate: ope_estimator must be one of {[e for e in ESTIMATORS if e != 'logged']}"
+            )
+        if not 0.0 < self.holdout_fraction < 1.0:
+            raise ConfigurationError("gate: holdout_fraction must be in (0, 1)")
+        if not 0.0 < self.max_item_share <= 1.0:
+            raise ConfigurationError("gate: max_item_share must be in (0, 1]")
+        for name in ("bootstrap_resamples", "students", "steps"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"gate: {name} must be at least 1")
+        if self.clip_weight <= 0:
+            raise ConfigurationError("gate: clip_weight must be positive")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule of the gate and its outcome.
+
+    Attributes:
+        name: ``registry``, ``simulation:<family>``, ``overlap``, ``ope``, ``item_share`` or
+            ``slice:<family>:<slice>``.
+        passed: Whether it passed.
+        detail: One line with the numbers behind it.
+        warning: A caution that does not fail the check.
+    """
+
+    name: str
+    passed: bool
+    detail: str
+    warning: str = ""
+
+    def line(self) -> str:
+        """``pass: ...`` or ``FAIL: ...`` (plus the warning)."""
+        text = f"{'pass' if self.passed else 'FAIL'} {self.name}: {self.detail}"
+        return f"{text} (warning: {self.warning})" if self.warning else text
+
+
+@dataclass(frozen=True)
+class FamilyEvidence:
+    """Simulation evidence in one fitted simulator family.
+
+    Attributes:
+        family: Family name.
+        reference: Name of the policy the challenger is compared with (``champion`` or the best
+            baseline).
+        improvement: Paired difference challenger - reference in skills mastered.
+        slices: Slice name -> paired difference challenger - reference on that slice.
+        max_item_share: Largest share of the challenger's decisions on one item.
+    """
+
+    family: str
+    reference: str
+    improvement: Interval
+    slices: dict[str, Interval] = field(default_factory=dict)
+    max_item_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class OPEEvidence:
+    """Off-policy evidence on held-out students.
+
+    Attributes:
+        reference: ``champion`` or ``logging policy``.
+        difference: Paired difference challenger - reference of the gate's estimator.
+        overlap: Overlap of the challenger with the logging policy.
+    """
+
+    reference: str
+    difference: Interval
+    overlap: Overlap
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The gate's verdict.
+
+    Attributes:
+        blessed: Whether every check passed.
+        checks: Every check, in order.
+        champion_version: The champion compared with ("" when there was none); promotion
+            refuses if the champion changed since (compare and set).
+    """
+
+    blessed: bool
+    checks: list[Check]
+    champion_version: str
+
+    @property
+    def reasons(self) -> list[str]:
+        """One line per check."""
+        return [check.line() for check in self.checks]
+
+
+def _fmt(interval: Interval) -> str:
+    return f"{interval.estimate:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}]"
+
+
+def decide(
+    config: GateConfig,
+    *,
+    champion_version: str,
+    registry_error: str = "",
+    families: list[FamilyEvidence],
+    ope: OPEEvidence | None,
+    ope_refusal: str = "",
+) -> GateDecision:
+    """Applies every rule of the gate.
+
+    Args:
+        config: Thresholds.
+        champion_version: Champion compared with ("" = none).
+        registry_error: Why the registry could not be read ("" = it could).
+        families: Simulation evidence per fitted family (none = the gate fails).
+        ope: Off-policy evidence (None = off-policy evaluation could not run).
+        ope_refusal: Why off-policy evaluation could not run.
+
+    Returns:
+        The decision.
+    """
+    checks: list[Check] = []
+    if registry_error:
+        checks.append(
+            Check("registry", False, f"MLflow registry failed, gate fails closed: {registry_error}")
+        )
+    else:
+        checks.append(
+            Check(
+                "registry",
+                True,
+                f"champion version {champion_version}" if champion_version else "no champion yet",
+            )
+        )
+    if not families:
+        checks.append(Check("simulation", False, "no fitted simulator family to evaluate in"))
+    for fam in families:
+        low = fam.improvement.low
+        checks.append(
+            Check(
+                f"simulation:{fam.family}",
+                math.isfinite(low) and low > config.min_improvement,
+                f"skills mastered vs {fam.reference} {_fmt(fam.improvement)}, "
+                f"need lower bound > {config.min_improvement:+.3f}",
+            )
+        )
+    if ope is None:
+        checks.append(
+            Check("ope", False, f"off-policy evaluation refused: {ope_refusal or 'not run'}")
+        )
+    else:
+        ov = ope.overlap
+        enough = ov.effective_sample >= config.min_effective_sample
+        supported = math.isnan(ov.support) or ov.support >= config.min_support
+        warning = ""
+        if enough and ov.effective_sample < 2 * config.min_effective_sample:
+            warning = "effective sample less than twice the minimum"
+        checks.append(
+            Check(
+                "overlap",
+                enough and supported,
+                f"effective sample {ov.effective_sample:.1f} of {ov.decisions} "
+                f"(need >= {config.min_effective_sample:g}), support {ov.support:.3f} "
+                f"(need >= {config.min_support:g}), largest weight {ov.max_weight:.1f}",
+                warning,
+            )
+        )
+        if enough and supported:
+            high = ope.difference.high
+            checks.append(
+                Check(
+                    "ope",
+                    math.isfinite(high) and high >= -config.ope_margin,
+                    f"{config.ope_estimator.upper()} vs {ope.reference} {_fmt(ope.difference)}, "
+                    f"need upper bound >= {-config.ope_margin:+.3f}",
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    "ope",
+                    False,
+                    "off-policy evaluation refused: too little overlap to say anything",
+                )
+            )
+    if families:
+        share = max(fam.max_item_share for fam in families)
+        checks.append(
+            Check(
+                "item_share",
+                share <= config.max_item_share,
+                f"largest item share of decisions {share:.3f} (need <= {config.max_item_share:g})",
+            )
+        )
+    for fam in families:
+        for name, diff in fam.slices.items():
+            checks.append(
+                Check(
+                    f"slice:{fam.family}:{name}",
+                    math.isfinite(diff.estimate) and diff.estimate >= -config.slice_margin,
+                    f"skills mastered vs {fam.reference} {_fmt(diff)}, "
+                    f"need >= {-config.slice_margin:+.3f}",
+                )
+            )
+    return GateDecision(
+        blessed=all(c.passed for c in checks),
+        checks=checks,
+        champion_version=champion_version,
+    )

@@ -1,0 +1,228 @@
+"""The gate: refuses a worse challenger, one with too little overlap, one that harms a slice and
+one evaluated while the registry fails; blesses a better one. Simulation evidence comes from
+real rollouts in the hand-made world (paired students); OPE evidence from hand-made numbers."""
+
+import numpy as np
+import pytest
+
+from quizops.errors import ConfigurationError
+from quizops.evaluation.gate import FamilyEvidence, GateConfig, OPEEvidence, decide
+from quizops.evaluation.ope import Interval, Overlap
+from quizops.evaluation.simulation_eval import CHALLENGER, CHAMPION, evaluate_family
+from quizops.simulation import make_world, simulate
+
+
+class Uniform:
+    """Picks any item uniformly."""
+
+    name = "random"
+
+    def start(self, context):
+        self.context = context
+
+    def choose(self):
+        n, items = self.context.n_students, self.context.item_ids
+        picks = self.context.rng.integers(0, len(items), n)
+        return [items[i] for i in picks], np.full(n, 1.0 / len(items))
+
+    def observe(self, item_ids, correct):
+        pass
+
+
+class Oracle(Uniform):
+    """Knows the hidden state (an upper bound); with ``harm_below`` it serves students who
+    started with at most that many skills one useless item instead."""
+
+    name = "oracle"
+
+    def __init__(self, harm_below=-1):
+        self.harm_below = harm_below
+
+    def start(self, context):
+        super().start(context)
+        self.prior = context.world.mastered(context.students).sum(axis=1)
+
+    def choose(self):
+        world, students = self.context.world, self.context.students
+        best = world.oracle_scores(students).argmax(axis=1)
+        useless = int(np.argmin(world.teach))
+        picks = np.where(self.prior <= self.harm_below, useless, best)
+        items = self.context.item_ids
+        return [items[i] for i in picks], np.ones(len(picks))
+
+
+def family(choosers, students=240, steps=15):
+    return evaluate_family(
+        "handmade",
+        make_world(7),
+        choosers,
+        simulate=simulate,
+        students=students,
+        steps=steps,
+        seed=11,
+        resamples=200,
+        bootstrap_seed=0,
+    )
+
+
+def good_ope():
+    return OPEEvidence(
+        reference="logging policy",
+        difference=Interval(0.02, -0.01, 0.05),
+        overlap=Overlap(800.0, 0.2, 12.0, 0.05, 0.97, 4000),
+    )
+
+
+def evidence(result):
+    return FamilyEvidence(
+        family=result.family,
+        reference=result.reference,
+        improvement=result.differences[result.reference],
+        slices=result.slices,
+        max_item_share=result.challenger_max_item_share,
+    )
+
+
+@pytest.fixture(scope="module")
+def better():
+    return family({CHALLENGER: lambda w: Oracle(), "random": lambda w: Uniform()})
+
+
+def test_paired_simulation_is_paired_and_intervals_cover_the_means(better):
+    # Same students for every policy: the prior is the same, so the paired difference equals
+    # the difference of the means exactly.
+    runs = better.runs
+    diff = better.differences["random"]
+    assert diff.estimate == pytest.approx(
+        runs[CHALLENGER].mastered.estimate - runs["random"].mastered.estimate
+    )
+    for run in runs.values():
+        assert run.mastered.low <= run.mastered.estimate <= run.mastered.high
+        assert run.curve.shape == (16,)  # before the first item and after each of 15
+        assert np.all(run.curve_low <= run.curve + 1e-12)
+        assert run.item_share.sum() == pytest.approx(1.0)
+    # The curve starts at the prior and ends at the final mastery.
+    assert runs["random"].curve[0] == pytest.approx(runs[CHALLENGER].curve[0])
+    assert runs[CHALLENGER].curve[-1] == pytest.approx(runs[CHALLENGER].mastered.estimate)
+    assert better.reference == "random"
+
+
+def test_gate_blesses_a_better_challenger(better):
+    decision = decide(
+        GateConfig(max_item_share=1.0),
+        champion_version="",
+        families=[evidence(better)],
+        ope=good_ope(),
+    )
+    assert decision.blessed, decision.reasons
+    assert better.differences["random"].low > 0
+
+
+def test_gate_refuses_a_worse_challenger():
+    worse = family({CHALLENGER: lambda w: Uniform(), CHAMPION: lambda w: Oracle()})
+    assert worse.reference == CHAMPION
+    decision = decide(
+        GateConfig(max_item_share=1.0),
+        champion_version="4",
+        families=[evidence(worse)],
+        ope=good_ope(),
+    )
+    assert not decision.blessed
+    failed = [c.name for c in decision.checks if not c.passed]
+    assert "simulation:handmade" in failed
+    assert decision.champion_version == "4"
+
+
+def test_gate_refuses_a_challenger_that_harms_a_slice():
+    # Better than the random champion overall, but students who start with no skill get one
+    # useless item over and over.
+    harmful = family({CHALLENGER: lambda w: Oracle(harm_below=0), CHAMPION: lambda w: Uniform()})
+    ev = evidence(harmful)
+    assert ev.improvement.low > 0  # the overall comparison alone would bless it
+    decision = decide(
+        GateConfig(max_item_share=1.0), champion_version="4", families=[ev], ope=good_ope()
+    )
+    failed = [c.name for c in decision.checks if not c.passed]
+    assert failed == ["slice:handmade:low_prior_mastery"], decision.reasons
+    assert not decision.blessed
+
+
+def test_gate_refuses_too_little_overlap(better):
+    poor = OPEEvidence(
+        reference="logging policy",
+        difference=Interval(0.5, 0.2, 0.9),  # a glowing estimate that means nothing
+        overlap=Overlap(12.0, 0.003, 900.0, 0.7, 0.97, 4000),
+    )
+    decision = decide(
+        GateConfig(max_item_share=1.0), champion_version="", families=[evidence(better)], ope=poor
+    )
+    assert not decision.blessed
+    failed = {c.name: c.detail for c in decision.checks if not c.passed}
+    assert set(failed) == {"overlap", "ope"}
+    assert "refused" in failed["ope"]
+    # Low support alone refuses as well.
+    unsupported = OPEEvidence(
+        "logging policy", Interval(0.0, -0.1, 0.1), Overlap(900.0, 0.2, 3.0, 0.02, 0.5, 4000)
+    )
+    assert not decide(
+        GateConfig(max_item_share=1.0),
+        champion_version="",
+        families=[evidence(better)],
+        ope=unsupported,
+    ).blessed
+
+
+def test_gate_refuses_an_ope_value_worse_beyond_its_interval(better):
+    worse = OPEEvidence(
+        "champion", Interval(-0.08, -0.12, -0.03), Overlap(900.0, 0.2, 3.0, 0.02, 0.99, 4000)
+    )
+    decision = decide(
+        GateConfig(max_item_share=1.0), champion_version="2", families=[evidence(better)], ope=worse
+    )
+    assert [c.name for c in decision.checks if not c.passed] == ["ope"]
+    # Within its interval it passes.
+    fine = OPEEvidence("champion", Interval(-0.02, -0.06, 0.01), worse.overlap)
+    assert decide(
+        GateConfig(max_item_share=1.0), champion_version="2", families=[evidence(better)], ope=fine
+    ).blessed
+
+
+def test_gate_fails_closed_when_the_registry_fails(better):
+    decision = decide(
+        GateConfig(max_item_share=1.0),
+        champion_version="",
+        registry_error="could not reach the tracking server (ConnectionError)",
+        families=[evidence(better)],
+        ope=good_ope(),
+    )
+    assert not decision.blessed
+    assert decision.checks[0].name == "registry" and not decision.checks[0].passed
+    assert "fails closed" in decision.reasons[0]
+
+
+def test_gate_needs_every_family_and_caps_item_share(better):
+    weak = FamilyEvidence("pfa", "random", Interval(0.1, -0.05, 0.3), {}, 0.1)
+    decision = decide(
+        GateConfig(max_item_share=1.0),
+        champion_version="",
+        families=[evidence(better), weak],
+        ope=good_ope(),
+    )
+    assert [c.name for c in decision.checks if not c.passed] == ["simulation:pfa"]
+    # The oracle drills a few items; a cap below its largest share refuses it.
+    share = better.challenger_max_item_share
+    capped = decide(
+        GateConfig(max_item_share=share / 2),
+        champion_version="",
+        families=[evidence(better)],
+        ope=good_ope(),
+    )
+    assert [c.name for c in capped.checks if not c.passed] == ["item_share"]
+    assert not decide(GateConfig(), champion_version="", families=[], ope=good_ope()).blessed
+
+
+def test_config_rejects_bad_settings():
+    with pytest.raises(ConfigurationError, match="ope_estimator"):
+        GateConfig(ope_estimator="logged")
+    with pytest.raises(ConfigurationError, match="holdout_fraction"):
+        GateConfig(holdout_fraction=1.5)
