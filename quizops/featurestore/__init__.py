@@ -9,3 +9,7 @@
 
 Nothing here imports Feast at module import; the functions that need it do.
 """
+
+from quizops.featurestore.materialize import MaterializeResult, run_materialize_features_stage
+
+__all__ = ["MaterializeResult", "run_materialize_features_stage"]

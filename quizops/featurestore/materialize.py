@@ -18,7 +18,13 @@ from typing import Any
 import pandas as pd
 
 from quizops.errors import FeatureStoreError, InputDataError
-from quizops.featurestore.config import CONFIG_FILE, ensure_local_repo, offline_root, open_store
+from quizops.featurestore.config import (
+    CONFIG_FILE,
+    default_repo_path,
+    ensure_local_repo,
+    offline_root,
+    open_store,
+)
 from quizops.featurestore.definitions import EVENT_TIMESTAMP, build_definitions, offline_paths
 from quizops.featurestore.offline import (
     item_table,
@@ -95,13 +101,13 @@ def materialize_features(
         FeatureStoreError: Feast cannot apply the definitions or materialize.
     """
     started = time.monotonic()
-    repo = Path(repo_path)
-    if not (repo / CONFIG_FILE).is_file():
-        repo = ensure_local_repo(repo)
     version = tracer_version(tracer)
     scalars, states = state_snapshots(df, tracer, version)
     if len(items) == 0:
         raise InputDataError("feature store: the item bank is empty")
+    repo = Path(repo_path)
+    if not (repo / CONFIG_FILE).is_file():
+        repo = ensure_local_repo(repo)
     fitted_at = pd.Timestamp.now(tz="UTC").floor("s")
     item_rows = item_table(items, tracer, version, fitted_at)
     students = student_table(scalars, states)
@@ -161,7 +167,8 @@ def run_materialize_features_stage(
     Args:
         data_path: Validated, de-identified canonical table (Parquet).
         features_dir: Feature set folder (``tracer.json``, ``items.parquet``).
-        repo_path: Feast repository folder (created as a local one when it has no config).
+        repo_path: Feast repository folder (created as a local one when it has no config);
+            empty for :func:`~quizops.featurestore.config.default_repo_path`.
         offline_uri: Offline file location (empty: ``<repo>/data``).
 
     Returns:
@@ -175,7 +182,7 @@ def run_materialize_features_stage(
     from quizops.features import load_features
 
     if not str(repo_path):
-        raise FeatureStoreError("feature_store: the repository folder must not be empty")
+        repo_path = default_repo_path()
     features = load_features(features_dir)
     return materialize_features(
         read_table(data_path), features.tracer, features.items, repo_path, offline_uri
