@@ -56,10 +56,10 @@ def running_gcs_emulator(bucket: str):
             os.environ["STORAGE_EMULATOR_HOST"] = previous
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory):
-    """A real MLflow tracking server on 127.0.0.1 (SQLite backend, proxied artifacts)."""
-    root = tmp_path_factory.mktemp("mlflow-server")
+@contextlib.contextmanager
+def running_mlflow_server(root: Path):
+    """A real MLflow tracking server on 127.0.0.1 (SQLite backend, proxied artifacts) in root."""
+    root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = open(root / "server.log", "w")
     process = subprocess.Popen(
@@ -90,3 +90,10 @@ def mlflow_server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real MLflow tracking server on 127.0.0.1 (SQLite backend, proxied artifacts)."""
+    with running_mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url

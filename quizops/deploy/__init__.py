@@ -102,18 +102,21 @@ def run_deploy_stage(
     Raises:
         DeploymentError: Unknown target or a failed deployment.
     """
-    from quizops.tracking import promote_in_registry
+    from quizops.tracking import promote_in_registry, read_champion
 
     if target == "local":
         record = deploy_local(model_dir, model_version, tracking_uri)
     elif target == "kserve":
+        # Read before touching the cluster (fails closed); promotion is compare-and-set on it.
+        champion = read_champion(tracking_uri) if model_version else ""
         manifest = render_inference_service(
             service_name, namespace, model_uri, image, model_version
         )
         record = deploy_kserve_target(api or kubernetes_api(), manifest, canary_traffic_percent)
         if model_version:
             record.previous_version = (
-                promote_in_registry(model_version, tracking_uri) or record.previous_version
+                promote_in_registry(model_version, tracking_uri, expected_champion=champion)
+                or record.previous_version
             )
     else:
         raise DeploymentError(f"target: must be 'local' or 'kserve', got {target!r}")

@@ -111,10 +111,12 @@ def deploy_local(
     """
     from quizops.policy import QuizPolicy
     from quizops.serving import PredictorProcess
-    from quizops.tracking import promote_in_registry
+    from quizops.tracking import promote_in_registry, read_champion
 
     model_dir = Path(model_dir)
     policy = QuizPolicy.load(model_dir)
+    # Read before the smoke test, fail closed; promotion refuses if it changes meanwhile.
+    champion = read_champion(tracking_uri) if promote and model_version else ""
     record = DeploymentRecord(
         target="local",
         status="failed",
@@ -137,7 +139,9 @@ def deploy_local(
             code = process.stop()
             record.event(f"predictor stopped (exit {code})")
     if promote and model_version:
-        record.previous_version = promote_in_registry(str(model_version), tracking_uri)
+        record.previous_version = promote_in_registry(
+            str(model_version), tracking_uri, expected_champion=champion
+        )
         record.event(f"MLflow alias champion -> version {model_version}")
     record.status = "promoted"
     record.finished = now()
