@@ -1,12 +1,17 @@
-"""Runs the predictor (``quizops_predictor``) as a local process on 127.0.0.1.
+"""Runs the predictor (``quizops_predictor``) as a local process on 127.0.0.1; decision-log layout.
 
 Used by the local deploy target, the service tests and the predictor benchmark. Every wait is
 bounded in time, and :class:`PredictorProcess` always stops the process it started.
+
+The decision log's layout (what the predictor writes and :mod:`quizops.ingest.serving_logs`
+reads) is fixed here: :data:`DECISION_FIELDS`, :func:`items_digest` and
+:func:`decision_object_name`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import json
 import logging
@@ -30,7 +35,57 @@ from quizops.names import MODEL_NAME, PREDICTOR_PATH_ENV
 logger = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
-#: Environment variable naming the folder that holds the ``quizops_predictor`` package.
+
+#: Fields of one decision-log record (a JSON line), in order. ``student_pseudonym`` is left out
+#: when the predictor has no pseudonymization key; ``candidates`` is null when the policy chose
+#: from its whole item bank (``candidates_sha256`` then equals ``item_bank_version``) or when an
+#: explicit list was longer than :data:`MAX_LOGGED_CANDIDATES` (then only its digest is kept).
+DECISION_FIELDS = (
+    "time",
+    "request_id",
+    "instance",
+    "student_pseudonym",
+    "history_length",
+    "candidates",
+    "candidates_count",
+    "candidates_sha256",
+    "item_bank_version",
+    "state",
+    "item_id",
+    "propensity",
+    "policy_version",
+    "variant",
+    "protocol",
+)
+#: Longest explicit candidate list written out in full.
+MAX_LOGGED_CANDIDATES = 256
+
+
+def items_digest(item_ids: Sequence[str]) -> str:
+    """A short, order-sensitive digest of a list of item ids (candidates or an item bank).
+
+    Args:
+        item_ids: The ids, in the order the policy saw them.
+
+    Returns:
+        The first 16 hex characters of SHA-256 over the ids joined by newlines.
+    """
+    return hashlib.sha256("\n".join(item_ids).encode("utf-8")).hexdigest()[:16]
+
+
+def decision_object_name(day: str, writer: str, sequence: int) -> str:
+    """The relative name of one decision-log batch in an object store (gs://).
+
+    Args:
+        day: UTC date ``YYYY-MM-DD`` of the batch's records.
+        writer: Id of the writing process (host and pid), so replicas never collide.
+        sequence: The writer's batch counter.
+
+    Returns:
+        ``date=<day>/decisions-<day>-<writer>-<sequence>.jsonl``: the span is both the folder
+        and part of the name, which is what the validation and ingest readers select on.
+    """
+    return f"date={day}/decisions-{day}-{writer}-{sequence:06d}.jsonl"
 
 
 def predictor_pythonpath() -> str:

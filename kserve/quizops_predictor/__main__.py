@@ -3,6 +3,11 @@
 Examples:
     PYTHONPATH=kserve python -m quizops_predictor --port 8080            # champion from MLflow
     PYTHONPATH=kserve python -m quizops_predictor --model-dir path/to/policy --port 8080
+    QUIZOPS_VARIANT=canary python -m quizops_predictor --decisions-dir gs://bucket/decisions
+
+The decision log goes to ``--decisions-dir`` (a folder or ``gs://bucket/prefix``; default
+``$QUIZOPS_DECISIONS_URI``, else the home's ``decisions/``); it is flushed and closed when the
+server stops (SIGTERM or SIGINT).
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ from collections.abc import Sequence
 
 from threadpoolctl import threadpool_limits
 
-from quizops.errors import ModelNotFoundError
+from quizops.errors import DecisionSinkError, ModelNotFoundError
 from quizops.home import PII_KEY_ENV, PII_KEY_FILE_ENV, local_home
-from quizops_predictor.decisions import DecisionLog, configured_pii_key
+from quizops.names import CANARY_VARIANT, CHAMPION_VARIANT, DECISIONS_URI_ENV, VARIANT_ENV
+from quizops_predictor import contract
+from quizops_predictor.decisions import DecisionLog, configured_pii_key, open_sink
 from quizops_predictor.loading import CHAMPION_URI, load_policy
+from quizops_predictor.metrics import create_metrics
 from quizops_predictor.model import QuizPolicyModel
 from quizops_predictor.server import LOOPBACK, BoundModelServer
 
@@ -47,8 +55,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--decisions-dir",
-        default=None,
-        help=f"decision log folder (default {home.decisions})",
+        default=os.environ.get(DECISIONS_URI_ENV) or None,
+        help=f"decision log folder or gs://bucket/prefix (default ${DECISIONS_URI_ENV}, "
+        f"else {home.decisions})",
+    )
+    parser.add_argument(
+        "--decisions-batch-records",
+        type=int,
+        default=1000,
+        help="gs:// sink: upload a batch at this many decisions (default 1000)",
+    )
+    parser.add_argument(
+        "--decisions-batch-seconds",
+        type=float,
+        default=10.0,
+        help="gs:// sink: upload a batch at the latest after this many seconds (default 10)",
+    )
+    parser.add_argument(
+        "--variant",
+        choices=(CHAMPION_VARIANT, CANARY_VARIANT),
+        default=os.environ.get(VARIANT_ENV) or CHAMPION_VARIANT,
+        help=f"serving variant in metrics and decisions (default ${VARIANT_ENV} or champion)",
+    )
+    limits = parser.add_argument_group("request limits (beyond: 413)")
+    limits.add_argument("--max-body-bytes", type=int, default=contract.MAX_BODY_BYTES)
+    limits.add_argument("--max-instances", type=int, default=contract.MAX_INSTANCES)
+    limits.add_argument("--max-history", type=int, default=contract.MAX_HISTORY)
+    limits.add_argument("--max-candidates", type=int, default=contract.MAX_CANDIDATES)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="scoring threads (default 1; bounded pool)"
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=64,
+        help="inference requests served at once; more are answered 503 (default 64)",
     )
     parser.add_argument("--seed", type=int, default=None, help="sampling seed (tests)")
     return parser
@@ -63,7 +104,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status: 0 after a clean stop, 4 when no model can be loaded.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.variant not in (CHAMPION_VARIANT, CANARY_VARIANT):
+        parser.error(f"{VARIANT_ENV}: must be {CHAMPION_VARIANT} or {CANARY_VARIANT}")
+    try:
+        limits = contract.Limits(
+            max_body_bytes=args.max_body_bytes,
+            max_instances=args.max_instances,
+            max_history=args.max_history,
+            max_candidates=args.max_candidates,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     home = local_home()
     if not os.environ.get(PII_KEY_ENV) and not os.environ.get(PII_KEY_FILE_ENV):
@@ -78,21 +131,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 4
-    decision_log = DecisionLog(args.decisions_dir or home.decisions, configured_pii_key())
+    try:
+        target = str(args.decisions_dir or home.decisions)
+        options = {}
+        if target.startswith("gs://"):
+            options = {
+                "max_records": args.decisions_batch_records,
+                "max_seconds": args.decisions_batch_seconds,
+            }
+        sink = open_sink(target, **options)
+    except (DecisionSinkError, OSError) as exc:
+        print(f"error: decision log: {exc}", file=sys.stderr)
+        return 4
+    metrics = create_metrics(args.variant)
+    decision_log = DecisionLog(
+        sink, configured_pii_key(), variant=args.variant, item_bank=policy.item_bank
+    )
     # One request scores one small batch: OpenMP thread start-up in the gain model's predict
     # costs more than it saves (4x slower per decision on 2 cores), so score on one thread.
     threadpool_limits(limits=1)
-    model = QuizPolicyModel(policy, version, decision_log=decision_log, seed=args.seed)
+    model = QuizPolicyModel(
+        policy,
+        version,
+        decision_log=decision_log,
+        seed=args.seed,
+        limits=limits,
+        workers=args.workers,
+        metrics=metrics,
+    )
     model.load()
     logger.info(
-        "serving policy version %s (%d items) on http://%s:%d, decisions in %s",
+        "serving policy version %s (%d items, variant %s) on http://%s:%d, decisions in %s",
         version or "-",
         len(policy.item_bank),
+        args.variant,
         args.host,
         args.port,
-        decision_log.directory,
+        decision_log.location,
     )
-    BoundModelServer(http_port=args.port, host=args.host).start([model])
+    server = BoundModelServer(
+        http_port=args.port,
+        host=args.host,
+        max_body_bytes=limits.max_body_bytes,
+        max_in_flight=args.max_in_flight,
+        metrics=metrics,
+    )
+    try:
+        server.start([model])
+    finally:
+        model.stop()  # idempotent: flushes and closes the decision log
+        logger.info("predictor stopped; decision log closed")
     return 0
 
 

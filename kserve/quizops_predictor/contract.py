@@ -11,7 +11,9 @@ tensor ``request`` (BYTES [N]) carries one JSON instance per element, and the ou
 ``item_id`` (BYTES [N]), ``propensity`` (FP32 [N]) and ``policy_version`` (BYTES [N]).
 
 Every violation raises :class:`ContractError` whose message starts with the path of the field at
-fault (``instances[0].history[2].correct: ...``) so that the server can answer 400 with it.
+fault (``instances[0].history[2].correct: ...``) and says what kind of problem it is, so that the
+server can answer 400 with it. A message never holds a value of the request: a request may carry
+personal data in any field, and error messages reach logs.
 """
 
 from __future__ import annotations
@@ -21,24 +23,52 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from quizops.errors import RequestContractError, RequestTooLargeError
 from quizops.names import MODEL_NAME
 
-__all__ = ["MODEL_NAME", "ContractError"]
+__all__ = ["MODEL_NAME", "ContractError", "Limits", "RequestTooLargeError"]
 #: v2 input and output tensor names.
 V2_INPUT = "request"
 V2_OUTPUTS = ("item_id", "propensity", "policy_version")
-#: Bounds that keep one request from monopolising the server.
-MAX_INSTANCES = 1024
+#: Default bounds that keep one request from monopolising the server.
+MAX_BODY_BYTES = 1 << 20
+MAX_INSTANCES = 256
 MAX_HISTORY = 10_000
-MAX_CANDIDATES = 100_000
+MAX_CANDIDATES = 10_000
 MAX_ID_LENGTH = 256
 
-_INSTANCE_KEYS = frozenset({"student_id", "history", "candidates"})
+_INSTANCE_KEYS = frozenset({"student_id", "history", "candidates", "request_id"})
 _ANSWER_KEYS = frozenset({"item_id", "correct"})
 
+#: The contract's error (kept under this name for callers of the predictor package).
+ContractError = RequestContractError
 
-class ContractError(ValueError):
-    """A request does not follow the predictor contract; the message names the field."""
+
+@dataclass(frozen=True)
+class Limits:
+    """Request bounds; a request beyond one is refused before any model work.
+
+    Attributes:
+        max_body_bytes: Largest request body (413 beyond).
+        max_instances: Instances per request (v1 ``instances``, v2 ``request`` elements).
+        max_history: Answers in one instance's history.
+        max_candidates: Items in one instance's candidate list.
+        max_id_length: Characters of one id.
+    """
+
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_instances: int = MAX_INSTANCES
+    max_history: int = MAX_HISTORY
+    max_candidates: int = MAX_CANDIDATES
+    max_id_length: int = MAX_ID_LENGTH
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_instances", "max_history", "max_candidates"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name}: must be at least 1")
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -49,131 +79,193 @@ class Instance:
         student_id: The caller's student id (never logged raw).
         history: ``(item_id, correct)`` pairs, oldest first.
         candidates: Items the policy may choose from, or None for the whole bank.
+        request_id: The caller's id of this decision, if it sent one.
     """
 
     student_id: str
     history: tuple[tuple[str, int], ...]
     candidates: tuple[str, ...] | None
+    request_id: str | None = None
 
 
-def _item_id(value: Any, where: str, item_bank: frozenset[str] | None) -> str:
+def _kind(value: Any) -> str:
+    """The JSON kind of a value, for messages that must not quote it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def _id(value: Any, where: str, limits: Limits) -> str:
     if not isinstance(value, str) or not value:
-        raise ContractError(f"{where}: must be a non-empty string item id, got {value!r}")
-    if len(value) > MAX_ID_LENGTH:
-        raise ContractError(f"{where}: longer than {MAX_ID_LENGTH} characters")
-    if item_bank is not None and value not in item_bank:
-        raise ContractError(f"{where}: unknown item {value!r} (not in the policy's item bank)")
+        raise ContractError(f"{where}: must be a non-empty string, got {_kind(value)}")
+    if len(value) > limits.max_id_length:
+        raise ContractError(f"{where}: longer than {limits.max_id_length} characters")
     return value
 
 
-def parse_instance(raw: Any, where: str, item_bank: frozenset[str] | None = None) -> Instance:
+def _item_id(value: Any, where: str, item_bank: frozenset[str] | None, limits: Limits) -> str:
+    item = _id(value, where, limits)
+    if item_bank is not None and item not in item_bank:
+        raise ContractError(f"{where}: unknown item id (not in the policy's item bank)")
+    return item
+
+
+def _unknown_field(keys: Any, allowed: frozenset[str], where: str, expected: str) -> None:
+    for key in keys:
+        if key not in allowed:
+            # A key is request content too: it is named only when it has the shape of a field
+            # name (letters, digits and underscores, at most 32), else by its position.
+            named = isinstance(key, str) and len(key) <= 32 and key.replace("_", "").isalnum()
+            at = f"{where}.{key}" if named and key.isascii() else where
+            raise ContractError(f"{at}: unknown field (expected {expected})")
+
+
+def parse_instance(
+    raw: Any,
+    where: str,
+    item_bank: frozenset[str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Instance:
     """Parses and validates one instance.
 
     Args:
         raw: The decoded JSON value of the instance.
         where: The path of the instance for messages, e.g. ``instances[3]``.
         item_bank: Known item ids; when given, unknown ids are rejected.
+        limits: Request bounds.
 
     Returns:
         The instance.
 
     Raises:
         ContractError: A field is missing, of the wrong type, unknown or out of bounds.
+        RequestTooLargeError: The history or the candidates exceed their bound.
     """
     if not isinstance(raw, Mapping):
-        raise ContractError(f"{where}: must be a JSON object, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - _INSTANCE_KEYS)
-    if unknown:
-        raise ContractError(
-            f"{where}.{unknown[0]}: unknown field (expected student_id, history, candidates)"
-        )
-    student_id = raw.get("student_id")
-    if not isinstance(student_id, str) or not student_id:
+        raise ContractError(f"{where}: must be a JSON object, got {_kind(raw)}")
+    _unknown_field(raw, _INSTANCE_KEYS, where, "student_id, history, candidates, request_id")
+    if "student_id" not in raw:
         raise ContractError(f"{where}.student_id: required non-empty string")
-    if len(student_id) > MAX_ID_LENGTH:
-        raise ContractError(f"{where}.student_id: longer than {MAX_ID_LENGTH} characters")
+    student_id = _id(raw["student_id"], f"{where}.student_id", limits)
+    request_id = None
+    if raw.get("request_id") is not None:
+        request_id = _id(raw["request_id"], f"{where}.request_id", limits)
     if "history" not in raw:
         raise ContractError(f"{where}.history: required (a list, empty for a new student)")
     history_raw = raw["history"]
     if not isinstance(history_raw, list):
-        raise ContractError(f"{where}.history: must be a list of {{item_id, correct}} objects")
-    if len(history_raw) > MAX_HISTORY:
-        raise ContractError(f"{where}.history: more than {MAX_HISTORY} answers")
+        raise ContractError(
+            f"{where}.history: must be a list of {{item_id, correct}} objects, "
+            f"got {_kind(history_raw)}"
+        )
+    if len(history_raw) > limits.max_history:
+        raise RequestTooLargeError(f"{where}.history: more than {limits.max_history} answers")
     history: list[tuple[str, int]] = []
     for i, answer in enumerate(history_raw):
         at = f"{where}.history[{i}]"
         if not isinstance(answer, Mapping):
             raise ContractError(f"{at}: must be an object with item_id and correct")
-        extra = sorted(set(answer) - _ANSWER_KEYS)
-        if extra:
-            raise ContractError(f"{at}.{extra[0]}: unknown field (expected item_id, correct)")
+        _unknown_field(answer, _ANSWER_KEYS, at, "item_id, correct")
         if "item_id" not in answer:
             raise ContractError(f"{at}.item_id: required")
-        item = _item_id(answer["item_id"], f"{at}.item_id", item_bank)
+        item = _item_id(answer["item_id"], f"{at}.item_id", item_bank, limits)
         correct = answer.get("correct")
         if isinstance(correct, bool):
             correct = int(correct)
-        if correct not in (0, 1) or isinstance(correct, float):
-            raise ContractError(f"{at}.correct: required, 0 or 1, got {correct!r}")
+        if not isinstance(correct, int) or correct not in (0, 1):
+            raise ContractError(f"{at}.correct: required, 0 or 1, got {_kind(correct)}")
         history.append((item, int(correct)))
     candidates: tuple[str, ...] | None = None
     if raw.get("candidates") is not None:
         cands = raw["candidates"]
         if not isinstance(cands, list) or not cands:
             raise ContractError(f"{where}.candidates: must be a non-empty list of item ids")
-        if len(cands) > MAX_CANDIDATES:
-            raise ContractError(f"{where}.candidates: more than {MAX_CANDIDATES} items")
-        parsed = [_item_id(c, f"{where}.candidates[{i}]", item_bank) for i, c in enumerate(cands)]
+        if len(cands) > limits.max_candidates:
+            raise RequestTooLargeError(
+                f"{where}.candidates: more than {limits.max_candidates} items"
+            )
+        parsed = [
+            _item_id(c, f"{where}.candidates[{i}]", item_bank, limits) for i, c in enumerate(cands)
+        ]
         if len(set(parsed)) != len(parsed):
             raise ContractError(f"{where}.candidates: contains duplicate item ids")
         candidates = tuple(parsed)
-    return Instance(student_id=student_id, history=tuple(history), candidates=candidates)
+    return Instance(
+        student_id=student_id,
+        history=tuple(history),
+        candidates=candidates,
+        request_id=request_id,
+    )
 
 
-def parse_v1(body: Any, item_bank: frozenset[str] | None = None) -> list[Instance]:
+def parse_v1(
+    body: Any, item_bank: frozenset[str] | None = None, limits: Limits = DEFAULT_LIMITS
+) -> list[Instance]:
     """Parses a v1 predict body.
 
     Args:
         body: The decoded JSON body.
         item_bank: Known item ids.
+        limits: Request bounds.
 
     Returns:
         The instances, in request order.
 
     Raises:
         ContractError: The body or an instance breaks the contract.
+        RequestTooLargeError: A bound is exceeded.
     """
     if not isinstance(body, Mapping):
-        raise ContractError("body: must be a JSON object with an 'instances' list")
+        raise ContractError(
+            f"body: must be a JSON object with an 'instances' list, got {_kind(body)}"
+        )
     if "instances" not in body:
         raise ContractError("instances: required (a list of instance objects)")
     instances = body["instances"]
     if not isinstance(instances, list) or not instances:
         raise ContractError("instances: must be a non-empty list")
-    if len(instances) > MAX_INSTANCES:
-        raise ContractError(f"instances: more than {MAX_INSTANCES} per request")
-    return [parse_instance(raw, f"instances[{i}]", item_bank) for i, raw in enumerate(instances)]
+    if len(instances) > limits.max_instances:
+        raise RequestTooLargeError(f"instances: more than {limits.max_instances} per request")
+    return [
+        parse_instance(raw, f"instances[{i}]", item_bank, limits) for i, raw in enumerate(instances)
+    ]
 
 
 def parse_v2_elements(
-    elements: Sequence[Any], item_bank: frozenset[str] | None = None
+    elements: Sequence[Any],
+    item_bank: frozenset[str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> list[Instance]:
     """Parses the elements of the v2 ``request`` tensor (one JSON instance each).
 
     Args:
         elements: bytes or str elements.
         item_bank: Known item ids.
+        limits: Request bounds.
 
     Returns:
         The instances, in tensor order.
 
     Raises:
-        ContractError: An element is not UTF-8 JSON or breaks the contract.
+        ContractError: An element is not UTF-8 JSON (or nests too deeply) or breaks the contract.
+        RequestTooLargeError: A bound is exceeded.
     """
     if not elements:
         raise ContractError(f"{V2_INPUT}: must hold at least one element")
-    if len(elements) > MAX_INSTANCES:
-        raise ContractError(f"{V2_INPUT}: more than {MAX_INSTANCES} elements per request")
+    if len(elements) > limits.max_instances:
+        raise RequestTooLargeError(
+            f"{V2_INPUT}: more than {limits.max_instances} elements per request"
+        )
     instances = []
     for i, element in enumerate(elements):
         where = f"{V2_INPUT}[{i}]"
@@ -181,12 +273,14 @@ def parse_v2_elements(
             try:
                 element = bytes(element).decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise ContractError(f"{where}: not UTF-8 ({exc.reason})") from exc
+                raise ContractError(f"{where}: not UTF-8 ({exc.reason})") from None
         if not isinstance(element, str):
-            raise ContractError(f"{where}: must be a JSON string, got {type(element).__name__}")
+            raise ContractError(f"{where}: must be a JSON string, got {_kind(element)}")
         try:
             raw = json.loads(element)
         except json.JSONDecodeError as exc:
-            raise ContractError(f"{where}: not valid JSON ({exc.msg})") from exc
-        instances.append(parse_instance(raw, where, item_bank))
+            raise ContractError(f"{where}: not valid JSON ({exc.msg} at char {exc.pos})") from None
+        except RecursionError:
+            raise ContractError(f"{where}: JSON nested too deeply") from None
+        instances.append(parse_instance(raw, where, item_bank, limits))
     return instances

@@ -1,29 +1,61 @@
-"""The ``quiz-policy`` KServe model: v1 and v2 (Open Inference Protocol) on one policy."""
+"""The ``quiz-policy`` KServe model: v1 and v2 (Open Inference Protocol) on one policy.
+
+Model work (parsing, knowledge tracing, scoring, sampling, decision logging) runs in a bounded
+thread pool, never on the event loop, so that health probes and ``/metrics`` answer while a
+request is scored. Decisions are logged only once every instance of a request has been
+answered: a request rejected at any point logs nothing.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
+import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from kserve import Model
-from quizops.errors import InputDataError
+from quizops.errors import InputDataError, RequestTooLargeError
 from quizops.policy import QuizPolicy
 from quizops_predictor.contract import (
+    DEFAULT_LIMITS,
     MODEL_NAME,
     V2_INPUT,
+    V2_OUTPUTS,
     ContractError,
     Instance,
+    Limits,
     parse_v1,
     parse_v2_elements,
 )
-from quizops_predictor.decisions import DecisionLog
+from quizops_predictor.decisions import DecisionLog, Record
+from quizops_predictor.metrics import PredictorMetrics
 
 logger = logging.getLogger(__name__)
+
+#: Header a caller (or the mesh: Istio, Knative) sets to identify a request.
+REQUEST_ID_HEADER = "x-request-id"
+
+
+class FieldError(InvalidInput):
+    """A 400 whose message is the predictor's own: a field path and a kind of problem, no value."""
+
+
+class TooLargeError(FieldError):
+    """A 413: the request exceeds a configured limit (instances, history, candidates)."""
+
+
+def _field_error(exc: ContractError) -> FieldError:
+    if isinstance(exc, RequestTooLargeError):
+        return TooLargeError(str(exc))
+    return FieldError(str(exc))
 
 
 class QuizPolicyModel(Model):
@@ -36,22 +68,33 @@ class QuizPolicyModel(Model):
         decision_log: DecisionLog | None = None,
         seed: int | None = None,
         name: str = MODEL_NAME,
+        limits: Limits = DEFAULT_LIMITS,
+        workers: int = 1,
+        metrics: PredictorMetrics | None = None,
     ) -> None:
         """Wraps a loaded policy.
 
         Args:
             policy: The policy to serve.
             policy_version: The version reported with every prediction.
-            decision_log: Where decisions are appended (None: not logged).
+            decision_log: Where decisions are logged (None: not logged).
             seed: Seed of the sampling generator (None: fresh entropy).
             name: The model name on the endpoints.
+            limits: Request bounds.
+            workers: Threads that score requests (the pool is bounded; the event loop never
+                scores).
+            metrics: Prometheus metrics (None: not counted).
         """
         super().__init__(name)
         self.policy = policy
         self.policy_version = policy_version
         self.decision_log = decision_log
+        self.limits = limits
+        self.metrics = metrics
         self._item_bank = frozenset(policy.item_bank)
         self._rng = np.random.default_rng(seed)
+        self._rng_lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="score")
         self.ready = False
 
     def load(self) -> bool:
@@ -61,7 +104,16 @@ class QuizPolicyModel(Model):
             True.
         """
         self.ready = True
+        if self.metrics is not None:
+            self.metrics.set_model(self.name, self.policy_version)
         return self.ready
+
+    def stop(self) -> None:
+        """Stops scoring and closes the decision log (flushing batched records)."""
+        self.ready = False
+        self._executor.shutdown(wait=True, cancel_futures=False)
+        if self.decision_log is not None:
+            self.decision_log.close()
 
     def get_input_types(self) -> list[dict]:
         """v2 model metadata: the one input tensor.
@@ -83,98 +135,192 @@ class QuizPolicyModel(Model):
             {"name": "policy_version", "datatype": "BYTES", "shape": [-1]},
         ]
 
-    def choose_all(self, instances: Sequence[Instance]) -> list[tuple[str, float]]:
-        """Chooses one item per instance and logs each decision.
+    def _state(self, history: Sequence[tuple[str, int]]) -> list[float] | None:
+        tracer = getattr(self.policy, "tracer", None)
+        state_after = getattr(tracer, "state_after", None)
+        if state_after is None:
+            return None
+        return [float(x) for x in np.asarray(state_after(list(history))).reshape(-1)]
+
+    def choose_all(
+        self, instances: Sequence[Instance], request_id: str = "", protocol: str = "v1"
+    ) -> tuple[list[tuple[str, float]], list[Record]]:
+        """Chooses one item per instance; builds (does not write) the decision records.
+
+        Instances that share a candidate list are scored in one model call.
 
         Args:
             instances: Parsed instances.
+            request_id: The request's id, for the records.
+            protocol: ``v1`` or ``v2``, for the records.
 
         Returns:
-            ``(item_id, propensity)`` per instance.
+            ``(item_id, propensity)`` per instance, and one record per instance.
 
         Raises:
-            InvalidInput: The policy rejected an item id (400).
+            FieldError: The policy rejected an instance (400).
         """
-        chosen = []
+        groups: dict[tuple[str, ...] | None, list[int]] = {}
         for n, instance in enumerate(instances):
+            groups.setdefault(instance.candidates, []).append(n)
+        chosen: list[tuple[str, float]] = [("", 0.0)] * len(instances)
+        for candidates, members in groups.items():
+            histories = [list(instances[n].history) for n in members]
             try:
-                item, propensity = self.policy.choose(
-                    instance.history, instance.candidates, rng=self._rng
+                with self._rng_lock:
+                    items, propensities = self.policy.choose_many(
+                        histories, candidates, rng=self._rng
+                    )
+            except InputDataError:
+                raise FieldError(
+                    f"instances[{members[0]}]: rejected by the policy (an item id of the "
+                    "history or candidates)"
+                ) from None
+            for n, item, propensity in zip(members, items, propensities, strict=True):
+                chosen[n] = (str(item), float(propensity))
+        records: list[Record] = []
+        if self.decision_log is not None:
+            for n, instance in enumerate(instances):
+                item, propensity = chosen[n]
+                records.append(
+                    self.decision_log.record(
+                        request_id=instance.request_id or request_id,
+                        instance=n,
+                        student_id=instance.student_id,
+                        history_length=len(instance.history),
+                        candidates=instance.candidates,
+                        state=self._state(instance.history),
+                        item_id=item,
+                        propensity=propensity,
+                        policy_version=self.policy_version,
+                        protocol=protocol,
+                    )
                 )
-            except InputDataError as exc:
-                raise InvalidInput(f"instance {n}: {exc}") from exc
-            chosen.append((str(item), float(propensity)))
-            if self.decision_log is not None:
-                self.decision_log.append(
-                    student_id=instance.student_id,
-                    history_length=len(instance.history),
-                    candidates_count=len(instance.candidates or self._item_bank),
-                    item_id=str(item),
-                    propensity=float(propensity),
-                    policy_version=self.policy_version,
-                )
-        return chosen
+        return chosen, records
 
-    def predict(
+    def _commit(self, chosen: Sequence[tuple[str, float]], records: Sequence[Record]) -> None:
+        """Logs and counts the decisions of an answered request."""
+        if self.decision_log is not None and records:
+            try:
+                self.decision_log.write(records)
+            except Exception as exc:  # the answer stands; the sink counts and logs its failure
+                logger.error("decision log write failed (%s)", type(exc).__name__)
+                if self.metrics is not None:
+                    self.metrics.log_failures.labels(variant=self.metrics.variant).inc()
+            else:
+                if self.metrics is not None:
+                    self.metrics.log_records.labels(variant=self.metrics.variant).inc(len(records))
+        if self.metrics is not None:
+            for item, propensity in chosen:
+                self.metrics.observe_decision(item, propensity)
+
+    async def predict(
         self,
-        payload: dict | InferRequest,
+        payload: dict | InferRequest | bytes,
         headers: dict[str, str] | None = None,
         response_headers: dict[str, str] | None = None,
     ) -> dict | InferResponse:
-        """Answers a v1 body (dict) or a v2 :class:`InferRequest`.
+        """Answers a v1 body (dict) or a v2 :class:`InferRequest`, scoring in the worker pool.
 
         Args:
             payload: The decoded request.
-            headers: Request headers (unused).
-            response_headers: Response headers (unused).
+            headers: Request headers (``x-request-id`` names the request in the decision log).
+            response_headers: Response headers (the request id is echoed back).
 
         Returns:
             ``{"predictions": [...]}`` for v1, an :class:`InferResponse` for v2.
 
         Raises:
-            InvalidInput: The request breaks the contract (400, message names the field).
+            FieldError: The request breaks the contract (400, message names the field).
+            TooLargeError: The request exceeds a limit (413).
         """
+        request_id = (headers or {}).get(REQUEST_ID_HEADER) or ""
         if isinstance(payload, InferRequest):
-            return self._predict_v2(payload)
+            request_id = payload.id or request_id
+        request_id = request_id[:128] or uuid.uuid4().hex
+        if response_headers is not None:
+            response_headers[REQUEST_ID_HEADER] = request_id
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.predict_now, payload, request_id)
+
+    def predict_now(self, payload: dict | InferRequest | bytes, request_id: str = "") -> Any:
+        """Answers a request in the calling thread (the worker pool calls this).
+
+        Args:
+            payload: A v1 body (dict or JSON bytes) or a v2 :class:`InferRequest`.
+            request_id: The request's id for the decision log (default: a new one).
+
+        Returns:
+            ``{"predictions": [...]}`` for v1, an :class:`InferResponse` for v2.
+
+        Raises:
+            FieldError: The request breaks the contract (400, message names the field).
+            TooLargeError: The request exceeds a limit (413).
+        """
+        request_id = request_id or uuid.uuid4().hex
+        if isinstance(payload, InferRequest):
+            return self._predict_v2(payload, request_id)
         if isinstance(payload, bytes | bytearray):
             # A v1 body sent without a JSON content type reaches the model undecoded.
             try:
                 payload = json.loads(payload)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise InvalidInput(f"body: not valid JSON ({exc})") from exc
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise FieldError("body: not valid JSON") from None
+            except RecursionError:
+                raise FieldError("body: JSON nested too deeply") from None
         try:
-            instances = parse_v1(payload, self._item_bank)
+            instances = parse_v1(payload, self._item_bank, self.limits)
         except ContractError as exc:
-            raise InvalidInput(str(exc)) from exc
-        return {
+            raise _field_error(exc) from None
+        chosen, records = self.choose_all(instances, request_id, "v1")
+        answer = {
             "predictions": [
                 {"item_id": item, "propensity": propensity, "policy_version": self.policy_version}
-                for item, propensity in self.choose_all(instances)
+                for item, propensity in chosen
             ]
         }
+        self._commit(chosen, records)
+        return answer
 
-    def _predict_v2(self, request: InferRequest) -> InferResponse:
+    def _elements(self, request: InferRequest) -> list[Any]:
         tensor = request.get_input_by_name(V2_INPUT)
         if tensor is None:
-            names = [i.name for i in request.inputs]
-            raise InvalidInput(f"inputs: no input named '{V2_INPUT}' (got {names})")
+            raise FieldError(f"inputs: no input named '{V2_INPUT}'")
         if tensor.datatype != "BYTES":
-            raise InvalidInput(f"{V2_INPUT}: datatype must be BYTES, got {tensor.datatype}")
-        if len(tensor.shape) != 1:
-            raise InvalidInput(f"{V2_INPUT}: shape must be [N], got {tensor.shape}")
-        try:
-            elements = tensor.as_numpy().reshape(-1).tolist()
-        except Exception as exc:
-            raise InvalidInput(f"{V2_INPUT}: cannot decode the tensor data ({exc})") from exc
-        if len(elements) != tensor.shape[0]:
-            raise InvalidInput(
-                f"{V2_INPUT}: shape says {tensor.shape[0]} elements, data has {len(elements)}"
+            raise FieldError(f"{V2_INPUT}: datatype must be BYTES")
+        shape = list(tensor.shape or [])
+        if len(shape) != 1 or not isinstance(shape[0], int) or shape[0] < 1:
+            raise FieldError(f"{V2_INPUT}: shape must be [N] with N >= 1")
+        if shape[0] > self.limits.max_instances:
+            raise TooLargeError(
+                f"{V2_INPUT}: more than {self.limits.max_instances} elements per request"
             )
+        data = tensor.data
+        if isinstance(data, list):
+            # JSON tensor data: a flat list of strings (nested lists are not BYTES [N]).
+            if any(not isinstance(e, str | bytes) for e in data):
+                raise FieldError(f"{V2_INPUT}.data: must be a flat list of strings")
+            elements: list[Any] = list(data)
+        else:
+            try:
+                elements = np.asarray(tensor.as_numpy()).reshape(-1).tolist()
+            except Exception:
+                raise FieldError(f"{V2_INPUT}: cannot decode the tensor data") from None
+        if len(elements) != shape[0]:
+            raise FieldError(f"{V2_INPUT}: shape and data disagree on the number of elements")
+        return elements
+
+    def _predict_v2(self, request: InferRequest, request_id: str) -> InferResponse:
+        if request.request_outputs:
+            for wanted in request.request_outputs:
+                if wanted.name not in V2_OUTPUTS:
+                    raise FieldError(f"outputs: unknown output (have {', '.join(V2_OUTPUTS)})")
+        elements = self._elements(request)
         try:
-            instances = parse_v2_elements(elements, self._item_bank)
+            instances = parse_v2_elements(elements, self._item_bank, self.limits)
         except ContractError as exc:
-            raise InvalidInput(str(exc)) from exc
-        chosen = self.choose_all(instances)
+            raise _field_error(exc) from None
+        chosen, records = self.choose_all(instances, request_id, "v2")
         n = len(chosen)
         outputs = [
             InferOutput(
@@ -196,15 +342,12 @@ class QuizPolicyModel(Model):
                 data=np.array([self.policy_version.encode("utf-8")] * n, dtype=np.object_),
             ),
         ]
-        if request.request_outputs:
-            known = {o.name for o in outputs}
-            for wanted in request.request_outputs:
-                if wanted.name not in known:
-                    raise InvalidInput(f"outputs: unknown output '{wanted.name}' (have {known})")
-        return InferResponse(
-            response_id=request.id or "",
+        response = InferResponse(
+            response_id=request.id or request_id,
             model_name=self.name,
             infer_outputs=outputs,
             use_binary_outputs=request.use_binary_outputs,
             requested_outputs=request.request_outputs,
         )
+        self._commit(chosen, records)
+        return response

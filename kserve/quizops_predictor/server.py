@@ -6,13 +6,23 @@ coroutine, then calls ``setup_event_loop`` before ``asyncio.run``: the uvicorn c
 unused at that point, so :class:`BoundModelServer` sets ``config.host`` there. Uvicorn reads
 ``config.host`` only when it creates its listening socket inside ``serve()``. gRPC is disabled (it
 would bind ``[::]`` on its own port).
+
+The same hook installs the predictor's HTTP guard (:mod:`quizops_predictor.guard`: body and
+concurrency limits, metrics, a value-free access log) as the outermost middleware and replaces
+KServe's exception handlers with value-free ones, by wrapping the REST server's
+``_add_middlewares`` and ``_add_exception_handlers`` before ``create_application`` runs.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+from fastapi import FastAPI
 
 from kserve import ModelServer
+from quizops_predictor.guard import RequestGuard, install_error_handlers
+from quizops_predictor.metrics import PredictorMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +32,22 @@ LOOPBACK = "127.0.0.1"
 class BoundModelServer(ModelServer):
     """A :class:`kserve.ModelServer` whose REST server listens on ``host`` only."""
 
-    def __init__(self, http_port: int, host: str = LOOPBACK) -> None:
+    def __init__(
+        self,
+        http_port: int,
+        host: str = LOOPBACK,
+        max_body_bytes: int = 1 << 20,
+        max_in_flight: int = 64,
+        metrics: PredictorMetrics | None = None,
+    ) -> None:
         """Configures the server.
 
         Args:
             http_port: The HTTP port.
             host: The address to bind (default loopback).
+            max_body_bytes: Largest request body (413 beyond).
+            max_in_flight: Most inference requests at once (503 beyond).
+            metrics: Prometheus metrics the guard counts requests in.
         """
         # Per-request latency log lines cost more than a decision here; the decision log and
         # Prometheus /metrics remain.
@@ -35,11 +55,40 @@ class BoundModelServer(ModelServer):
             http_port=http_port, enable_grpc=False, workers=1, enable_latency_logging=False
         )
         self.host = host
+        self.max_body_bytes = max_body_bytes
+        self.max_in_flight = max_in_flight
+        self.metrics = metrics
+
+    def _hook_application(self, rest: Any) -> None:
+        add_middlewares = rest._add_middlewares
+        add_exception_handlers = rest._add_exception_handlers
+
+        def middlewares(app: FastAPI) -> None:
+            add_middlewares(app)
+            # Added last, so outermost: limits apply before anything reads the body.
+            app.add_middleware(
+                RequestGuard,
+                max_body_bytes=self.max_body_bytes,
+                max_in_flight=self.max_in_flight,
+                metrics=self.metrics,
+            )
+
+        def exception_handlers(app: FastAPI) -> None:
+            add_exception_handlers(app)
+            install_error_handlers(app)
+
+        rest._add_middlewares = middlewares
+        rest._add_exception_handlers = exception_handlers
 
     def setup_event_loop(self) -> None:
         """Binds the REST server to ``self.host``, then sets up the loop as kserve does."""
         if self._rest_server is None:
             raise RuntimeError("the REST server was not created before the event loop setup")
         self._rest_server.config.host = self.host
+        self._hook_application(self._rest_server)
+        # The guard writes one value-free access line per request; uvicorn's quotes the path.
+        logging.getLogger("uvicorn.access").disabled = True
+        # KServe's timing middleware logs two lines per request naming the route; metrics remain.
+        logging.getLogger("kserve.trace").setLevel(logging.WARNING)
         logger.info("binding the REST server to %s:%d", self.host, self.http_port)
         super().setup_event_loop()

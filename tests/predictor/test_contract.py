@@ -2,9 +2,11 @@ import json
 
 import pytest
 
+from quizops.errors import RequestContractError, RequestTooLargeError
 from quizops_predictor.contract import (
     MAX_INSTANCES,
     ContractError,
+    Limits,
     parse_instance,
     parse_v1,
     parse_v2_elements,
@@ -90,8 +92,72 @@ def test_contract_errors_name_the_field(body, field):
 
 def test_too_many_instances_is_rejected():
     instance = {"student_id": "a", "history": []}
-    with pytest.raises(ContractError, match="instances: more than"):
+    with pytest.raises(RequestTooLargeError, match="instances: more than"):
         parse_v1({"instances": [instance] * (MAX_INSTANCES + 1)})
+
+
+def test_limits_are_configurable():
+    limits = Limits(max_instances=2, max_history=3, max_candidates=2)
+    answer = {"item_id": "p1", "correct": 1}
+    ok = {"student_id": "a", "history": [answer] * 3, "candidates": ["p1", "p2"]}
+    assert len(parse_v1({"instances": [ok, ok]}, BANK, limits)) == 2
+    with pytest.raises(RequestTooLargeError, match=r"^instances: more than 2"):
+        parse_v1({"instances": [ok] * 3}, BANK, limits)
+    with pytest.raises(RequestTooLargeError, match=r"^instances\[0\]\.history: more than 3"):
+        parse_v1({"instances": [{**ok, "history": [answer] * 4}]}, BANK, limits)
+    with pytest.raises(RequestTooLargeError, match=r"^instances\[0\]\.candidates: more than 2"):
+        parse_v1({"instances": [{**ok, "candidates": ["p1", "p2", "p3"]}]}, BANK, limits)
+    with pytest.raises(RequestTooLargeError, match=r"^request: more than 2 elements"):
+        parse_v2_elements([b"{}"] * 3, BANK, limits)
+
+
+def test_contract_error_is_the_library_error_with_its_builtin_parent():
+    assert ContractError is RequestContractError
+    assert issubclass(ContractError, ValueError)
+    assert issubclass(RequestTooLargeError, ContractError)
+
+
+CANARY = "jane.canary@example.org"
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [
+        {"student_id": CANARY},
+        {"student_id": 5, "history": [], CANARY: 1},
+        {"student_id": "a", "history": [{"item_id": CANARY, "correct": 1}]},
+        {"student_id": "a", "history": [{"item_id": "p1", "correct": CANARY}]},
+        {"student_id": "a", "history": [{"item_id": "p1", "correct": 1, CANARY: 0}]},
+        {"student_id": "a", "history": CANARY},
+        {"student_id": "a", "history": [CANARY]},
+        {"student_id": "a", "history": [], "candidates": [CANARY]},
+        {"student_id": "a", "history": [], "candidates": [CANARY, CANARY]},
+        {"student_id": ["x", CANARY], "history": []},
+        {"student_id": "a", "history": [], "request_id": {"v": CANARY}},
+    ],
+)
+def test_messages_never_hold_a_request_value(instance):
+    with pytest.raises(ContractError) as info:
+        parse_v1({"instances": [instance]}, BANK)
+    assert "canary" not in str(info.value).lower()
+    assert info.value.__cause__ is None
+    with pytest.raises(ContractError) as info:
+        parse_v2_elements([json.dumps(instance)], BANK)
+    assert "canary" not in str(info.value).lower()
+
+
+def test_deep_nesting_in_a_v2_element_is_a_contract_error():
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(ContractError, match=r"^request\[0\]: JSON nested too deeply"):
+        parse_v2_elements([deep], BANK)
+    nested = json.dumps({"student_id": "a", "history": [[[[{"item_id": "p1"}]]]]})
+    with pytest.raises(ContractError, match=r"^request\[0\]\.history\[0\]: must be an object"):
+        parse_v2_elements([nested], BANK)
+
+
+def test_request_id_is_read():
+    [instance] = parse_v1({"instances": [{"student_id": "a", "history": [], "request_id": "r7"}]})
+    assert instance.request_id == "r7"
 
 
 def test_unknown_items_pass_without_a_bank():

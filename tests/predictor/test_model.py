@@ -1,6 +1,8 @@
-"""The model in process: v1 dicts and v2 InferRequests through QuizPolicyModel.predict."""
+"""The model in process: v1 dicts and v2 InferRequests through QuizPolicyModel.predict_now."""
 
+import asyncio
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -9,15 +11,23 @@ from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
 from quizops.policy import QuizPolicy
 from quizops_predictor.decisions import DecisionLog
-from quizops_predictor.model import QuizPolicyModel
+from quizops_predictor.model import FieldError, QuizPolicyModel, TooLargeError
 
 
 @pytest.fixture
 def model(policy_dir, tmp_path):
     policy = QuizPolicy.load(policy_dir)
-    m = QuizPolicyModel(policy, "7", DecisionLog(tmp_path / "decisions", b"k" * 32), seed=1)
+    log = DecisionLog(tmp_path / "decisions", b"k" * 32, item_bank=policy.item_bank)
+    m = QuizPolicyModel(policy, "7", log, seed=1)
     m.load()
-    return m
+    m.predict = m.predict_now  # in-process tests call the scoring path directly
+    yield m
+    m.stop()
+
+
+def _logged(model):
+    folder = model.decision_log.sink.directory
+    return [json.loads(x) for p in sorted(folder.glob("*.jsonl")) for x in p.read_text().split()]
 
 
 def test_v1_answers_one_prediction_per_instance_from_the_candidates(model):
@@ -70,7 +80,7 @@ def test_v1_bytes_body_is_decoded(model):
 
 
 def test_v1_bad_request_names_the_field(model):
-    with pytest.raises(InvalidInput, match=r"instances\[0\]\.candidates\[0\]: unknown item 'nope'"):
+    with pytest.raises(FieldError, match=r"instances\[0\]\.candidates\[0\]: unknown item id"):
         model.predict({"instances": [{"student_id": "a", "history": [], "candidates": ["nope"]}]})
 
 
@@ -100,7 +110,7 @@ def test_v2_answers_three_outputs_of_n_elements(model):
 
 
 def test_v2_bad_requests_name_the_input(model):
-    with pytest.raises(InvalidInput, match="inputs: no input named 'request'"):
+    with pytest.raises(FieldError, match="inputs: no input named 'request'"):
         model.predict(_v2_request([b"{}"], name="instances"))
     with pytest.raises(InvalidInput, match=r"request\[0\]\.history: required"):
         model.predict(_v2_request([json.dumps({"student_id": "a"}).encode()]))
@@ -110,6 +120,72 @@ def test_every_decision_is_logged(model, tmp_path):
     model.predict(
         {"instances": [{"student_id": "s-1", "history": []}, {"student_id": "s-2", "history": []}]}
     )
-    lines = model.decision_log.path.read_text().splitlines()
-    assert len(lines) == 2
-    assert all("s-1" not in line and "s-2" not in line for line in lines)
+    records = _logged(model)
+    assert len(records) == 2
+    assert [r["instance"] for r in records] == [0, 1]
+    assert len({r["request_id"] for r in records}) == 1
+    assert all("s-1" not in json.dumps(r) and "s-2" not in json.dumps(r) for r in records)
+    # the logged state is the tracer's state after the (empty) history
+    assert records[0]["state"] == pytest.approx(list(model.policy.tracer.state_after([])))
+
+
+def test_logged_propensity_and_state_recompute_from_the_policy(model):
+    history = [{"item_id": "p100", "correct": 1}, {"item_id": "p107", "correct": 0}]
+    candidates = ["p101", "p110", "p115"]
+    instance = {"student_id": "a", "history": history, "candidates": candidates}
+    model.predict({"instances": [instance]})
+    [record] = _logged(model)
+    policy = model.policy
+    state = policy.tracer.state_after([("p100", 1), ("p107", 0)])
+    assert record["state"] == pytest.approx(list(state))
+    rows = policy.item_rows(record["candidates"])
+    probs = policy.probabilities(np.array([record["state"]]), rows)
+    assert record["propensity"] == pytest.approx(probs[0][candidates.index(record["item_id"])])
+    assert record["history_length"] == 2
+
+
+def test_rejected_requests_log_nothing(model):
+    good = json.dumps({"student_id": "s-1", "history": []}).encode()
+    with pytest.raises(InvalidInput):
+        model.predict(_v2_request([good, b'{"student_id": "a"}']))
+    request = _v2_request([good])
+    request.request_outputs = [type("Wanted", (), {"name": "nope"})()]
+    with pytest.raises(FieldError, match="outputs: unknown output"):
+        model.predict(request)
+    with pytest.raises(FieldError):
+        model.predict({"instances": [{"student_id": "a", "history": []}, {"student_id": "b"}]})
+    assert _logged(model) == []
+
+
+def test_limits_answer_too_large(policy_dir, tmp_path):
+    from quizops_predictor.contract import Limits
+
+    m = QuizPolicyModel(QuizPolicy.load(policy_dir), "7", limits=Limits(max_instances=2))
+    m.load()
+    instance = {"student_id": "a", "history": []}
+    with pytest.raises(TooLargeError, match=r"^instances: more than 2"):
+        m.predict_now({"instances": [instance] * 3})
+    with pytest.raises(TooLargeError, match=r"^request: more than 2"):
+        m.predict_now(_v2_request([json.dumps(instance).encode()] * 3))
+    m.stop()
+
+
+def test_predict_scores_off_the_event_loop(policy_dir):
+    m = QuizPolicyModel(QuizPolicy.load(policy_dir), "7", seed=1)
+    m.load()
+    seen = []
+    choose_many = m.policy.choose_many
+
+    def spy(*args, **kwargs):
+        seen.append(threading.current_thread().name)
+        return choose_many(*args, **kwargs)
+
+    m.policy.choose_many = spy
+
+    async def call():
+        return await m.predict({"instances": [{"student_id": "a", "history": []}]})
+
+    answer = asyncio.run(call())
+    assert len(answer["predictions"]) == 1
+    assert seen and seen[0].startswith("score") and seen[0] != threading.main_thread().name
+    m.stop()

@@ -1,0 +1,182 @@
+"""Prometheus metrics of the predictor, served on ``/metrics`` by the KServe REST server.
+
+Names follow the Prometheus conventions (``_total`` counters, ``_seconds`` durations, base
+units, an ``_info`` metric for the model). Every series carries the serving ``variant``
+(``champion`` or ``canary``, from ``$QUIZOPS_VARIANT``), so that a dashboard or an analysis
+compares the two without joining on pod labels:
+
+* ``quizops_predictor_requests_total{protocol,code,variant}``: inference requests by status code
+* ``quizops_predictor_request_duration_seconds{protocol,variant}``: latency histogram
+* ``quizops_predictor_requests_in_flight{variant}``: inference requests being served now
+* ``quizops_predictor_decisions_total{item_id,variant}``: served decisions by chosen item
+* ``quizops_predictor_propensity{variant}``: histogram of the chosen items' propensity
+* ``quizops_predictor_model_info{model_name,policy_version,variant}``: 1 for the served model
+* ``quizops_predictor_decision_log_records_total{variant}``: decisions written to the sink
+* ``quizops_predictor_decision_log_failures_total{variant}``: failed sink writes (kept, retried)
+
+``protocol`` is ``v1`` or ``v2`` (inference endpoints only; health, metadata and ``/metrics``
+are not counted). The metrics live in the process's default registry, which KServe serves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info
+
+PREFIX = "quizops_predictor"
+#: Latency buckets in seconds: 1 ms to 2.5 s (the p99 target is 20 ms).
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+)
+#: Propensity buckets: the exploration floor sits low, greedy choices near 1.
+PROPENSITY_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0)
+
+#: Every metric name the predictor exports (as they appear on /metrics, base names).
+METRIC_NAMES = (
+    f"{PREFIX}_requests_total",
+    f"{PREFIX}_request_duration_seconds",
+    f"{PREFIX}_requests_in_flight",
+    f"{PREFIX}_decisions_total",
+    f"{PREFIX}_propensity",
+    f"{PREFIX}_model_info",
+    f"{PREFIX}_decision_log_records_total",
+    f"{PREFIX}_decision_log_failures_total",
+)
+
+
+@dataclass
+class PredictorMetrics:
+    """The predictor's metrics, bound to one variant.
+
+    Attributes:
+        variant: ``champion`` or ``canary``.
+        requests: Counter by protocol and status code.
+        duration: Latency histogram by protocol.
+        in_flight: Gauge of requests being served.
+        decisions: Counter by chosen item.
+        propensity: Histogram of the chosen items' propensities.
+        model: Info of the served model.
+        log_records: Decisions written to the sink.
+        log_failures: Failed sink writes.
+    """
+
+    variant: str
+    requests: Counter
+    duration: Histogram
+    in_flight: Gauge
+    decisions: Counter
+    propensity: Histogram
+    model: Info
+    log_records: Counter
+    log_failures: Counter
+
+    def observe_request(self, protocol: str, code: int, seconds: float) -> None:
+        """Counts one inference request and its latency.
+
+        Args:
+            protocol: ``v1`` or ``v2``.
+            code: HTTP status code answered.
+            seconds: Time from the first byte received to the answer sent.
+        """
+        self.requests.labels(protocol=protocol, code=str(code), variant=self.variant).inc()
+        self.duration.labels(protocol=protocol, variant=self.variant).observe(seconds)
+
+    def observe_decision(self, item_id: str, propensity: float) -> None:
+        """Counts one served decision.
+
+        Args:
+            item_id: The chosen item (an id of the policy's item bank).
+            propensity: Its probability under the served policy.
+        """
+        self.decisions.labels(item_id=item_id, variant=self.variant).inc()
+        self.propensity.labels(variant=self.variant).observe(propensity)
+
+    def set_model(self, model_name: str, policy_version: str) -> None:
+        """Publishes the served model.
+
+        Args:
+            model_name: KServe model name.
+            policy_version: Registered version ("" when unregistered).
+        """
+        self.model.info(
+            {"model_name": model_name, "policy_version": policy_version, "variant": self.variant}
+        )
+
+
+def create_metrics(variant: str, registry: CollectorRegistry = REGISTRY) -> PredictorMetrics:
+    """Registers the predictor's metrics (once per process and registry).
+
+    Args:
+        variant: ``champion`` or ``canary``.
+        registry: Where to register (default: the process registry KServe serves).
+
+    Returns:
+        The metrics.
+    """
+    return PredictorMetrics(
+        variant=variant,
+        requests=Counter(
+            f"{PREFIX}_requests",
+            "Inference requests by protocol and HTTP status code.",
+            ["protocol", "code", "variant"],
+            registry=registry,
+        ),
+        duration=Histogram(
+            f"{PREFIX}_request_duration_seconds",
+            "Inference request latency in seconds, from request received to answer sent.",
+            ["protocol", "variant"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        ),
+        in_flight=Gauge(
+            f"{PREFIX}_requests_in_flight",
+            "Inference requests being served.",
+            ["variant"],
+            registry=registry,
+        ),
+        decisions=Counter(
+            f"{PREFIX}_decisions",
+            "Served decisions by chosen item.",
+            ["item_id", "variant"],
+            registry=registry,
+        ),
+        propensity=Histogram(
+            f"{PREFIX}_propensity",
+            "Probability the served policy gave the item it chose.",
+            ["variant"],
+            buckets=PROPENSITY_BUCKETS,
+            registry=registry,
+        ),
+        model=Info(
+            f"{PREFIX}_model",
+            "The served model: name, policy version and variant.",
+            registry=registry,
+        ),
+        log_records=Counter(
+            f"{PREFIX}_decision_log_records",
+            "Decisions written to the decision log sink.",
+            ["variant"],
+            registry=registry,
+        ),
+        log_failures=Counter(
+            f"{PREFIX}_decision_log_failures",
+            "Failed writes to the decision log sink (the records are kept and retried).",
+            ["variant"],
+            registry=registry,
+        ),
+    )
