@@ -1,11 +1,11 @@
 """`make run`: the whole training pipeline on one machine with kfp.local.
 
-The orchestrator is kfp.local's SubprocessRunner. The one thing added to it is the choice of
-interpreter: each task runs in the local virtual environment that stands in for its component's
-image (``components.images.LOCAL_ENVS``), so TFDV tasks run in ``.venvs/validation`` and the
-rest in ``.venvs/core``, as they would in their containers on a cluster.
+The orchestrator is kfp.local's SubprocessRunner; :mod:`pipelines.local_env` runs each task in
+the local virtual environment that stands in for its image and tracks this run's tasks.
 
-Everything the run writes lives under the local home (``.quizops/`` or ``$QUIZOPS_HOME``).
+Everything the run writes lives under the local home (``.quizops/`` or ``$QUIZOPS_HOME``), and
+one run holds the home at a time (:mod:`quizops.runlock`): a second ``make run`` is refused.
+The summary goes to this run's folder (``local_summary.json``) and to ``last_run.json``.
 """
 
 from __future__ import annotations
@@ -22,15 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from kfp import local
-from kfp.local import status as kfp_status
-from kfp.local import subprocess_task_handler
 
-from components.images import LOCAL_ENVS
+from pipelines.local_env import StageTracker, image_env_tasks
+from quizops.errors import ConfigurationError, QuizopsError, exit_status
 from quizops.home import PII_KEY_FILE_ENV, LocalHome, ensure_key_file, local_home
+from quizops.names import MLFLOW_TRACKING_URI_ENV
+from quizops.runlock import home_lock
 
 REPO = Path(__file__).resolve().parents[1]
 VENVS = REPO / ".venvs"
-STAGES = [
+STAGES = (
+    "fingerprint",
     "ingest",
     "pii-scan",
     "data-validation",
@@ -38,82 +40,9 @@ STAGES = [
     "train-policy",
     "evaluate-policy",
     "deploy-kserve",
-]
+    "run-summary",
+)
 logger = logging.getLogger("quizops.local_run")
-
-
-class ImageEnvTaskHandler(subprocess_task_handler.SubprocessTaskHandler):
-    """kfp.local's subprocess handler, running each task in the venv of its image."""
-
-    def validate_image(self, image: str) -> None:
-        """Accepts only images that have a local environment.
-
-        Args:
-            image: The component's base image.
-
-        Raises:
-            RuntimeError: The image has no local stand-in.
-        """
-        if image not in LOCAL_ENVS:
-            raise RuntimeError(f"image {image} has no local environment in LOCAL_ENVS")
-
-    def run(self) -> kfp_status.Status:
-        """Runs the task with the interpreter of its image's environment.
-
-        Returns:
-            The task status.
-        """
-        python = VENVS / LOCAL_ENVS[self.image] / "bin" / "python"
-        if not python.exists():
-            raise RuntimeError(f"{python} missing: run `make install`")
-        command = subprocess_task_handler.replace_python_executable(self.full_command, str(python))
-        name = TRACKER.task_name(command, self.pipeline_root)
-        print(f"[quizops] starting {name} in .venvs/{LOCAL_ENVS[self.image]}", flush=True)
-        started = time.monotonic()
-        code = subprocess_task_handler.run_local_subprocess(command, self.env_vars)
-        TRACKER.record(name, time.monotonic() - started, code == 0)
-        return kfp_status.Status.SUCCESS if code == 0 else kfp_status.Status.FAILURE
-
-
-class StageTracker:
-    """Per-task start, duration and status, recorded by :class:`ImageEnvTaskHandler`."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self.statuses: dict[str, str] = {}
-
-    def task_name(self, command: list[str], pipeline_root: str) -> str:
-        """Finds the task name in a task's command (its outputs live under root/run/task/).
-
-        Args:
-            command: The task's command and arguments.
-            pipeline_root: The pipeline root.
-
-        Returns:
-            The task name, or "task" when it cannot be told.
-        """
-        root = re.escape(pipeline_root.rstrip("/"))
-        found = re.search(root + r"/[^/]+/([\w-]+)/executor_output\.json", " ".join(command))
-        return found.group(1) if found else "task"
-
-    def record(self, name: str, seconds: float, ok: bool) -> None:
-        """Records a finished task and prints a progress line.
-
-        Args:
-            name: Task name.
-            seconds: Wall time.
-            ok: Whether it succeeded.
-        """
-        self.seconds[name] = seconds
-        self.statuses[name] = "SUCCESS" if ok else "FAILURE"
-        done = sum(1 for stage in STAGES if stage in self.statuses)
-        print(
-            f"[quizops] stage {done}/{len(STAGES)} {name}: {self.statuses[name]} in {seconds:.1f}s",
-            flush=True,
-        )
-
-
-TRACKER = StageTracker()
 
 
 def simulated_source(home: LocalHome, interactions: int, span: str) -> Path:
@@ -164,53 +93,51 @@ def run_local(
 
     home = local_home(home_root)
     home.create()
-    os.environ[PII_KEY_FILE_ENV] = str(ensure_key_file(home.pii_key_file))
-    os.environ["MLFLOW_TRACKING_URI"] = home.mlflow_tracking_uri
-    if data is None:
-        span = span or dt.date.today().isoformat()
-        simulated_source(home, interactions, span)
-        source = str(home.raw / "simulated")
-        source_format = "assistments"
-    else:
-        source = data
-    arguments: dict[str, Any] = {
-        "source_uri": source,
-        "source_format": source_format,
-        "span": span or "",
-        "raw_zone_uri": str(home.raw / "canonical"),
-        "mlflow_tracking_uri": home.mlflow_tracking_uri,
-        "statistics_store_uri": str(home.pipeline_root / "statistics_store"),
-        "decisions_uri": str(home.decisions),
-        "deploy_target": "local",
-        **(overrides or {}),
-    }
-    subprocess_task_handler.SubprocessTaskHandler = ImageEnvTaskHandler
-    local.init(
-        runner=local.SubprocessRunner(use_venv=False),
-        pipeline_root=str(home.pipeline_root),
-        raise_on_error=True,
-    )
-    TRACKER.__init__()
-    started = time.monotonic()
-    error: str | None = None
-    try:
-        training_pipeline(**arguments)
-    except RuntimeError as exc:
-        error = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-    summary = _summary(home, TRACKER, time.monotonic() - started, error)
-    (home.pipeline_root / "last_run.json").write_text(json.dumps(summary, indent=2))
+    with home_lock(home.root, "make run"):
+        os.environ[PII_KEY_FILE_ENV] = str(ensure_key_file(home.pii_key_file))
+        os.environ[MLFLOW_TRACKING_URI_ENV] = home.mlflow_tracking_uri
+        if data is None:
+            span = span or dt.date.today().isoformat()
+            simulated_source(home, interactions, span)
+            source = str(home.raw / "simulated")
+            source_format = "assistments"
+        else:
+            source = data
+        arguments: dict[str, Any] = {
+            "source_uri": source,
+            "source_format": source_format,
+            "span": span or "",
+            "raw_zone_uri": str(home.raw / "canonical"),
+            "mlflow_tracking_uri": home.mlflow_tracking_uri,
+            "statistics_store_uri": str(home.pipeline_root / "statistics_store"),
+            "decisions_uri": str(home.decisions),
+            "deploy_target": "local",
+            **(overrides or {}),
+        }
+        tracker = StageTracker(STAGES)
+        started = time.monotonic()
+        error: str | None = None
+        with image_env_tasks(tracker, VENVS):
+            local.init(
+                runner=local.SubprocessRunner(use_venv=False),
+                pipeline_root=str(home.pipeline_root),
+                raise_on_error=True,
+            )
+            try:
+                training_pipeline(**arguments)
+            except RuntimeError as exc:
+                error = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+        summary = _summary(tracker, time.monotonic() - started, error)
+        text = json.dumps(summary, indent=2)
+        if tracker.run_dir is not None:
+            (tracker.run_dir / "local_summary.json").write_text(text)
+        (home.pipeline_root / "last_run.json").write_text(text)
     return summary
 
 
-def _latest_run_dir(home: LocalHome) -> Path | None:
-    runs = [p for p in home.pipeline_root.glob("quizops-training-*") if p.is_dir()]
-    return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
-
-
-def _summary(
-    home: LocalHome, tracker: StageTracker, seconds: float, error: str | None
-) -> dict[str, Any]:
-    run_dir = _latest_run_dir(home)
+def _summary(tracker: StageTracker, seconds: float, error: str | None) -> dict[str, Any]:
+    """The run's summary from its tracker (this run's folder, never another run's)."""
+    run_dir = tracker.run_dir
     stages = {}
     for stage in STAGES:
         status = tracker.statuses.get(stage)
@@ -228,7 +155,9 @@ def _summary(
         "metrics": _metrics(run_dir),
     }
     if run_dir:
-        summary["model"] = str(run_dir / "train-policy" / "model")
+        if tracker.statuses.get("train-policy") == "SUCCESS":
+            summary["model"] = str(run_dir / "train-policy" / "model")
+        summary["run_summary"] = str(run_dir / "run-summary" / "summary")
         summary["reports"] = sorted(
             str(p)
             for p in run_dir.glob("*/*")
@@ -255,17 +184,20 @@ def _metrics(run_dir: Path | None) -> dict[str, float]:
     return found
 
 
-def print_summary(summary: dict[str, Any], port: int = 8080) -> None:
-    """Prints the end-of-run summary.
+def summary_lines(summary: dict[str, Any], port: int = 8080) -> list[str]:
+    """The end-of-run summary as lines.
 
     Args:
         summary: Output of :func:`run_local`.
         port: Port suggested for ``make serve``.
+
+    Returns:
+        The lines.
     """
-    print("\n==== quizops local run ====")
+    lines = ["", "==== quizops local run ===="]
     for stage, info in summary["stages"].items():
-        print(f"  {stage:<22} {info['status']:<22} {info['seconds']:>7.1f}s")
-    print(f"  total {summary['seconds']:.1f}s")
+        lines.append(f"  {stage:<22} {info['status']:<22} {info['seconds']:>7.1f}s")
+    lines.append(f"  total {summary['seconds']:.1f}s")
     keys = [
         "evaluate-policy.sim_challenger_mastery",
         "evaluate-policy.sim_random_mastery",
@@ -277,19 +209,29 @@ def print_summary(summary: dict[str, Any], port: int = 8080) -> None:
     metrics = summary.get("metrics", {})
     shown = [k for k in keys if k in metrics]
     if shown:
-        print("key metrics:")
-        for key in shown:
-            print(f"  {key.split('.', 1)[1]:<28} {metrics[key]:.4f}")
+        lines.append("key metrics:")
+        lines += [f"  {key.split('.', 1)[1]:<28} {metrics[key]:.4f}" for key in shown]
     if summary.get("model"):
-        print(f"model:   {summary['model']}")
-    for report in summary.get("reports", []):
-        print(f"report:  {report}")
+        lines.append(f"model:   {summary['model']}")
+    if summary.get("run_summary"):
+        lines.append(f"summary: {summary['run_summary']}")
+    lines += [f"report:  {report}" for report in summary.get("reports", [])]
     if summary["ok"] and summary["stages"]["deploy-kserve"]["status"] == "SUCCESS":
-        print(f"serve the blessed policy: make serve PORT={port}")
+        lines.append(f"serve the blessed policy: make serve PORT={port}")
     elif summary["ok"]:
-        print("the challenger was not blessed; `make serve` serves the previous champion, if any")
+        lines.append(
+            "the challenger was not blessed; `make serve` serves the previous champion, if any"
+        )
     else:
-        print(f"FAILED: {summary['error']}")
+        lines.append(f"FAILED: {summary['error']}")
+    return lines
+
+
+def configure_logging() -> None:
+    """Logs to standard output, one line per record (what `make run` shows)."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,16 +242,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interactions", type=int, default=50_000)
     parser.add_argument("--span", help="span date of simulated data (default: today)")
     parser.add_argument("--eval-students", type=int, default=None)
+    parser.add_argument(
+        "--pii-policy", help="JSON file with the de-identification policy for the PII stage"
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging()
     overrides: dict[str, object] = {"source_encoding": args.encoding}
     if args.eval_students is not None:
         overrides["eval_students"] = args.eval_students
-    summary = run_local(
-        args.data, args.source_format, args.interactions, args.span, overrides=overrides
-    )
-    print_summary(summary)
+    try:
+        if args.pii_policy:
+            overrides["pii_policy_json"] = read_policy_file(args.pii_policy)
+        summary = run_local(
+            args.data, args.source_format, args.interactions, args.span, overrides=overrides
+        )
+    except QuizopsError as exc:
+        logger.error("%s", exc)
+        return exit_status(exc)
+    for line in summary_lines(summary):
+        logger.info("%s", line)
     return 0 if summary["ok"] else 1
+
+
+def read_policy_file(path: str) -> str:
+    """Reads a PII policy file and checks that it is a JSON object (no value is logged).
+
+    Args:
+        path: The file.
+
+    Returns:
+        Its text, as the pipeline's ``pii_policy_json`` parameter.
+
+    Raises:
+        ConfigurationError: The file is missing or not a JSON object.
+    """
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"PII policy file {path}: cannot be read ({exc.strerror})"
+        ) from None
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"PII policy file {path}: not JSON (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise ConfigurationError(f"PII policy file {path}: must hold a JSON object")
+    return text
 
 
 if __name__ == "__main__":

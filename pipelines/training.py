@@ -1,9 +1,11 @@
-"""The training pipeline: ingest -> pii_scan -> data_validation -> feature_engineering ->
-train_policy -> evaluate_policy -> dsl.If(blessed) deploy_kserve.
+"""The training pipeline: fingerprint -> ingest -> pii_scan -> data_validation ->
+feature_engineering -> train_policy -> evaluate_policy -> dsl.If(blessed) deploy_kserve, inside
+an exit handler that writes the run summary.
 
 Compiles to compiled/training.yaml. Nothing here reads the environment: the YAML is the same on
-every machine. Secrets (the pseudonymization key) come from Kubernetes secrets through
-kfp-kubernetes and never travel as pipeline parameters.
+every machine. Secrets (the pseudonymization key, MLflow credentials) come from Kubernetes
+secrets through kfp-kubernetes and never travel as pipeline parameters. Caching, retries,
+resources and timeouts follow :mod:`pipelines.task_policies`.
 """
 
 from kfp import dsl, kubernetes
@@ -12,10 +14,12 @@ from components.data_validation.component import data_validation
 from components.deploy_kserve.component import deploy_kserve
 from components.evaluate_policy.component import evaluate_policy
 from components.feature_engineering.component import feature_engineering
-from components.images import PREDICTOR_IMAGE
+from components.fingerprint.component import fingerprint
 from components.ingest.component import ingest
 from components.pii_scan.component import pii_scan
+from components.run_summary.component import run_summary
 from components.train_policy.component import train_policy
+from pipelines.task_policies import apply_policy
 from quizops.names import (
     MLFLOW_PASSWORD_ENV,
     MLFLOW_SECRET,
@@ -23,8 +27,12 @@ from quizops.names import (
     PII_KEY_ENV,
     PII_KEY_SECRET,
     PII_KEY_SECRET_KEY,
+    PREDICTOR_IMAGE,
     SERVICE_NAME,
 )
+
+#: Name of the pipeline in Kubeflow (and of its local run folders).
+PIPELINE_NAME = "quizops-training"
 
 
 def use_mlflow_credentials(task: dsl.PipelineTask) -> None:
@@ -45,7 +53,7 @@ def use_mlflow_credentials(task: dsl.PipelineTask) -> None:
 
 
 @dsl.pipeline(
-    name="quizops-training",
+    name=PIPELINE_NAME,
     description="Trains, checks and (when blessed) deploys the adaptive-quiz selection policy.",
 )
 def training_pipeline(
@@ -62,6 +70,7 @@ def training_pipeline(
     drift_linf_threshold: float = 0.1,
     skew_linf_threshold: float = 0.1,
     skew_js_threshold: float = 0.1,
+    beam_pipeline_args: list = [],  # noqa: B006 - KFP needs a literal default
     pii_policy_json: str = "",
     temperature: float = 0.02,
     epsilon: float = 0.05,
@@ -75,68 +84,142 @@ def training_pipeline(
     namespace: str = "quizops",
     service_name: str = SERVICE_NAME,
     canary_traffic_percent: int = 10,
+    predictor_image: str = PREDICTOR_IMAGE,
 ) -> None:
-    ingest_task = ingest(
-        source_uri=source_uri,
-        source_format=source_format,
-        span=span,
-        raw_zone_uri=raw_zone_uri,
-        encoding=source_encoding,
-    ).set_display_name("ingest")
+    """Trains, checks and (when blessed) deploys the adaptive-quiz selection policy.
 
-    pii_task = pii_scan(
-        raw=ingest_task.outputs["manifest"], policy_json=pii_policy_json
-    ).set_display_name("pii-scan")
-    kubernetes.use_secret_as_env(
-        pii_task, secret_name=PII_KEY_SECRET, secret_key_to_env={PII_KEY_SECRET_KEY: PII_KEY_ENV}
-    )
+    Args:
+        source_uri: Raw interaction logs: a file or folder, local path or gs:// URI.
+        source_format: Layout of the logs: assistments, ednet or canonical.
+        source_encoding: Text encoding of CSV sources (e.g. utf-8, latin-1).
+        span: The span to read, e.g. 2026-11-23 for the folder date=2026-11-23; empty reads
+            the whole source. Scheduled runs pass the scheduled date.
+        raw_zone_uri: Where ingest keeps the canonical table that still holds personal data;
+            empty means a hidden _quizops_raw folder beside the source.
+        mlflow_tracking_uri: MLflow tracking server (experiments and the model registry).
+        experiment: MLflow experiment of the training runs.
+        statistics_store_uri: Statistics of earlier spans (drift baseline); empty disables
+            drift and stores nothing.
+        decisions_uri: The predictor's decision logs (training-serving skew); empty disables
+            skew.
+        drift_js_threshold: Jensen-Shannon divergence above which a numeric feature drifted.
+        drift_linf_threshold: L-infinity distance above which a categorical feature drifted.
+        skew_linf_threshold: L-infinity distance above which serving item ids are skewed.
+        skew_js_threshold: Jensen-Shannon divergence above which serving propensities are
+            skewed.
+        beam_pipeline_args: Beam options for the TFDV statistics (e.g. --runner=DataflowRunner
+            ...); empty computes them in the task.
+        pii_policy_json: De-identification policy as a JSON object; empty uses the safe
+            defaults.
+        temperature: Softmax temperature of the policy.
+        epsilon: Uniform exploration share of the policy (keeps every propensity positive).
+        seed: Seed of the learner.
+        world_seed: Seed of the simulated course the evaluation uses.
+        eval_students: Simulated students per policy in the evaluation.
+        eval_steps: Items per simulated student in the evaluation.
+        min_lift: Least gain in final mastery over a random policy for a blessing.
+        champion_tolerance: How much worse than the champion a blessed challenger may be.
+        deploy_target: kserve (InferenceService canary) or local (predictor smoke test).
+        namespace: Kubernetes namespace of the InferenceService.
+        service_name: Name of the InferenceService.
+        canary_traffic_percent: Share of traffic the canary gets before promotion.
+        predictor_image: Container image of the predictor the InferenceService runs.
+    """
+    summary_task = apply_policy(run_summary(), "run-summary", "Write the run summary")
 
-    validation_task = data_validation(
-        data=pii_task.outputs["clean"],
-        statistics_store_uri=statistics_store_uri,
-        drift_js_threshold=drift_js_threshold,
-        drift_linf_threshold=drift_linf_threshold,
-        skew_linf_threshold=skew_linf_threshold,
-        skew_js_threshold=skew_js_threshold,
-        decisions_uri=decisions_uri,
-        span=span,
-    ).set_display_name("data-validation")
+    with dsl.ExitHandler(summary_task, name="Train, check and deploy"):
+        fingerprint_task = apply_policy(
+            fingerprint(source_uri=source_uri, span=span), "fingerprint", "Fingerprint the source"
+        )
+        ingest_task = apply_policy(
+            ingest(
+                source_uri=source_uri,
+                source_format=source_format,
+                span=span,
+                raw_zone_uri=raw_zone_uri,
+                encoding=source_encoding,
+                source_identity=fingerprint_task.output,
+            ),
+            "ingest",
+            "Ingest the logs",
+        )
 
-    features_task = feature_engineering(data=validation_task.outputs["validated"]).set_display_name(
-        "feature-engineering"
-    )
+        pii_task = apply_policy(
+            pii_scan(raw=ingest_task.outputs["manifest"], policy_json=pii_policy_json),
+            "pii-scan",
+            "Remove personal data",
+        )
+        kubernetes.use_secret_as_env(
+            pii_task,
+            secret_name=PII_KEY_SECRET,
+            secret_key_to_env={PII_KEY_SECRET_KEY: PII_KEY_ENV},
+        )
 
-    train_task = train_policy(
-        features=features_task.outputs["features"],
-        tracking_uri=mlflow_tracking_uri,
-        experiment=experiment,
-        temperature=temperature,
-        epsilon=epsilon,
-        seed=seed,
-    ).set_display_name("train-policy")
+        validation_task = apply_policy(
+            data_validation(
+                data=pii_task.outputs["clean"],
+                statistics_store_uri=statistics_store_uri,
+                drift_js_threshold=drift_js_threshold,
+                drift_linf_threshold=drift_linf_threshold,
+                skew_linf_threshold=skew_linf_threshold,
+                skew_js_threshold=skew_js_threshold,
+                decisions_uri=decisions_uri,
+                beam_pipeline_args=beam_pipeline_args,
+                span=span,
+            ),
+            "data-validation",
+            "Validate the data",
+        )
 
-    eval_task = evaluate_policy(
-        model=train_task.outputs["model"],
-        features=features_task.outputs["features"],
-        tracking_uri=mlflow_tracking_uri,
-        world_seed=world_seed,
-        students=eval_students,
-        steps=eval_steps,
-        min_lift=min_lift,
-        champion_tolerance=champion_tolerance,
-    ).set_display_name("evaluate-policy")
+        features_task = apply_policy(
+            feature_engineering(data=validation_task.outputs["validated"]),
+            "feature-engineering",
+            "Compute the features",
+        )
 
-    for task in (train_task, eval_task):
-        use_mlflow_credentials(task)
+        train_task = apply_policy(
+            train_policy(
+                features=features_task.outputs["features"],
+                tracking_uri=mlflow_tracking_uri,
+                experiment=experiment,
+                temperature=temperature,
+                epsilon=epsilon,
+                seed=seed,
+            ),
+            "train-policy",
+            "Train the policy",
+        )
 
-    with dsl.If(eval_task.outputs["Output"] == True, name="blessed"):  # noqa: E712
-        deploy_task = deploy_kserve(
-            model=train_task.outputs["model"],
-            target=deploy_target,
-            namespace=namespace,
-            service_name=service_name,
-            canary_traffic_percent=canary_traffic_percent,
-            tracking_uri=mlflow_tracking_uri,
-            predictor_image=PREDICTOR_IMAGE,
-        ).set_display_name("deploy-kserve")
-        use_mlflow_credentials(deploy_task)
+        eval_task = apply_policy(
+            evaluate_policy(
+                model=train_task.outputs["model"],
+                features=features_task.outputs["features"],
+                tracking_uri=mlflow_tracking_uri,
+                world_seed=world_seed,
+                students=eval_students,
+                steps=eval_steps,
+                min_lift=min_lift,
+                champion_tolerance=champion_tolerance,
+            ),
+            "evaluate-policy",
+            "Evaluate the policy",
+        )
+
+        for task in (train_task, eval_task):
+            use_mlflow_credentials(task)
+
+        with dsl.If(eval_task.outputs["Output"] == True, name="If blessed"):  # noqa: E712
+            deploy_task = apply_policy(
+                deploy_kserve(
+                    model=train_task.outputs["model"],
+                    target=deploy_target,
+                    namespace=namespace,
+                    service_name=service_name,
+                    canary_traffic_percent=canary_traffic_percent,
+                    tracking_uri=mlflow_tracking_uri,
+                    predictor_image=predictor_image,
+                ),
+                "deploy-kserve",
+                "Deploy the policy",
+            )
+            use_mlflow_credentials(deploy_task)

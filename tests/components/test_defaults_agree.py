@@ -24,6 +24,9 @@ MISSING = object()
 DIFFER_ON_PURPOSE = {
     ("mlflow_tracking_uri", "tracking_uri"): "a component's '' means MLFLOW_TRACKING_URI of the "
     "environment; the pipeline names the cluster's tracking server",
+    ("predictor_image", "predictor_image"): "a component's default cannot name "
+    "quizops.names.PREDICTOR_IMAGE (only its body travels to the container) and must not repeat "
+    "the version; the pipeline's default is that constant",
 }
 
 

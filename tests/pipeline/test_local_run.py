@@ -37,14 +37,18 @@ def test_every_stage_succeeds_and_the_summary_says_so(local_run):
     summary = json.loads((home / "pipeline_root" / "last_run.json").read_text())
     assert summary["ok"]
     assert {s: v["status"] for s, v in summary["stages"].items()} == {
-        "ingest": "SUCCESS", "pii-scan": "SUCCESS", "data-validation": "SUCCESS",
-        "feature-engineering": "SUCCESS", "train-policy": "SUCCESS",
-        "evaluate-policy": "SUCCESS", "deploy-kserve": "SUCCESS",
+        "fingerprint": "SUCCESS", "ingest": "SUCCESS", "pii-scan": "SUCCESS",
+        "data-validation": "SUCCESS", "feature-engineering": "SUCCESS",
+        "train-policy": "SUCCESS", "evaluate-policy": "SUCCESS", "deploy-kserve": "SUCCESS",
+        "run-summary": "SUCCESS",
     }  # fmt: skip
     assert summary["metrics"]["evaluate-policy.sim_lift_over_random"] >= 0.05
     for stage in ("ingest", "pii-scan", "data-validation", "train-policy", "evaluate-policy"):
         assert "stage " in process.stdout and f"{stage}: SUCCESS" in process.stdout
     assert "make serve" in process.stdout
+    run_summary = REPO / summary["run_summary"]  # an absolute path: REPO is ignored
+    assert run_summary.read_text().startswith("# Run summary: SUCCEEDED")
+    assert "gate: **blessed**" in run_summary.read_text()
 
 
 def test_the_deployed_policy_is_the_champion_in_the_local_registry(local_run):
