@@ -33,7 +33,7 @@ STRUCTURED_TYPES: tuple[str, ...] = tuple(t for t in ENTITY_TYPES if t != PERSON
 PRIORITY: dict[str, int] = {
     t: i
     for i, t in enumerate(
-        (EMAIL, URL, IP_ADDRESS, US_SSN, STUDENT_ID, DATE_OF_BIRTH, PHONE, ADDRESS, PERSON)
+        (EMAIL, URL, IP_ADDRESS, US_SSN, STUDENT_ID, DATE_OF_BIRTH, ADDRESS, PHONE, PERSON)
     )
 }
 

@@ -65,20 +65,26 @@ _MONTHS = (
     "janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|"
     "décembre|decembre|"
     "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|"
-    "diciembre"
+    "diciembre|"
+    "gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|"
+    "januari|februari|maart|mei|augustus|"
+    "janeiro|fevereiro|março|maio|junho|julho|setembro|outubro|novembro|dezembro"
 )
 DATE_RE = re.compile(
-    r"(?<![\w/.-])(?:"
-    r"\d{4}-\d{1,2}-\d{1,2}"
+    r"(?<![A-Za-z0-9_/.-])(?:"
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+    r"|\d{4}年\d{1,2}月\d{1,2}日"
     r"|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})"
     r"|\d{1,2}(?:st|nd|th|er|º)?\.?\s+(?:de\s+)?(?:" + _MONTHS + r")\.?,?\s+(?:de\s+)?\d{4}"
     r"|(?:" + _MONTHS + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
-    r")(?![\w/-])",
+    r")(?![A-Za-z0-9_/-])",
     re.IGNORECASE,
 )
 BIRTH_CONTEXT_RE = re.compile(
     r"(?i)(?:born|birth|b\.\s?d\.|dob|d\.o\.b|bday|birthday|geboren|geb\.|geburt|"
-    r"née?\b|naissance|anniversaire|nacid[oa]|nac[ií]|nacimiento|cumpleaños|fecha de nac)"
+    r"née?\b|naissance|anniversaire|nacid[oa]|nac[ií]|nacimiento|cumpleaños|fecha de nac|"
+    r"nat[oa]\b|nascita|compleanno|geboren|geboorte|verjaardag|nasci|nascid[oa]|nascimento|"
+    r"aniversário|誕生日|生年月日|生まれ)"
 )
 
 _US_SUFFIXES = (
@@ -100,11 +106,14 @@ _CAP = r"[A-ZÀ-ÖØ-Þ][\wÀ-ÿ'’-]*"
 _NOT_GREETING = r"(?!(?:Hallo|Hello|Hi|Hey|Dear|Bonjour|Salut|Hola|Thanks|Merci|Gracias|Danke)\b)"
 _CITY = (
     _NOT_GREETING
-    + r"[A-ZÀ-Þ][\wÀ-ÿ'-]+(?:[ -](?:(?:de|del|la|las|los|el|sur|sous|am|an|der|im|en|upon)\s)?"
-    + _NOT_GREETING
-    + r"[A-ZÀ-Þ][\wÀ-ÿ'-]+){0,3}"
+    + r"[A-ZÀ-Þ][\wÀ-ÿ'-]+(?:[ -](?:(?:de|del|la|las|los|el|sur|sous|am|an|der|im|en|upon|da|do"
+    r"|dos|das|di)\s)?" + _NOT_GREETING + r"[A-ZÀ-Þ][\wÀ-ÿ'-]+){0,3}"
 )
 _US_POSTCODE_TAIL = r"(?:,?\s+" + _CITY + r",\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"  # City, ST 12345
+_BR_CEP_TAIL = (
+    r"(?:,?\s+(?:" + _CAP + r"(?:\s(?:de\s|da\s|do\s)?" + _CAP + r"){0,3},?\s+)?\d{5}-?\d{3}"
+    r"(?:\s+" + _CITY + r"(?:\s*/\s*[A-Z]{2}\b)?)?)"
+)
 _GB_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}"
 _EU_POSTCODE_TAIL = r"(?:,?\s+\d{5}\s+" + _CITY + r")?"
 _US_ABBREVIATED = "dr|st|ct|pl|rd|ln|ter|sq|hwy|pkwy|cir|ave"
@@ -138,7 +147,7 @@ ADDRESS_RES: tuple[re.Pattern[str], ...] = (
     ),
     # fr_FR: "468, chemin Jacqueline Didier", "19 bis rue de la Paix"
     re.compile(
-        r"(?<![\w.])(?:\d{1,4}(?:\s?(?:bis|ter))?,?\s+)?"
+        r"(?<![\w.])(?:\d{1,4}(?:\s?(?:bis|ter))?,?\s+)"
         r"(?i:rue|avenue|av\.|boulevard|bd|chemin|impasse|allée|place|quai|route|cours|passage|"
         r"square|sentier|voie|rond-point)"
         r"\s+(?:(?:de|du|des|de la|de l'|d'|la|le|les|l')\s*)?"
@@ -149,6 +158,70 @@ ADDRESS_RES: tuple[re.Pattern[str], ...] = (
         + _CAP
         + r"){0,3}"
         + _EU_POSTCODE_TAIL
+    ),
+    # fr_FR without a house number: the postcode is the evidence ("rue de la Paix, 75002 Paris")
+    re.compile(
+        r"(?<![\w.])(?i:rue|avenue|boulevard|chemin|impasse|allée|place|quai|route)"
+        r"\s+(?:(?:de|du|des|de la|de l'|d'|la|le|les|l')\s*)?(?:" + _CAP + r")(?:\s"
+        r"(?:de\s|du\s|la\s|le\s)?" + _NOT_GREETING + _CAP + r"){0,3},?\s+\d{5}\s+" + _CITY
+    ),
+    # fr_FR street types that are no English word, written as in an address ("rue Verdier")
+    re.compile(
+        r"(?<![\w.])(?:[Rr]ue|chemin|boulevard|impasse|allée|avenue)\s+(?:(?:de|du|des|de la|de l'|d')"
+        r"\s*)?"
+        + _NOT_GREETING
+        + _CAP
+        + r"(?:\s(?:de\s|du\s|la\s|le\s)?"
+        + _NOT_GREETING
+        + _CAP
+        + r"){0,3}"
+    ),
+    # "784 清水 Street" (Faker's ja_JP street addresses)
+    re.compile(r"(?<![\w.])\d{1,6}\s+[一-龥ぁ-んァ-ヶー]{1,8}\s+(?:Street|St\.?|Avenue|Road)\b"),
+    # it_IT: "Piazza Giacobbe, 62", "Borgo Camicione, 0 Appartamento 6, 07044, Ittiri (SS)"
+    re.compile(
+        r"(?<![\w.])(?:Via|Viale|Piazza|Piazzale|Corso|Largo|Vicolo|Vico|Contrada|Borgo|Strada|"
+        r"Rotonda|Incrocio|Canale|Stretto|Viottolo|Lungomare|Lungotevere|Galleria|Salita|Rione|"
+        r"Calle|Sentiero|Traversa)"
+        r"\s+(?:(?:del|della|dei|degli|delle|dello|di|da|d'|san|santa)\s*)?(?:" + _CAP + r")"
+        r"(?:\s(?:del\s|della\s|di\s)?" + _CAP + r"){0,3},?\s+\d{1,4}(?:/?[A-Za-z])?"
+        r"(?:,?\s+(?i:appartamento|piano|interno|scala)\s+\w{1,4})?"
+        r"(?:,?\s+\d{5},?\s+" + _CITY + r"(?:\s\([A-Z]{2}\))?)?"
+    ),
+    # nl_NL: "Jentesingel 391", "Merijnbaan 622, 1154 MR Nieuw-Lekkerland"
+    re.compile(
+        r"(?<![\w-])(?:[A-Z][\wëéèöüï'-]*\s)?[A-Z][\wëéèöüï'-]*"
+        r"(?:straat|laan|weg|plein|gracht|kade|dijk|pad|hof|park|steeg|baan|singel|dreef|"
+        r"plantsoen|markt|burg|kanaal|haven|veld|wal|ring|oord|erf|lei|dam|brink|hoven)"
+        r"\s+\d{1,5}(?:\s?[a-zA-Z](?![\w]))?(?:[-/]\d{1,4})?"
+        r"(?:,?\s+\d{4}\s?[A-Z]{2}(?:,?\s+" + _CITY + r")?)?"
+    ),
+    # pt_BR: "Rua das Flores, 44", "Aeroporto Siqueira, 56, Conjunto Taquaril, 21299-722 Abreu";
+    # without a number the CEP is the evidence ("Vila Pires, Santa Rita, 33873-652 Cardoso")
+    re.compile(
+        r"(?<![\w.])(?:Rua|Avenida|Av\.|Travessa|Alameda|Rodovia|Praça|Estrada|Via|Vila|Vereda|"
+        r"Residencial|Passarela|Aeroporto|Trecho|Quadra|Setor|Núcleo|Lagoa|Conjunto|Condomínio|"
+        r"Chácara|Favela|Fazenda|Campo|Loteamento|Largo|Ladeira|Lago|Morro|Parque|Pátio|Rampa|"
+        r"Recanto|Sítio|Viaduto|Viela|Distrito|Feira|Jardim|Colônia|Esplanada|Estação|Ponte|"
+        r"Quinta|Vale|Margem|Rodoanel)"
+        r"\s+(?:(?:de|da|do|dos|das)\s+)?(?:"
+        + _CAP
+        + r")(?:\s(?:de\s|da\s|do\s|dos\s|das\s)?"
+        + _CAP
+        + r"){0,3}(?:,\s*\d{1,5}(?:,?\s+(?i:apto\.?|apartamento|bloco|casa|sala)\s*\w{1,5})?"
+        + _BR_CEP_TAIL
+        + r"?|(?:,\s*"
+        + _CAP
+        + r"(?:\s(?:de\s|da\s|do\s)?"
+        + _CAP
+        + r"){0,3})?"
+        + _BR_CEP_TAIL
+        + r")"
+    ),
+    # ja_JP: "香川県長生郡長生村東和町14丁目14番9号", "栃木県山武市丹勢1丁目7番7号 卯の里コーポ538"
+    re.compile(
+        r"(?:北海道|東京都|京都府|大阪府|[一-龥]{2,3}県)?[一-龥ぁ-んァ-ヶー]{0,20}?"
+        r"\d{1,4}丁目\d{1,4}番地?(?:\d{1,4}号)?(?:\s?[一-龥ぁ-んァ-ヶー]{1,12}\d{1,4}(?:号室)?)?"
     ),
     # es_ES: "Rambla de Quique Perera 8 Puerta 8", "C. Mayor 12, 28001"
     re.compile(
@@ -168,7 +241,10 @@ STUDENT_ID_CONTEXT_RE = re.compile(
 )
 
 #: Default student-id patterns (a policy may replace them with the district's own formats).
-DEFAULT_STUDENT_ID_PATTERNS: tuple[str, ...] = (r"\b[Ss]\d{7}\b", r"\b(?:stu|STU)[-_]\d{4,8}\b")
+DEFAULT_STUDENT_ID_PATTERNS: tuple[str, ...] = (
+    r"(?<![A-Za-z0-9_])[Ss]\d{7}(?![A-Za-z0-9_])",
+    r"(?<![A-Za-z0-9_])(?:stu|STU)[-_]\d{4,8}(?![A-Za-z0-9_])",
+)
 
 
 #: Regions whose numbering plans decide whether a number without a country code is a phone
