@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 from faker import Faker
@@ -807,3 +808,192 @@ def make_structured_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+#: Personal columns of :func:`make_district_export` and the entity type each holds.
+DISTRICT_PII_COLUMNS: dict[str, str] = {
+    "user_id": "STUDENT_ID",
+    "student_name": "PERSON",
+    "guardian_email": "EMAIL",
+    "guardian_phone": "PHONE",
+    "date_of_birth": "DATE_OF_BIRTH",
+    "home_address": "ADDRESS",
+    "ssn": "US_SSN",
+    "last_login_ip": "IP_ADDRESS",
+}
+#: Ordinary answers: they hold no personal data and must come out unchanged.
+ORDINARY_ANSWERS: tuple[str, ...] = (
+    "x = 7",
+    "I think it is 12",
+    "42",
+    "3/4",
+    "0.5",
+    "y = 2x + 1",
+    "idk",
+    "12 cm",
+    "The answer is 15 because 3 * 5 = 15",
+    "a^2 + b^2 = c^2",
+    "-3",
+    "1,5",
+    "Die Antwort ist 7",
+    "la respuesta es 9",
+    "答えは12です",
+)
+CURRICULUM_FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "pii" / "data"
+
+
+def curriculum_names() -> list[str]:
+    """Real curriculum names (ASSISTments skills, EdNet parts and tags, Common Core titles).
+
+    Returns:
+        The names of ``tests/pii/data/curriculum_names.txt``, comments left out.
+    """
+    text = (CURRICULUM_FIXTURE / "curriculum_names.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
+
+
+def make_district_export(
+    n: int = 3000,
+    seed: int = TEST_SEED,
+    locales: tuple[str, ...] = EXPORT_LOCALES,
+    text_share: float = 0.3,
+) -> tuple[pd.DataFrame, list[Record | None]]:
+    """Generates an export the way districts send it: personal columns beside the log.
+
+    Columns: those of :data:`DISTRICT_PII_COLUMNS` (``user_id`` is a number, an e-mail or a
+    ``first.last`` login), then ``problem_id``, ``skill_id`` (numbers), ``skill_name`` (real
+    curriculum names), ``correct``, ``ms_first_response`` and ``answer_text`` (an ordinary
+    answer, or a free-text record of :func:`make_corpus` in the student's locale).
+
+    Args:
+        n: Rows.
+        seed: Seed.
+        locales: Locales of the students (names, phones, addresses, texts).
+        text_share: Share of rows whose answer is a free-text record.
+
+    Returns:
+        ``(frame, records)``: the export and, per row, the free-text record of its answer (or
+        None for an ordinary answer).
+    """
+    rng = random.Random(seed)
+    makers = {loc: _Entities(loc, rng, seed + i) for i, loc in enumerate(locales)}
+    texts = {
+        loc: make_corpus(max(20, int(n * text_share / len(locales) * 1.5)), seed + 31 + i, (loc,))
+        for i, loc in enumerate(locales)
+    }
+    skills = curriculum_names()
+    n_students = max(1, n // 15)
+    students = []
+    for i in range(n_students):
+        locale = locales[i % len(locales)]
+        maker = makers[locale]
+        r = rng.random()
+        if r < 0.7:
+            user_id = str(100000 + i)
+        elif r < 0.85:
+            user_id = maker.email()
+        else:
+            first = re.sub(r"[^a-z]", "", maker.fake.first_name().lower()) or "x"
+            user_id = f"{first}.{re.sub(r'[^a-z]', '', maker.fake.last_name().lower()) or 'y'}{i}"
+        birth = maker.fake.date_of_birth(minimum_age=6, maximum_age=18)
+        students.append(
+            {
+                "locale": locale,
+                "user_id": user_id,
+                "student_name": maker.fake.name(),
+                "guardian_email": maker.email(),
+                "guardian_phone": maker.phone(),
+                "date_of_birth": rng.choice(
+                    [birth.isoformat(), birth.strftime("%m/%d/%Y"), birth.strftime("%d.%m.%Y")]
+                ),
+                "home_address": maker.address(),
+                "ssn": maker.us.ssn(),
+                "last_login_ip": maker.ip_address(),
+            }
+        )
+    rows = []
+    records: list[Record | None] = []
+    for _ in range(n):
+        student = students[rng.randrange(n_students)]
+        record = None
+        if rng.random() < text_share:
+            record = rng.choice(texts[student["locale"]])
+            answer = record.text
+        else:
+            answer = rng.choice(ORDINARY_ANSWERS)
+        records.append(record)
+        skill = rng.randrange(len(skills))
+        rows.append(
+            {
+                **{c: student[c] for c in DISTRICT_PII_COLUMNS},
+                "problem_id": str(rng.randint(10_000, 99_999)),
+                "skill_id": str(skill + 1),
+                "skill_name": skills[skill],
+                "correct": str(rng.randint(0, 1)),
+                "ms_first_response": str(rng.randint(800, 120_000)),
+                "answer_text": answer,
+            }
+        )
+    return pd.DataFrame(rows), records
+
+
+_TITLE_TOKENS = frozenset(
+    "mr mrs ms miss dr prof herr frau dipl ing univ mme mlle m sr sra srta dott dott.ssa sig "
+    "sig.ra dhr mevr de del la le du von van der den y da do dos das di jr phd md".split()
+)
+
+
+def name_tokens(name: str) -> list[str]:
+    """The words of a person's name that must not survive (titles and particles left out)."""
+    tokens = re.findall(r"[^\W\d_]+", name)
+    return [t for t in tokens if t.lower().strip(".") not in _TITLE_TOKENS and len(t) >= 2]
+
+
+def leak_recall(
+    export: pd.DataFrame, records: list[Record | None], clean: pd.DataFrame
+) -> dict[str, dict[str, float]]:
+    """Measures how much personal data a de-identified export still holds.
+
+    Structured columns: a value is removed when it appears in no output cell. Free text: an
+    entity is removed when its value (for names: every name word) is gone from its row's
+    output answer. The clean frame must keep the export's row order.
+
+    Args:
+        export: The export (:func:`make_district_export`).
+        records: Its free-text records.
+        clean: The de-identified table.
+
+    Returns:
+        ``{"structured": {type: recall}, "text": {type: recall}}`` plus ``support`` counts
+        under ``structured_n`` and ``text_n``.
+    """
+    cells = "\n".join(clean.astype(str).to_numpy().ravel().tolist())
+    structured: dict[str, float] = {}
+    structured_n: dict[str, int] = {}
+    for column, entity_type in DISTRICT_PII_COLUMNS.items():
+        values = [v for v in export[column].dropna().unique() if not str(v).isdigit()]
+        kept = sum(1 for v in values if str(v) in cells)
+        structured[entity_type] = 1 - kept / len(values) if values else 1.0
+        structured_n[entity_type] = len(values)
+    found: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    answers = clean["answer_text"].astype(str).tolist() if "answer_text" in clean else None
+    for row, record in enumerate(records):
+        if record is None:
+            continue
+        out = answers[row] if answers is not None else ""
+        for start, end, entity_type in record.spans:
+            value = record.text[start:end]
+            total[entity_type] += 1
+            if entity_type == "PERSON":
+                gone = all(t not in out for t in name_tokens(value))
+            else:
+                gone = value not in out
+            found[entity_type] += int(gone)
+    text = {t: found[t] / total[t] for t in total}
+    return {
+        "structured": structured,
+        "structured_n": structured_n,
+        "text": text,
+        "text_n": dict(total),
+    }
