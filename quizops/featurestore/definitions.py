@@ -9,8 +9,8 @@ and the item (``item_id``, the source's own id). Two feature views:
   (idempotency) and the version of the tracer that computed it. Its batch source holds one row
   per answer (point-in-time training examples); a push source lets the predictor write the new
   state back.
-* ``item_params``: the item bank's fitted parameters (skill, difficulty, gain, attempts and the
-  BKT parameters of the item's skill).
+* ``item_params``: the item bank's fitted parameters: primary skill, attempts, difficulty and,
+  per skill the item is tagged with, the tracer's guess, slip and teaching rate.
 
 Feast is imported inside the functions: importing it costs about 3 s.
 """
@@ -52,11 +52,10 @@ ITEM_FEATURES: dict[str, str] = {
     "skill_index": "Int64",
     "attempts": "Int64",
     "difficulty": "Float64",
-    "gain": "Float64",
-    "p_init": "Float64",
-    "p_learn": "Float64",
-    "p_guess": "Float64",
-    "p_slip": "Float64",
+    "tag_skills": "Array(Int64)",
+    "tag_guess": "Array(Float64)",
+    "tag_slip": "Array(Float64)",
+    "tag_teach": "Array(Float64)",
     "tracer_version": "String",
 }
 

@@ -5,9 +5,9 @@ One row per (student, answer time) holds the state *after* the answers at that t
 ``get_historical_features`` with ``t`` just before the answer the decision led to) therefore
 returns the state after the student's earlier answers only.
 
-Rows of one interaction tagged with several skills (ingest writes one row per skill) are one
-answer, as they are when the predictor receives it: they are folded to one answer per
-(student, timestamp, item) before tracing.
+Rows of one interaction tagged with several skills (ingest writes one row per skill, sharing the
+``interaction_id``) are one answer, as they are when the predictor receives it and as
+:mod:`quizops.features` counts them: they are folded to one answer before tracing.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def to_event_time(timestamp_ms: np.ndarray | pd.Series) -> pd.Series:
 
 
 def answers_of(df: pd.DataFrame) -> pd.DataFrame:
-    """The answers of a canonical log: one row per (student, timestamp, item), in time order.
+    """The answers of a canonical log: one row per interaction, in time order.
 
     Args:
         df: Canonical rows (any order).
@@ -66,7 +66,13 @@ def answers_of(df: pd.DataFrame) -> pd.DataFrame:
         raise InputDataError(f"feature store: interaction table lacks column(s) {missing}")
     if df.empty:
         raise InputDataError("feature store: the interaction table is empty")
-    answers = df[list(_NEEDED)].drop_duplicates(["student_id", "timestamp", "item_id"])
+    # One interaction, as quizops.features counts them: (student, interaction_id) when every
+    # row has an interaction id, else (student, timestamp, item).
+    if "interaction_id" in df.columns and df["interaction_id"].notna().all():
+        key = ["student_id", "interaction_id"]
+    else:
+        key = ["student_id", "timestamp", "item_id"]
+    answers = df.drop_duplicates(key)[list(_NEEDED)]
     return answers.sort_values(["student_id", "timestamp"], kind="stable").reset_index(drop=True)
 
 
@@ -154,13 +160,32 @@ def student_table(scalars: pd.DataFrame, states: np.ndarray) -> pa.Table:
     return table.append_column("recent_request_ids", empty)
 
 
+def item_tags(tracer: KnowledgeTracer, item_id: str) -> list[tuple[int, float, float, float]]:
+    """The ``(skill, guess, slip, teach)`` parameters the tracer applies for an item.
+
+    Args:
+        tracer: The fitted tracer.
+        item_id: An item of its bank.
+
+    Returns:
+        One tuple per skill the item is tagged with (a tracer without item tags: the item's
+        skill with its pooled parameters).
+    """
+    tags_of = getattr(tracer, "tags_of", None)
+    if tags_of is not None:
+        return list(tags_of(str(item_id)) or [])
+    skill = tracer.item_skill[str(item_id)]
+    p = tracer.params[skill]
+    return [(skill, p.p_guess, p.p_slip, p.p_learn)]
+
+
 def item_table(
     items: pd.DataFrame, tracer: KnowledgeTracer, version: str, event_time: pd.Timestamp
 ) -> pd.DataFrame:
-    """Builds the ``item_params`` source: each item's statistics and its skill's BKT parameters.
+    """Builds the ``item_params`` source: each item's statistics and fitted tag parameters.
 
     Args:
-        items: The feature set's item bank (item_id, skill_index, attempts, difficulty, gain).
+        items: The feature set's item bank (item_id, skill_index, attempts, difficulty, ...).
         tracer: The fitted tracer.
         version: Its version.
         event_time: Time the parameters were fitted (one value for the whole bank).
@@ -168,15 +193,20 @@ def item_table(
     Returns:
         One row per item.
     """
-    out = pd.DataFrame({ITEM_KEY: items["item_id"].astype(str).to_numpy()})
-    skill = items["skill_index"].to_numpy(np.int64)
-    out["skill_index"] = skill
-    out["attempts"] = items["attempts"].to_numpy(np.int64)
-    out["difficulty"] = items["difficulty"].to_numpy(np.float64)
-    out["gain"] = items["gain"].to_numpy(np.float64)
-    for name in ("p_init", "p_learn", "p_guess", "p_slip"):
-        values = np.array([getattr(p, name) for p in tracer.params], dtype=np.float64)
-        out[name] = values[skill]
+    ids = items["item_id"].astype(str).tolist()
+    tags = [item_tags(tracer, item) for item in ids]
+    out = pd.DataFrame(
+        {
+            ITEM_KEY: ids,
+            "skill_index": items["skill_index"].to_numpy(np.int64),
+            "attempts": items["attempts"].to_numpy(np.int64),
+            "difficulty": items["difficulty"].to_numpy(np.float64),
+            "tag_skills": [[int(t[0]) for t in ts] for ts in tags],
+            "tag_guess": [[float(t[1]) for t in ts] for ts in tags],
+            "tag_slip": [[float(t[2]) for t in ts] for ts in tags],
+            "tag_teach": [[float(t[3]) for t in ts] for ts in tags],
+        }
+    )
     out["tracer_version"] = version
     out[EVENT_TIMESTAMP] = event_time
     return out[[ITEM_KEY, *ITEM_FEATURES, EVENT_TIMESTAMP]]

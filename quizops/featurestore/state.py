@@ -41,6 +41,10 @@ def tracer_version(tracer: KnowledgeTracer) -> str:
 def advance(tracer: KnowledgeTracer, state: np.ndarray, item_id: str, correct: int) -> None:
     """Applies one answer to a state vector in place, with the shared feature code.
 
+    A tracer with item tags (``tags_of``: every skill an item is tagged with is updated with
+    that tag's parameters) is applied exactly as its ``state_after`` applies one answer; a
+    tracer without them updates the item's skill (``update``).
+
     Args:
         tracer: The fitted tracer.
         state: The state vector (float64), changed in place.
@@ -50,11 +54,20 @@ def advance(tracer: KnowledgeTracer, state: np.ndarray, item_id: str, correct: i
     Raises:
         InputDataError: The item is not in the tracer's bank, or ``correct`` is not 0 or 1.
     """
+    if correct not in (0, 1):
+        raise InputDataError("answer.correct: must be 0 or 1")
+    tags_of = getattr(tracer, "tags_of", None)
+    if tags_of is not None:
+        tags = tags_of(str(item_id))
+        if tags is None:
+            raise InputDataError("answer.item_id: unknown item (not in the policy's item bank)")
+        values = [float(v) for v in state]
+        tracer._apply_scalar(values, tags, int(correct))  # the step state_after takes
+        state[:] = values
+        return
     skill = tracer.item_skill.get(str(item_id))
     if skill is None:
         raise InputDataError("answer.item_id: unknown item (not in the policy's item bank)")
-    if correct not in (0, 1):
-        raise InputDataError("answer.correct: must be 0 or 1")
     tracer.update(state, skill, int(correct))
 
 

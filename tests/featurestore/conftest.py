@@ -26,11 +26,13 @@ def synthetic_log(students: int = 60, answers: int = 40, seed: int = 5) -> pd.Da
             if not known[skill] and rng.random() < 0.15:
                 known[skill] = True
             order += int(rng.integers(1, 4))
-            rows.append((f"s{s:03d}", f"i{item:02d}", f"k{skill}", correct, order))
+            rows.append((f"x{order}", f"s{s:03d}", f"i{item:02d}", f"k{skill}", correct, order))
             if item == 7:  # item 7 is also tagged with skill k0: ingest writes a second row
-                rows.append((f"s{s:03d}", f"i{item:02d}", "k0", correct, order))
-    df = pd.DataFrame(rows, columns=["student_id", "item_id", "skill_id", "correct", "timestamp"])
-    df.insert(0, "interaction_id", [f"x{i}" for i in range(len(df))])
+                rows.append((f"x{order}", f"s{s:03d}", f"i{item:02d}", "k0", correct, order))
+    df = pd.DataFrame(
+        rows,
+        columns=["interaction_id", "student_id", "item_id", "skill_id", "correct", "timestamp"],
+    )
     df["skill_name"] = df["skill_id"]
     df["attempt_count"] = 1
     df["response_time_ms"] = 1000.0

@@ -117,3 +117,21 @@ def test_missing_repository_is_a_feature_store_error(tmp_path, feature_set):
         OnlineStateStore(tmp_path / "nothing", feature_set.tracer, KEY)
     with pytest.raises(FeatureStoreError, match="key"):
         OnlineStateStore(tmp_path, feature_set.tracer, b"short")
+
+
+def test_item_parameters_are_served_online(materialized, feature_set):
+    from quizops.featurestore.config import open_store
+    from quizops.featurestore.offline import item_tags
+
+    repo, result = materialized
+    store = open_store(repo)
+    items = sorted(feature_set.tracer.item_skill)[:4]
+    got = store.get_online_features(
+        features=["item_params:tag_skills", "item_params:tag_guess", "item_params:tracer_version"],
+        entity_rows=[{"item_id": i} for i in items],
+    ).to_dict()
+    for n, item in enumerate(items):
+        tags = item_tags(feature_set.tracer, item)
+        assert got["tag_skills"][n] == [t[0] for t in tags]
+        assert got["tag_guess"][n] == pytest.approx([t[1] for t in tags], abs=0)
+        assert got["tracer_version"][n] == result.tracer_version
