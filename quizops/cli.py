@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "quizops.simulation.cli",
     "quizops.pii.cli",
     "quizops.validation.cli",
+    "quizops.deploy.cli",
 ]
 
 logger = logging.getLogger("quizops")

@@ -4,7 +4,8 @@ Each class keeps the built-in parent that callers already catch (the scikit-lear
 ``NotFittedError(ValueError, AttributeError)`` pattern), so moving an error here never changes what
 an ``except`` clause sees. Every message names the file, row, column or field at fault and never a
 cell's value. Command-line entry points map each class to an exit status with
-:func:`exit_status`: :class:`InputDataError` and :class:`ConfigurationError` to 2,
+:func:`exit_status`: :class:`InputDataError`, :class:`ConfigurationError` and
+:class:`ManifestInvalidError` (bad deploy arguments) to 2,
 :class:`PIILeftError` to 3, every other :class:`QuizopsError` to 1.
 """
 
@@ -58,6 +59,8 @@ class DeploymentError(QuizopsError, RuntimeError):
 
 class ManifestInvalidError(DeploymentError, ValueError):
     """A rendered InferenceService manifest violates the CRD schema or its arguments are bad."""
+
+    exit_code = 2
 
 
 class PredictorStartError(DeploymentError):

@@ -17,6 +17,8 @@ CHAMPION_ALIAS = "champion"
 PREVIOUS_ALIAS = "previous"
 #: Name of the KServe InferenceService (and its Kubernetes labels).
 SERVICE_NAME = MODEL_NAME
+#: Kubernetes service account the predictor pods run under (manifests/ creates it).
+PREDICTOR_SERVICE_ACCOUNT = "quizops-predictor"
 
 # --- Kubernetes secrets -----------------------------------------------------------------------
 

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from quizops.errors import ManifestInvalidError
-from quizops.names import PII_KEY_ENV, PII_KEY_SECRET, PII_KEY_SECRET_KEY, SERVICE_NAME
+from quizops.names import (
+    PII_KEY_ENV,
+    PII_KEY_SECRET,
+    PII_KEY_SECRET_KEY,
+    PREDICTOR_SERVICE_ACCOUNT,
+    SERVICE_NAME,
+)
 
 GROUP = "serving.kserve.io"
 VERSION = "v1beta1"
@@ -25,6 +31,54 @@ MODEL_MOUNT = "/mnt/models"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "inferenceservice_v1beta1.json"
 #: Label that carries the registered model version on the InferenceService.
 VERSION_LABEL = "quizops.io/model-version"
+#: Annotation that selects KServe's deployment mode; canary traffic splitting needs Serverless
+#: (``canaryTrafficPercent`` is ignored in RawDeployment mode, kserve #4074 and #5335).
+DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+DEPLOYMENT_MODE = "Serverless"
+#: Storage URI schemes KServe's storage initializer downloads and the project supports.
+STORAGE_SCHEMES = ("gs://", "s3://", "pvc://")
+#: Port of the predictor (HTTP, v1 and v2 protocols, /metrics).
+PREDICTOR_PORT = 8080
+#: Where the predictor writes decisions (an emptyDir: the root file system is read-only).
+DECISIONS_MOUNT = "/var/log/quizops"
+#: UID of the image's non-root user (kserve/Dockerfile).
+PREDICTOR_UID = 10001
+
+
+def check_storage_uri(storage_uri: str) -> None:
+    """Checks that KServe's storage initializer can download the model from this URI.
+
+    ``gs://``, ``s3://`` and ``pvc://`` are accepted (with a bucket or claim and a path).
+    ``file://``, bare paths, ``models:/`` and ``mlflow-artifacts:/`` are refused: the storage
+    initializer cannot resolve them inside the cluster (resolve a registry URI to its
+    ``gs://`` artifact location first).
+
+    Args:
+        storage_uri: The model's URI.
+
+    Raises:
+        ManifestInvalidError: The scheme is not supported or the URI names no object.
+    """
+    if not storage_uri:
+        raise ManifestInvalidError("storage_uri: the model URI is required")
+    scheme = storage_uri.split("://", 1)[0] + "://" if "://" in storage_uri else ""
+    if scheme not in STORAGE_SCHEMES:
+        shown = (
+            repr(scheme)
+            if scheme
+            else (
+                repr(storage_uri.split(":", 1)[0] + ":") if ":" in storage_uri else "(none: a path)"
+            )
+        )
+        raise ManifestInvalidError(
+            f"storage_uri: scheme {shown} is not supported; use one of "
+            f"{', '.join(STORAGE_SCHEMES)} (KServe's storage initializer downloads the model)"
+        )
+    bucket, _, path = storage_uri[len(scheme) :].partition("/")
+    if not bucket or not path.strip("/"):
+        raise ManifestInvalidError(
+            f"storage_uri: a {scheme} URI needs a bucket (or claim) and a path"
+        )
 
 
 @cache
@@ -110,6 +164,18 @@ def validate_inference_service(manifest: Mapping[str, Any], schema_path: str | N
         )
 
 
+def _container_security_context() -> dict[str, Any]:
+    """The restricted Pod Security Standard's container settings."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": PREDICTOR_UID,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 def render_inference_service(
     service_name: str,
     namespace: str,
@@ -117,19 +183,26 @@ def render_inference_service(
     image: str,
     model_version: str = "",
     canary_traffic_percent: int | None = None,
+    service_account: str = PREDICTOR_SERVICE_ACCOUNT,
 ) -> dict[str, Any]:
     """Renders the InferenceService of the predictor and validates it.
 
     The predictor is a custom container (``quizops_predictor``) whose model is mounted from
-    ``storage_uri`` by KServe's storage initializer (``storageUris``) at ``/mnt/models``.
+    ``storage_uri`` by KServe's storage initializer (``storageUris``) at ``/mnt/models``. The
+    pod runs under its own service account with the restricted security context (non-root, no
+    privilege escalation, all capabilities dropped, seccomp ``RuntimeDefault``, read-only root
+    file system; decisions and temporary files go to ``emptyDir`` volumes), carries Prometheus
+    scrape annotations for ``/metrics``, and asks for KServe's ``Serverless`` deployment mode,
+    the one in which ``canaryTrafficPercent`` splits traffic.
 
     Args:
         service_name: InferenceService name.
         namespace: Namespace.
-        storage_uri: Policy folder URI (``gs://...``).
+        storage_uri: Policy folder URI (``gs://``, ``s3://`` or ``pvc://``).
         image: Predictor image.
-        model_version: Registered version, recorded as a label and annotation.
+        model_version: Registered version, recorded as a label.
         canary_traffic_percent: Share of traffic for this revision (None: full rollout).
+        service_account: Kubernetes service account of the predictor pod.
 
     Returns:
         The manifest.
@@ -139,18 +212,36 @@ def render_inference_service(
     """
     if not image:
         raise ManifestInvalidError("image: the predictor image is required (PREDICTOR_IMAGE)")
-    if not storage_uri:
-        raise ManifestInvalidError("storage_uri: the model URI is required")
+    check_storage_uri(storage_uri)
     if canary_traffic_percent is not None and not 0 <= canary_traffic_percent <= 100:
         raise ManifestInvalidError(
             f"canary_traffic_percent must be within 0..100, got {canary_traffic_percent}"
         )
+    if not service_account:
+        raise ManifestInvalidError("service_account: a service account name is required")
     labels = {"app.kubernetes.io/name": SERVICE_NAME, "app.kubernetes.io/part-of": "quizops"}
     if model_version:
         labels[VERSION_LABEL] = str(model_version)
     predictor: dict[str, Any] = {
         "minReplicas": 1,
+        "serviceAccountName": service_account,
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": PREDICTOR_UID,
+            "fsGroup": PREDICTOR_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "annotations": {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(PREDICTOR_PORT),
+            "prometheus.io/path": "/metrics",
+        },
         "storageUris": [{"uri": storage_uri, "mountPath": MODEL_MOUNT}],
+        "volumes": [
+            {"name": "decisions", "emptyDir": {"sizeLimit": "1Gi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        ],
         "containers": [
             {
                 "name": "kserve-container",
@@ -161,11 +252,11 @@ def render_inference_service(
                     "--host",
                     "0.0.0.0",  # in the pod the kube-proxy / queue-proxy must reach it
                     "--port",
-                    "8080",
+                    str(PREDICTOR_PORT),
                     "--decisions-dir",
-                    "/var/log/quizops/decisions",
+                    f"{DECISIONS_MOUNT}/decisions",
                 ],
-                "ports": [{"containerPort": 8080, "name": "http1", "protocol": "TCP"}],
+                "ports": [{"containerPort": PREDICTOR_PORT, "name": "http1", "protocol": "TCP"}],
                 "env": [
                     {
                         "name": PII_KEY_ENV,
@@ -179,18 +270,18 @@ def render_inference_service(
                     }
                 ],
                 "readinessProbe": {
-                    "httpGet": {"path": "/v2/health/ready", "port": 8080},
+                    "httpGet": {"path": "/v2/health/ready", "port": PREDICTOR_PORT},
                     "periodSeconds": 5,
                 },
                 "resources": {
                     "requests": {"cpu": "250m", "memory": "512Mi"},
                     "limits": {"cpu": "1", "memory": "1Gi"},
                 },
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": False,
-                },
+                "securityContext": _container_security_context(),
+                "volumeMounts": [
+                    {"name": "decisions", "mountPath": DECISIONS_MOUNT},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
             }
         ],
     }
@@ -203,7 +294,10 @@ def render_inference_service(
             "name": service_name,
             "namespace": namespace,
             "labels": labels,
-            "annotations": {"quizops.io/storage-uri": storage_uri},
+            "annotations": {
+                DEPLOYMENT_MODE_ANNOTATION: DEPLOYMENT_MODE,
+                "quizops.io/storage-uri": storage_uri,
+            },
         },
         "spec": {"predictor": predictor},
     }
