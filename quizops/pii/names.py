@@ -50,6 +50,7 @@ GAZETTEER_LOCALES: tuple[str, ...] = (
     "nl_NL",
     "pt_PT",
     "pt_BR",
+    "ja_JP",
 )
 
 TITLES = frozenset(
@@ -86,6 +87,15 @@ PARTICLES = (
     "y",
     "le",
     "la",
+    "das",
+    "do",
+    "van de",
+    "van het",
+    "ter",
+    "ten",
+    "te",
+    "della",
+    "dei",
 )
 
 #: First words of place names ("Port Sarah", "Santa Cruz", "Lake Jessica"): such a run is a place.
@@ -179,7 +189,7 @@ SENTENCE_STARTERS = frozenset(
 )
 _TITLE_WORDS = (
     r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Herr|Frau|Dipl\.-Ing|Ing|Univ\.Prof|M|Mme|Mlle|"
-    r"Monsieur|Madame|Sr|Sra|Srta|Don|Doña|Dña|Señor|Señora|"
+    r"Monsieur|Madame|Sr|Sra|Srta|Don|Doña|Dña|Señor|Señora|Sig\.ra|Sig|Dott\.ssa|Dra|Drs|"
     r"[Pp]an|[Pp]ani|[Pp]anna|[Pp]aní|[Pp]án|[Ss]lečna|[Hh]erra|[Rr]ouva|[Nn]eiti|[Úú]r|"
     r"[Aa]sszony|[Hh]r|[Ff]ru|[Ff]röken|[Bb]ay|[Bb]ayan|[Ss]ayın|Mgr|Bc|Doc|MUDr|JUDr|PhDr|"
     r"RNDr|PaedDr|MVDr|MDDr|ThDr|PharmDr|Ing|Doç|Yrd|Öğr|Arş|Gör|Uz|Okt|Çev|Av|Dott|Dhr|Mevr|"
@@ -267,9 +277,18 @@ def _provider_names(locale: str) -> tuple[set[str], set[str]]:
         return set(), set()
     provider = module.Provider
     first: set[str] = set()
-    for attr in ("first_names", "first_names_male", "first_names_female", "first_names_nonbinary"):
+    for attr in (
+        "first_names",
+        "first_names_male",
+        "first_names_female",
+        "first_names_nonbinary",
+        "first_kana_names",
+        "first_romanized_names",
+    ):
         first.update(str(n).lower() for n in getattr(provider, attr, ()) or ())
-    last = {str(n).lower() for n in getattr(provider, "last_names", ()) or ()}
+    last: set[str] = set()
+    for attr in ("last_names", "last_kana_names", "last_romanized_names"):
+        last.update(str(n).lower() for n in getattr(provider, attr, ()) or ())
     return first, last
 
 
@@ -299,6 +318,29 @@ def gazetteer(
     return frozenset(first), frozenset(last)
 
 
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+_CJK_NAME_CHARS = "\u4e00-\u9fff\u3005\u30a0-\u30ff"  # kanji, 々, katakana
+#: A name before an honorific ("中島さん", "木村 陽一先生") or after a self-introduction.
+_CJK_CUE_RES: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r"(["
+        + _CJK_NAME_CHARS
+        + r"]{1,4}(?:[ \u3000]["
+        + _CJK_NAME_CHARS
+        + r"\u3040-\u309f]{1,4})?)"
+        r"(?=さん|くん|君|ちゃん|先生|様|氏)"
+    ),
+    re.compile(
+        r"(?:名前は|私は|僕は|わたしは|ぼくは)[ \u3000]?"
+        r"(["
+        + _CJK_NAME_CHARS
+        + r"\u3040-\u309f]{1,4}(?:[ \u3000]?["
+        + _CJK_NAME_CHARS
+        + r"\u3040-\u309f]{1,4})?)(?=です|と申します|といいます|だ|。|、|$)"
+    ),
+)
+
+
 class NameDetector:
     """Finds person names in free text.
 
@@ -320,6 +362,21 @@ class NameDetector:
         self.last = last | extra
         self.common = frozenset(w.lower() for w in common_words)
         self.countries = country_names()
+        cjk_first = sorted((n for n in self.first if _CJK_RE.search(n)), key=len, reverse=True)
+        cjk_last = sorted((n for n in self.last if _CJK_RE.search(n)), key=len, reverse=True)
+        self._cjk_gazetteer_re = (
+            re.compile(
+                "(?:"
+                + "|".join(map(re.escape, cjk_last))
+                + ")(?:[ \u3000]?(?:"
+                + "|".join(map(re.escape, cjk_first))
+                + "))?|(?:"
+                + "|".join(map(re.escape, cjk_first))
+                + ")"
+            )
+            if cjk_first and cjk_last
+            else None
+        )
 
     def _is_known(self, lowered: str) -> bool:
         parts = lowered.split("-")
@@ -352,6 +409,17 @@ class NameDetector:
         for group in groups:
             yield from self._judge(text, group)
         yield from self._lower_case(text)
+        if _CJK_RE.search(text):
+            yield from self._cjk(text)
+
+    def _cjk(self, text: str) -> Iterator[Span]:
+        """Finds Japanese names: known family and given names, and names before honorifics."""
+        if self._cjk_gazetteer_re is not None:
+            for m in self._cjk_gazetteer_re.finditer(text):
+                yield Span(m.start(), m.end(), PERSON)
+        for pattern in _CJK_CUE_RES:
+            for m in pattern.finditer(text):
+                yield Span(m.start(1), m.end(1), PERSON)
 
     @staticmethod
     def _starts_sentence(text: str, token: re.Match[str], lowered: str) -> bool:

@@ -167,7 +167,8 @@ ADDRESS_RES: tuple[re.Pattern[str], ...] = (
     ),
     # fr_FR street types that are no English word, written as in an address ("rue Verdier")
     re.compile(
-        r"(?<![\w.])(?:[Rr]ue|chemin|boulevard|impasse|allée|avenue)\s+(?:(?:de|du|des|de la|de l'|d')"
+        r"(?<![\w.])(?:[Rr]ue|chemin|boulevard|impasse|allée|avenue)\s+"
+        r"(?:(?:de|du|des|de la|de l'|d')"
         r"\s*)?"
         + _NOT_GREETING
         + _CAP
