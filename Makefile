@@ -12,6 +12,7 @@ FORMAT ?= assistments
 ENCODING ?= utf-8
 INTERACTIONS ?= 50000
 PORT ?= 8080
+PII_POLICY ?=
 
 .PHONY: install run serve compile compile-check lint test test-unit test-validation test-pipeline bench clean
 
@@ -31,7 +32,7 @@ $(VENVS)/validation/.synced: pyproject.toml uv.lock $(VENVS)/uv.ok
 	@touch $@
 
 run: install
-	$(CORE) -m pipelines.local_run --interactions $(INTERACTIONS) $(if $(DATA),--data "$(DATA)" --format $(FORMAT) --encoding $(ENCODING),)
+	$(CORE) -m pipelines.local_run --interactions $(INTERACTIONS) $(if $(DATA),--data "$(DATA)" --format $(FORMAT) --encoding $(ENCODING),) $(if $(PII_POLICY),--pii-policy "$(PII_POLICY)",)
 
 serve: install
 	PYTHONPATH=kserve $(CORE) -m quizops_predictor --port $(PORT)
