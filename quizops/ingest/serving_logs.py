@@ -1,0 +1,230 @@
+"""Serving decision logs back as off-policy data: each served decision joined with its outcome.
+
+The predictor logs one JSON line per decision (layout: :data:`quizops.serving.DECISION_FIELDS`)
+under a decisions folder or ``gs://`` prefix: ``decisions-<day>.jsonl`` locally,
+``date=<day>/decisions-<day>-<writer>-<n>.jsonl`` in an object store. :func:`read_decisions`
+reads them back (one span or all), dropping the duplicates an upload retry can leave.
+:func:`join_next_answers` joins each decision with the same student's next answer in a
+canonical interaction table (whose ``student_id`` holds the PII stage's pseudonyms, the same
+HMAC the predictor logs), so that served decisions become off-policy examples whose
+propensities are exact: the probability the served policy gave the item it chose.
+
+Joining rules: the answer is the student's first interaction strictly after the decision and
+before the student's next decision, at most ``max_delay_ms`` later. A decision with no such
+answer is left out (counted). ``followed`` tells whether the student answered the served item;
+``reward`` is the correctness of that answer (missing when not followed), the quantity a
+challenger is evaluated on. Only a clock-time table can be joined: canonical timestamps must
+be milliseconds since the epoch (EdNet), not an order id (ASSISTments ``order_id``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from quizops import storage
+from quizops.errors import InputDataError
+from quizops.serving import DECISION_FIELDS
+
+logger = logging.getLogger(__name__)
+
+#: Canonical timestamps below this (2001-09-09 in milliseconds) are not clock times.
+MIN_EPOCH_MS = 1_000_000_000_000
+#: Default longest wait between a decision and the answer it led to: one hour.
+DEFAULT_MAX_DELAY_MS = 3_600_000
+#: Columns a decision must carry to be joined.
+REQUIRED_DECISION_FIELDS = ("time", "student_pseudonym", "item_id", "propensity")
+
+
+@dataclass
+class ServedExamples:
+    """Served decisions joined with their outcomes.
+
+    Attributes:
+        examples: One row per joined decision: the decision's fields, ``time_ms``,
+            ``answer_item_id``, ``answer_timestamp``, ``correct``, ``followed`` and ``reward``.
+        counts: ``decisions``, ``joined``, ``no_answer`` (no answer in the window or a later
+            decision came first), ``followed``, ``without_student`` (logged without a key).
+    """
+
+    examples: pd.DataFrame
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _parse_lines(uri: str, data: bytes) -> list[dict]:
+    records = []
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputDataError(f"{uri}: decision log is not UTF-8") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputDataError(
+                f"{uri}: line {number}: not a JSON decision record ({exc.msg})"
+            ) from None
+        if not isinstance(record, dict):
+            raise InputDataError(f"{uri}: line {number}: not a JSON object")
+        records.append(record)
+    return records
+
+
+def read_decisions(decisions_uri: str, span: str = "") -> pd.DataFrame:
+    """Reads decision logs (JSON lines) from a folder or gs:// prefix.
+
+    Args:
+        decisions_uri: The decisions folder or prefix.
+        span: A UTC day ``YYYY-MM-DD``: only files whose path below the folder contains it
+            (``decisions-<day>.jsonl``, ``date=<day>/...``); ``""`` reads every file.
+
+    Returns:
+        The records in time order, with the columns of :data:`DECISION_FIELDS` (missing ones
+        empty) plus ``time_ms`` (int64, milliseconds since the epoch), duplicates of one
+        ``(request_id, instance)`` dropped.
+
+    Raises:
+        InputDataError: A file is not JSON lines, or a record lacks its time.
+    """
+    base = str(decisions_uri).rstrip("/")
+    files = [
+        f
+        for f in storage.list_files(base)
+        if f.endswith(".jsonl") and (not span or span in f[len(base) :])
+    ]
+    records: list[dict] = []
+    for uri in files:
+        records.extend(_parse_lines(uri, storage.read_bytes(uri)))
+    frame = pd.DataFrame.from_records(records)
+    for column in DECISION_FIELDS:
+        if column not in frame.columns:
+            frame[column] = None
+    frame = frame[list(DECISION_FIELDS)]
+    if frame.empty:
+        frame["time_ms"] = pd.Series(dtype="int64")
+        return frame
+    times = pd.to_datetime(frame["time"], utc=True, errors="coerce", format="ISO8601")
+    bad = times.isna()
+    if bad.any():
+        raise InputDataError(
+            f"{base}: {int(bad.sum())} decision record(s) without a readable 'time' field"
+        )
+    frame["time_ms"] = (times.astype("int64") // 1_000_000).astype("int64")
+    keyed = frame["request_id"].notna()
+    duplicate = keyed & frame.duplicated(subset=["request_id", "instance"], keep="first")
+    if duplicate.any():
+        logger.info("dropped %d duplicated decision record(s)", int(duplicate.sum()))
+    frame = frame[~duplicate]
+    return frame.sort_values("time_ms", kind="stable").reset_index(drop=True)
+
+
+def join_next_answers(
+    decisions: pd.DataFrame,
+    interactions: pd.DataFrame,
+    max_delay_ms: int = DEFAULT_MAX_DELAY_MS,
+) -> ServedExamples:
+    """Joins each decision with the same student's next answer.
+
+    Args:
+        decisions: Output of :func:`read_decisions`.
+        interactions: A canonical interaction table (pseudonymized ``student_id``,
+            ``item_id``, ``correct``, ``timestamp`` in milliseconds since the epoch).
+        max_delay_ms: Longest wait between a decision and its answer.
+
+    Returns:
+        The joined examples and counts.
+
+    Raises:
+        InputDataError: A required column is missing, or the table's timestamps are not
+            clock times.
+    """
+    for column in (*REQUIRED_DECISION_FIELDS, "time_ms"):
+        if column not in decisions.columns:
+            raise InputDataError(f"decisions: missing field '{column}'")
+    for column in ("student_id", "item_id", "correct", "timestamp"):
+        if column not in interactions.columns:
+            raise InputDataError(f"interactions: missing canonical column '{column}'")
+    counts = {"decisions": len(decisions)}
+    has_student = decisions["student_pseudonym"].notna()
+    counts["without_student"] = int((~has_student).sum())
+    served = decisions[has_student].copy()
+    served["student_pseudonym"] = served["student_pseudonym"].astype(str)
+    answers = interactions[["student_id", "item_id", "correct", "timestamp"]].dropna()
+    if len(answers) and int(answers["timestamp"].max()) < MIN_EPOCH_MS:
+        raise InputDataError(
+            "interactions: column 'timestamp' is not milliseconds since the epoch (an order id?); "
+            "serving decisions join only with clock-time interaction tables"
+        )
+    answers = pd.DataFrame(
+        {
+            "student_pseudonym": answers["student_id"].astype(str).to_numpy(),
+            "answer_item_id": answers["item_id"].astype(str).to_numpy(),
+            "correct": answers["correct"].astype("int64").to_numpy(),
+            "answer_timestamp": answers["timestamp"].astype("int64").to_numpy(),
+        }
+    )
+    # The student's next decision bounds the window: a later answer belongs to that one.
+    served = served.sort_values(["student_pseudonym", "time_ms"], kind="stable")
+    served["next_decision_ms"] = served.groupby("student_pseudonym")["time_ms"].shift(-1)
+    served = served.sort_values("time_ms", kind="stable")
+    answers = answers.sort_values("answer_timestamp", kind="stable")
+    joined = pd.merge_asof(
+        served,
+        answers,
+        left_on="time_ms",
+        right_on="answer_timestamp",
+        by="student_pseudonym",
+        direction="forward",
+        allow_exact_matches=False,
+    )
+    delay = joined["answer_timestamp"] - joined["time_ms"]
+    in_window = joined["answer_timestamp"].notna() & (delay <= max_delay_ms)
+    before_next = joined["next_decision_ms"].isna() | (
+        joined["answer_timestamp"] < joined["next_decision_ms"]
+    )
+    keep = in_window & before_next
+    counts["no_answer"] = int((~keep).sum())
+    examples = joined[keep].drop(columns=["next_decision_ms"]).reset_index(drop=True)
+    examples["answer_timestamp"] = examples["answer_timestamp"].astype("int64")
+    examples["correct"] = examples["correct"].astype("int64")
+    examples["followed"] = examples["answer_item_id"] == examples["item_id"].astype(str)
+    examples["reward"] = np.where(examples["followed"], examples["correct"], np.nan)
+    counts["joined"] = len(examples)
+    counts["followed"] = int(examples["followed"].sum())
+    logger.info(
+        "served decisions: %d read, %d joined with an answer (%d followed), %d without one",
+        counts["decisions"],
+        counts["joined"],
+        counts["followed"],
+        counts["no_answer"],
+    )
+    return ServedExamples(examples=examples, counts=counts)
+
+
+def read_served_examples(
+    decisions_uri: str,
+    interactions: pd.DataFrame,
+    span: str = "",
+    max_delay_ms: int = DEFAULT_MAX_DELAY_MS,
+) -> ServedExamples:
+    """Reads a span's decision logs and joins them with their answers.
+
+    Args:
+        decisions_uri: The decisions folder or gs:// prefix.
+        interactions: The canonical (pseudonymized) interaction table.
+        span: UTC day, or ``""`` for every log.
+        max_delay_ms: Longest wait between a decision and its answer.
+
+    Returns:
+        The joined examples and counts.
+
+    Raises:
+        InputDataError: A log or the table is unusable.
+    """
+    return join_next_answers(read_decisions(decisions_uri, span), interactions, max_delay_ms)
