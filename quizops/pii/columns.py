@@ -220,6 +220,35 @@ def is_numeric_column(values: pd.Series) -> bool:
     return bool(present.astype(str).str.match(_NUMBER_RE).all())
 
 
+_DATE_ONLY_RE = re.compile(
+    r"^\s*(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})\s*$"
+)
+
+
+def looks_like_birth_dates(values: pd.Series) -> bool:
+    """Tells whether a sample of distinct values is a column of birth dates.
+
+    Dates without a time of day, at least 90% of them three to a hundred years in the past,
+    spread over more than one year: event dates of a log are recent or carry a time.
+
+    Args:
+        values: Distinct values of a column, as text.
+
+    Returns:
+        True when the column holds birth dates by its content alone.
+    """
+    if len(values) < 5 or not values.str.match(_DATE_ONLY_RE).mean() >= 0.9:
+        return False
+    day_first = pd.to_datetime(values, errors="coerce", format="mixed", dayfirst=True)
+    month_first = pd.to_datetime(values, errors="coerce", format="mixed")
+    parsed = day_first.fillna(month_first).dropna()
+    if len(parsed) < 0.9 * len(values):
+        return False
+    age_years = (pd.Timestamp.now() - parsed).dt.days / 365.25
+    in_range = ((age_years >= 3) & (age_years <= 100)).mean()
+    return bool(in_range >= 0.9 and parsed.dt.year.nunique() > 1)
+
+
 def classify_column(
     column: str, values: pd.Series, scanner: TextScanner, curriculum: bool | None = None
 ) -> ColumnClass:
@@ -268,6 +297,8 @@ def classify_column(
             long_texts += 1
     n = max(1, len(distinct))
     free_text = long_texts >= 0.3 * n
+    if not votes and not free_text and by_name is None and looks_like_birth_dates(distinct):
+        votes[DATE_OF_BIRTH] = len(distinct)
     by_content, share = (None, 0.0)
     if votes:
         top, count = votes.most_common(1)[0]
@@ -306,6 +337,16 @@ def classify_column(
         return ColumnClass(
             column, None, None, share, free_text, IDENTIFIER, "name cue (identifier)"
         )
+    if votes and name_class is None:
+        # Some values are personal data, too few to name the column: single tokens are
+        # identifiers (pseudonymized), longer values are text (redacted).
+        top = votes.most_common(1)[0][0]
+        single = float((~distinct.str.strip().str.contains(r"\s")).mean())
+        if single >= 0.9:
+            reason = f"content ({shown} are {top}; single tokens: an identifier)"
+            return ColumnClass(column, None, "content", share, free_text, IDENTIFIER, reason)
+        reason = f"content ({shown} are {top}; the rest is text)"
+        return ColumnClass(column, None, "content", share, True, FREE_TEXT, reason)
     if name_class == NON_PERSONAL:
         reason = "name cue (item or curriculum column); no personal data in the sampled values"
         return ColumnClass(column, None, None, share, free_text, NON_PERSONAL, reason)
