@@ -72,8 +72,8 @@ def training_pipeline(
     skew_js_threshold: float = 0.1,
     beam_pipeline_args: list = [],  # noqa: B006 - KFP needs a literal default
     pii_policy_json: str = "",
-    temperature: float = 0.02,
-    epsilon: float = 0.05,
+    temperature: float = 0.0,
+    epsilon: float = 0.0,
     seed: int = 0,
     world_seed: int = 7,
     eval_students: int = 300,
@@ -93,7 +93,8 @@ def training_pipeline(
         source_format: Layout of the logs: assistments, ednet or canonical.
         source_encoding: Text encoding of CSV sources (e.g. utf-8, latin-1).
         span: The span to read, e.g. 2026-11-23 for the folder date=2026-11-23; empty reads
-            the whole source. Scheduled runs pass the scheduled date.
+            the whole source; @scheduled reads the run's scheduled date (UTC) and @scheduled-1
+            the day before it (recurring runs).
         raw_zone_uri: Where ingest keeps the canonical table that still holds personal data;
             empty means a hidden _quizops_raw folder beside the source.
         mlflow_tracking_uri: MLflow tracking server (experiments and the model registry).
@@ -111,9 +112,11 @@ def training_pipeline(
             ...); empty computes them in the task.
         pii_policy_json: De-identification policy as a JSON object; empty uses the safe
             defaults.
-        temperature: Softmax temperature of the policy.
-        epsilon: Uniform exploration share of the policy (keeps every propensity positive).
-        seed: Seed of the learner.
+        temperature: Softmax temperature of the policy; 0 chooses it by validation in
+            simulators fitted to the logs.
+        epsilon: Uniform exploration share of the policy (keeps every propensity positive); 0
+            chooses it by validation.
+        seed: Seed of the simulators' held-out split and the policy search.
         world_seed: Seed of the simulated course the evaluation uses.
         eval_students: Simulated students per policy in the evaluation.
         eval_steps: Items per simulated student in the evaluation.
@@ -129,16 +132,23 @@ def training_pipeline(
 
     with dsl.ExitHandler(summary_task, name="Train, check and deploy"):
         fingerprint_task = apply_policy(
-            fingerprint(source_uri=source_uri, span=span), "fingerprint", "Fingerprint the source"
+            fingerprint(
+                source_uri=source_uri,
+                span=span,
+                scheduled_time=dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER,
+            ),
+            "fingerprint",
+            "Fingerprint the source",
         )
+        resolved_span = fingerprint_task.outputs["span"]
         ingest_task = apply_policy(
             ingest(
                 source_uri=source_uri,
                 source_format=source_format,
-                span=span,
+                span=resolved_span,
                 raw_zone_uri=raw_zone_uri,
                 encoding=source_encoding,
-                source_identity=fingerprint_task.output,
+                source_identity=fingerprint_task.outputs["identity"],
             ),
             "ingest",
             "Ingest the logs",
@@ -165,7 +175,7 @@ def training_pipeline(
                 skew_js_threshold=skew_js_threshold,
                 decisions_uri=decisions_uri,
                 beam_pipeline_args=beam_pipeline_args,
-                span=span,
+                span=resolved_span,
             ),
             "data-validation",
             "Validate the data",
@@ -185,6 +195,7 @@ def training_pipeline(
                 temperature=temperature,
                 epsilon=epsilon,
                 seed=seed,
+                kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             ),
             "train-policy",
             "Train the policy",

@@ -15,8 +15,10 @@ read into the result.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,9 @@ from quizops.ingest.spans import SPAN_FOLDER, is_hidden, relative_parts, select_
 logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+#: Span value of scheduled runs: the scheduled date (UTC), optionally minus N days, e.g.
+#: ``@scheduled-1`` for the day before the scheduled time (a daily run reads yesterday's span).
+SCHEDULED_SPAN = re.compile(r"^@scheduled(?:-(\d{1,3}))?$")
 
 
 @dataclass(frozen=True)
@@ -38,12 +43,47 @@ class FingerprintResult:
         files: Number of visible files.
         hashed_files: Files whose content was hashed (local) or generation read (gs://).
         method: ``sha256`` (local) or ``gcs-generation``.
+        span: The span read (``@scheduled`` resolved to a date).
     """
 
     identity: str
     files: int
     hashed_files: int
     method: str
+    span: str = ""
+
+
+def resolve_span(span: str, scheduled_time: str = "") -> str:
+    """Resolves ``@scheduled`` / ``@scheduled-N`` to a date from the run's scheduled time.
+
+    KFP fills the scheduled time through the ``{{$.pipeline_job_schedule_time_utc}}``
+    placeholder (RFC 3339, UTC); a recurring run then reads the span of its own schedule, so a
+    late or re-run run still reads the same day.
+
+    Args:
+        span: A span value, or ``@scheduled`` / ``@scheduled-N``.
+        scheduled_time: The run's scheduled time (RFC 3339).
+
+    Returns:
+        The span (unchanged unless it is a scheduled span), ``YYYY-MM-DD`` otherwise.
+
+    Raises:
+        InputDataError: A scheduled span without a valid scheduled time.
+    """
+    match = SCHEDULED_SPAN.match(span.strip())
+    if not match:
+        return span
+    try:
+        moment = dt.datetime.fromisoformat(scheduled_time.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputDataError(
+            f"span '{span}' needs the run's scheduled time (recurring runs fill it); got none "
+            "that parses as RFC 3339: pass a span date for a one-off run"
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    day = moment.date() - dt.timedelta(days=int(match.group(1) or 0))
+    return day.isoformat()
 
 
 def _file_sha256(path: Path) -> str:
@@ -125,7 +165,7 @@ def fingerprint_source(source_uri: str, span: str = "") -> FingerprintResult:
     digest.update(f"span={selection.span}\n".encode())
     for entry in entries:
         digest.update(entry.encode() + b"\n")
-    result = FingerprintResult(digest.hexdigest(), len(entries), hashed, method)
+    result = FingerprintResult(digest.hexdigest(), len(entries), hashed, method, selection.span)
     logger.info(
         "fingerprint %s of %d file(s) (%d hashed, %s)",
         result.identity[:16],
@@ -136,17 +176,21 @@ def fingerprint_source(source_uri: str, span: str = "") -> FingerprintResult:
     return result
 
 
-def run_fingerprint_stage(*, source_uri: str, span: str = "") -> FingerprintResult:
+def run_fingerprint_stage(
+    *, source_uri: str, span: str = "", scheduled_time: str = ""
+) -> FingerprintResult:
     """The fingerprint stage of the pipeline (never cached): see :func:`fingerprint_source`.
 
     Args:
         source_uri: File or folder, local path or gs:// URI.
-        span: The span ingest will read (``""`` = the whole source).
+        span: The span ingest will read (``""`` = the whole source; ``@scheduled[-N]`` = the
+            run's scheduled date, minus N days).
+        scheduled_time: The run's scheduled time (RFC 3339), for ``@scheduled`` spans.
 
     Returns:
-        The identity.
+        The identity and the resolved span.
 
     Raises:
-        InputDataError: The source or span does not exist.
+        InputDataError: The source or span does not exist, or a scheduled span lacks a time.
     """
-    return fingerprint_source(source_uri, span)
+    return fingerprint_source(source_uri, resolve_span(span, scheduled_time))

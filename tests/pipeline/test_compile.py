@@ -81,8 +81,12 @@ def test_ingest_is_cached_on_the_sources_identity_and_the_fingerprint_never():
     spec, _ = load("training")
     tasks = all_tasks(spec)
     identity = tasks["ingest"]["inputs"]["parameters"]["source_identity"]
-    assert identity["taskOutputParameter"] == {"outputParameterKey": "Output",
+    assert identity["taskOutputParameter"] == {"outputParameterKey": "identity",
                                                "producerTask": "fingerprint"}  # fmt: skip
+    span = tasks["ingest"]["inputs"]["parameters"]["span"]["taskOutputParameter"]
+    assert span == {"outputParameterKey": "span", "producerTask": "fingerprint"}
+    scheduled = tasks["fingerprint"]["inputs"]["parameters"]["scheduled_time"]
+    assert scheduled["runtimeValue"]["constant"] == "{{$.pipeline_job_schedule_time_utc}}"
     assert tasks["ingest"]["cachingOptions"] == {"enableCache": True}
     assert tasks["fingerprint"]["cachingOptions"] == {}  # KFP's "never cache"
 

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from quizops.errors import InputDataError
-from quizops.fingerprint import fingerprint_source, run_fingerprint_stage
+from quizops.fingerprint import fingerprint_source, resolve_span, run_fingerprint_stage
 from tests.conftest import running_gcs_emulator
 
 
@@ -88,3 +88,30 @@ def test_gcs_identity_follows_object_generations():
         assert first == fingerprint_source(f"gs://{bucket}/src", "2026-11-23")
         blobs.blob("src/date=2026-11-23/part.csv").upload_from_string(b"a,b\n1,2\n")
         assert fingerprint_source(f"gs://{bucket}/src", "2026-11-23") != first
+
+
+@pytest.mark.parametrize(
+    ("span", "scheduled", "expected"),
+    [
+        ("2026-11-23", "", "2026-11-23"),
+        ("", "2026-11-24T03:00:00Z", ""),
+        ("@scheduled", "2026-11-24T03:00:00Z", "2026-11-24"),
+        ("@scheduled-1", "2026-11-24T03:00:00Z", "2026-11-23"),
+        ("@scheduled-1", "2026-03-01T00:30:00+01:00", "2026-02-27"),  # 23:30 UTC on 28 Feb
+    ],
+)
+def test_scheduled_spans_resolve_from_the_scheduled_time(span, scheduled, expected):
+    assert resolve_span(span, scheduled) == expected
+
+
+def test_a_scheduled_span_without_a_scheduled_time_is_a_clear_error():
+    with pytest.raises(InputDataError, match="scheduled time"):
+        resolve_span("@scheduled-1", "{{$.pipeline_job_schedule_time_utc}}")
+
+
+def test_the_stage_reads_the_scheduled_span(source):
+    result = run_fingerprint_stage(
+        source_uri=str(source), span="@scheduled-1", scheduled_time="2026-11-24T03:00:00Z"
+    )
+    assert result.span == "2026-11-23"
+    assert result.identity == fingerprint_source(str(source), "2026-11-23").identity

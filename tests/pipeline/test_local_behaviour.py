@@ -26,14 +26,14 @@ REPO = Path(__file__).resolve().parents[2]
 def fingerprint_then_ingest(source_uri: str, span: str, raw_zone_uri: str) -> dsl.Dataset:
     identity = task_policies.apply_policy(
         fingerprint(source_uri=source_uri, span=span), "fingerprint", "Fingerprint the source"
-    )
+    ).outputs
     task = task_policies.apply_policy(
         ingest(
             source_uri=source_uri,
             source_format="assistments",
-            span=span,
+            span=identity["span"],
             raw_zone_uri=raw_zone_uri,
-            source_identity=identity.output,
+            source_identity=identity["identity"],
         ),
         "ingest",
         "Ingest the logs",
