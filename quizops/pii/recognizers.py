@@ -366,8 +366,11 @@ def find_structured(
         if BIRTH_CONTEXT_RE.search(before) or BIRTH_CONTEXT_RE.search(after):
             yield Span(m.start(), m.end(), DATE_OF_BIRTH)
     for m in PHONE_RE.finditer(text):
-        if _phone_ok(m.group()):
-            yield Span(m.start(), m.end(), PHONE)
+        start, candidate = m.start(), m.group()
+        if candidate.startswith("(") and candidate.count("(") > candidate.count(")"):
+            start, candidate = start + 1, candidate[1:]  # "(070-4177-7631)": the bracket is text
+        if _phone_ok(candidate):
+            yield Span(start, m.end(), PHONE)
     for m in STUDENT_ID_CONTEXT_RE.finditer(text):
         yield Span(m.start(1), m.end(1), STUDENT_ID)
     for pattern in student_id_patterns:
