@@ -34,7 +34,8 @@ EMAIL_RE = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_-])"
 )
 URL_RE = re.compile(
-    r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"'`]+"
+    r"(?:(?<![A-Za-z0-9_])(?:https?|ftp)://|(?<![A-Za-z0-9_])www\.)"
+    r"[^\s<>\"'`\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]+"
     r"|(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
     r"(?:com|org|net|edu|gov|info|biz|io|de|fr|es|uk|eu|us|ca|au|it|nl|ch|at|be)"
     r"(?:/[^\s<>\"'`]*)?(?![\w@-])",
@@ -44,7 +45,9 @@ IPV4_RE = re.compile(
     r"(?<![A-Za-z0-9_.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
     r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![A-Za-z0-9_]|\.\d)"
 )
-IPV6_CANDIDATE_RE = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+IPV6_CANDIDATE_RE = re.compile(
+    r"(?<![A-Za-z0-9_:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![A-Za-z0-9_:])"
+)
 SSN_RE = re.compile(r"(?<![A-Za-z0-9_-])(\d{3})([- ])(\d{2})\2(\d{4})(?![A-Za-z0-9_-])")
 SSN_CONTEXT_RE = re.compile(
     r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\W{0,4}(\d{3}[- ]?\d{2}[- ]?\d{4})\b"
