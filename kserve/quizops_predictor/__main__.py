@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from threadpoolctl import threadpool_limits
 
 from quizops.errors import DecisionSinkError, ModelNotFoundError
+from quizops.featurestore.serving import open_state_store
 from quizops.home import PII_KEY_ENV, PII_KEY_FILE_ENV, local_home
 from quizops.names import CANARY_VARIANT, CHAMPION_VARIANT, DECISIONS_URI_ENV, VARIANT_ENV
 from quizops_predictor import contract
@@ -158,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         limits=limits,
         workers=args.workers,
         metrics=metrics,
+        state_store=open_state_store(policy),  # stateful form when a feature store exists
     )
     model.load()
     logger.info(

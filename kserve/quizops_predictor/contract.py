@@ -6,7 +6,11 @@ v1 (``POST /v1/models/quiz-policy:predict``)::
                     "history": [{"item_id": "p12", "correct": 1}],
                     "candidates": ["p7", "p8"]}]}
 
-answers ``{"predictions": [{"item_id", "propensity", "policy_version"}]}``. Over v2 the input
+answers ``{"predictions": [{"item_id", "propensity", "policy_version"}]}``. The stateful form
+(feature store) leaves out ``history``: ``{"student_id": "s-17", "answer": {"item_id": "p12",
+"correct": 1}, "request_id": "r-9"}`` (``answer`` and ``request_id`` optional); the predictor
+reads the student's state from the store, applies the answer once per request id and writes the
+state back (:mod:`quizops.featurestore.serving`). Over v2 the input
 tensor ``request`` (BYTES [N]) carries one JSON instance per element, and the outputs are
 ``item_id`` (BYTES [N]), ``propensity`` (FP32 [N]) and ``policy_version`` (BYTES [N]).
 
@@ -37,7 +41,7 @@ MAX_HISTORY = 10_000
 MAX_CANDIDATES = 10_000
 MAX_ID_LENGTH = 256
 
-_INSTANCE_KEYS = frozenset({"student_id", "history", "candidates", "request_id"})
+_INSTANCE_KEYS = frozenset({"student_id", "history", "candidates", "request_id", "answer"})
 _ANSWER_KEYS = frozenset({"item_id", "correct"})
 
 #: The contract's error (kept under this name for callers of the predictor package).
@@ -80,12 +84,16 @@ class Instance:
         history: ``(item_id, correct)`` pairs, oldest first.
         candidates: Items the policy may choose from, or None for the whole bank.
         request_id: The caller's id of this decision, if it sent one.
+        answer: Stateful form: ``(item_id, correct)`` of the previous question, or None.
+        stateful: True for the stateful form (no ``history``: the state is in the store).
     """
 
     student_id: str
     history: tuple[tuple[str, int], ...]
     candidates: tuple[str, ...] | None
     request_id: str | None = None
+    answer: tuple[str, int] | None = None
+    stateful: bool = False
 
 
 def _kind(value: Any) -> str:
@@ -130,6 +138,21 @@ def _unknown_field(keys: Any, allowed: frozenset[str], where: str, expected: str
             raise ContractError(f"{at}: unknown field (expected {expected})")
 
 
+def _answer(raw: Any, at: str, item_bank: frozenset[str] | None, limits: Limits) -> tuple[str, int]:
+    if not isinstance(raw, Mapping):
+        raise ContractError(f"{at}: must be an object with item_id and correct")
+    _unknown_field(raw, _ANSWER_KEYS, at, "item_id, correct")
+    if "item_id" not in raw:
+        raise ContractError(f"{at}.item_id: required")
+    item = _item_id(raw["item_id"], f"{at}.item_id", item_bank, limits)
+    correct = raw.get("correct")
+    if isinstance(correct, bool):
+        correct = int(correct)
+    if not isinstance(correct, int) or correct not in (0, 1):
+        raise ContractError(f"{at}.correct: required, 0 or 1, got {_kind(correct)}")
+    return item, int(correct)
+
+
 def parse_instance(
     raw: Any,
     where: str,
@@ -153,16 +176,24 @@ def parse_instance(
     """
     if not isinstance(raw, Mapping):
         raise ContractError(f"{where}: must be a JSON object, got {_kind(raw)}")
-    _unknown_field(raw, _INSTANCE_KEYS, where, "student_id, history, candidates, request_id")
+    _unknown_field(
+        raw, _INSTANCE_KEYS, where, "student_id, history, candidates, request_id, answer"
+    )
     if "student_id" not in raw:
         raise ContractError(f"{where}.student_id: required non-empty string")
     student_id = _id(raw["student_id"], f"{where}.student_id", limits)
     request_id = None
     if raw.get("request_id") is not None:
         request_id = _id(raw["request_id"], f"{where}.request_id", limits)
-    if "history" not in raw:
-        raise ContractError(f"{where}.history: required (a list, empty for a new student)")
-    history_raw = raw["history"]
+    answer = None
+    if "history" not in raw:  # the stateful form: the state is in the feature store
+        if raw.get("answer") is not None:
+            answer = _answer(raw["answer"], f"{where}.answer", item_bank, limits)
+        history_raw: Any = []
+    elif "answer" in raw:
+        raise ContractError(f"{where}.answer: only in the stateful form (without history)")
+    else:
+        history_raw = raw["history"]
     if not isinstance(history_raw, list):
         raise ContractError(
             f"{where}.history: must be a list of {{item_id, correct}} objects, "
@@ -205,6 +236,8 @@ def parse_instance(
         history=tuple(history),
         candidates=candidates,
         request_id=request_id,
+        answer=answer,
+        stateful="history" not in raw,
     )
 
 

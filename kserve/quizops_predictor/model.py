@@ -23,6 +23,7 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from kserve import Model
 from quizops.errors import InputDataError, RequestTooLargeError
+from quizops.featurestore.serving import StatefulBatch, StatefulRequest, choose_from_states
 from quizops.policy import QuizPolicy
 from quizops_predictor.contract import (
     DEFAULT_LIMITS,
@@ -58,6 +59,19 @@ def _field_error(exc: ContractError) -> FieldError:
     return FieldError(str(exc))
 
 
+class _NoBatch:
+    """Stands in for a :class:`StatefulBatch` when a request has no stateful instance."""
+
+    def __enter__(self) -> _NoBatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_BATCH = _NoBatch()
+
+
 class QuizPolicyModel(Model):
     """Serves a :class:`QuizPolicy`: one chosen item and its propensity per instance."""
 
@@ -71,6 +85,7 @@ class QuizPolicyModel(Model):
         limits: Limits = DEFAULT_LIMITS,
         workers: int = 1,
         metrics: PredictorMetrics | None = None,
+        state_store: Any = None,
     ) -> None:
         """Wraps a loaded policy.
 
@@ -84,6 +99,8 @@ class QuizPolicyModel(Model):
             workers: Threads that score requests (the pool is bounded; the event loop never
                 scores).
             metrics: Prometheus metrics (None: not counted).
+            state_store: The feature store of the stateful form
+                (:class:`quizops.featurestore.online.OnlineStateStore`; None: stateless only).
         """
         super().__init__(name)
         self.policy = policy
@@ -91,6 +108,7 @@ class QuizPolicyModel(Model):
         self.decision_log = decision_log
         self.limits = limits
         self.metrics = metrics
+        self.state_store = state_store
         self._item_bank = frozenset(policy.item_bank)
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
@@ -160,24 +178,29 @@ class QuizPolicyModel(Model):
         Raises:
             FieldError: The policy rejected an instance (400).
         """
-        groups: dict[tuple[str, ...] | None, list[int]] = {}
-        for n, instance in enumerate(instances):
-            groups.setdefault(instance.candidates, []).append(n)
-        chosen: list[tuple[str, float]] = [("", 0.0)] * len(instances)
-        for candidates, members in groups.items():
-            histories = [list(instances[n].history) for n in members]
-            try:
-                with self._rng_lock:
-                    items, propensities = self.policy.choose_many(
-                        histories, candidates, rng=self._rng
-                    )
-            except InputDataError:
-                raise FieldError(
-                    f"instances[{members[0]}]: rejected by the policy (an item id of the "
-                    "history or candidates)"
-                ) from None
-            for n, item, propensity in zip(members, items, propensities, strict=True):
-                chosen[n] = (str(item), float(propensity))
+        stateful = [n for n, instance in enumerate(instances) if instance.stateful]
+        where = "instances" if protocol == "v1" else V2_INPUT
+        if stateful and self.state_store is None:
+            raise FieldError(
+                f"{where}[{stateful[0]}].history: required (this predictor has no feature store "
+                "for the stateful form)"
+            )
+        batch = StatefulBatch(
+            self.state_store,
+            [
+                StatefulRequest(
+                    instances[n].student_id, instances[n].answer, instances[n].request_id
+                )
+                for n in stateful
+            ],
+        )
+        try:
+            with batch if stateful else _NO_BATCH:
+                stored = dict(zip(stateful, batch.states, strict=True))
+                chosen = self._choose(instances, stored)
+                batch.commit()  # every instance answered: push the new states
+        except InputDataError:
+            raise FieldError(f"{where}: an answer was rejected by the knowledge tracer") from None
         records: list[Record] = []
         if self.decision_log is not None:
             for n, instance in enumerate(instances):
@@ -187,9 +210,15 @@ class QuizPolicyModel(Model):
                         request_id=instance.request_id or request_id,
                         instance=n,
                         student_id=instance.student_id,
-                        history_length=len(instance.history),
+                        history_length=(
+                            stored[n].n_answers if n in stored else len(instance.history)
+                        ),
                         candidates=instance.candidates,
-                        state=self._state(instance.history),
+                        state=(
+                            [float(x) for x in stored[n].state]
+                            if n in stored
+                            else self._state(instance.history)
+                        ),
                         item_id=item,
                         propensity=propensity,
                         policy_version=self.policy_version,
@@ -197,6 +226,39 @@ class QuizPolicyModel(Model):
                     )
                 )
         return chosen, records
+
+    def _choose(
+        self, instances: Sequence[Instance], stored: dict[int, Any]
+    ) -> list[tuple[str, float]]:
+        """Chooses per instance: from the history, or from the stored state (stateful form)."""
+        groups: dict[tuple[str, ...] | None, list[int]] = {}
+        for n, instance in enumerate(instances):
+            groups.setdefault(instance.candidates, []).append(n)
+        chosen: list[tuple[str, float]] = [("", 0.0)] * len(instances)
+        for candidates, members in groups.items():
+            plain = [n for n in members if n not in stored]
+            from_store = [n for n in members if n in stored]
+            try:
+                with self._rng_lock:
+                    if plain:
+                        items, propensities = self.policy.choose_many(
+                            [list(instances[n].history) for n in plain], candidates, rng=self._rng
+                        )
+                        for n, item, p in zip(plain, items, propensities, strict=True):
+                            chosen[n] = (str(item), float(p))
+                    if from_store:
+                        states = np.array([stored[n].state for n in from_store])
+                        items, propensities = choose_from_states(
+                            self.policy, states, candidates, rng=self._rng
+                        )
+                        for n, item, p in zip(from_store, items, propensities, strict=True):
+                            chosen[n] = (str(item), float(p))
+            except InputDataError:
+                raise FieldError(
+                    f"instances[{members[0]}]: rejected by the policy (an item id of the "
+                    "history or candidates)"
+                ) from None
+        return chosen
 
     def _commit(self, chosen: Sequence[tuple[str, float]], records: Sequence[Record]) -> None:
         """Logs and counts the decisions of an answered request."""

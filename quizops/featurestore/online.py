@@ -74,7 +74,7 @@ class OnlineStateStore:
         self.tracer = tracer
         self.version = tracer_version(tracer)
         self._key = key
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._refs = [f"{STUDENT_VIEW}:{name}" for name in STUDENT_FEATURES]
         self.stale_reads = 0
         try:
@@ -181,7 +181,7 @@ class OnlineStateStore:
                 (nothing is written).
         """
         pseudonym = self.pseudonym(student_id)
-        with self._lock:
+        with self.lock:
             current = self.read(pseudonym)
             if answer is None or current.applied(request_id):
                 return current, False

@@ -48,7 +48,18 @@ def test_candidates_default_to_none_and_bool_correct_is_accepted():
         ({}, "instances"),
         ({"instances": []}, "instances"),
         ({"instances": [{"history": []}]}, "instances[0].student_id"),
-        ({"instances": [{"student_id": "a"}]}, "instances[0].history"),
+        (
+            {"instances": [{"student_id": "a", "history": [], "answer": {"item_id": "p1"}}]},
+            "instances[0].answer",
+        ),
+        (
+            {"instances": [{"student_id": "a", "answer": {"item_id": "p1"}}]},
+            "instances[0].answer.correct",
+        ),
+        (
+            {"instances": [{"student_id": "a", "answer": {"item_id": "p9", "correct": 1}}]},
+            "instances[0].answer.item_id",
+        ),
         ({"instances": [{"student_id": "a", "history": {}}]}, "instances[0].history"),
         (
             {"instances": [{"student_id": "a", "history": [{"item_id": "p1", "correct": 2}]}]},
@@ -123,7 +134,8 @@ CANARY = "jane.canary@example.org"
 @pytest.mark.parametrize(
     "instance",
     [
-        {"student_id": CANARY},
+        {"student_id": CANARY, "answer": {"item_id": CANARY, "correct": 1}},
+        {"student_id": "a", "answer": {"item_id": "p1", "correct": CANARY}},
         {"student_id": 5, "history": [], CANARY: 1},
         {"student_id": "a", "history": [{"item_id": CANARY, "correct": 1}]},
         {"student_id": "a", "history": [{"item_id": "p1", "correct": CANARY}]},
@@ -174,3 +186,19 @@ def test_parse_v2_elements_decodes_bytes_and_names_the_element():
         parse_v2_elements([b'{"history": []}'], BANK)
     with pytest.raises(ContractError, match=r"^request\[0\]: not UTF-8"):
         parse_v2_elements([b"\xff\xfe"], BANK)
+
+
+def test_the_stateful_form_has_no_history():
+    """Issue 13: only student_id, optionally the answer to the previous question and a request
+    id; the state comes from the feature store (the model rejects it when it has none)."""
+    (bare,) = parse_v1({"instances": [{"student_id": "a"}]}, BANK)
+    assert bare.stateful and bare.answer is None and bare.history == ()
+    (full,) = parse_v2_elements(
+        [json.dumps({"student_id": "a", "answer": {"item_id": "p1", "correct": True},
+                     "request_id": "r-1", "candidates": ["p2"]})],
+        BANK,
+    )  # fmt: skip
+    assert full.stateful and full.answer == ("p1", 1) and full.request_id == "r-1"
+    assert full.candidates == ("p2",)
+    (plain,) = parse_v1({"instances": [{"student_id": "a", "history": []}]}, BANK)
+    assert not plain.stateful and plain.answer is None
