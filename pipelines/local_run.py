@@ -37,6 +37,7 @@ STAGES = (
     "pii-scan",
     "data-validation",
     "feature-engineering",
+    "materialize-features",
     "train-policy",
     "evaluate-policy",
     "deploy-kserve",
@@ -111,6 +112,7 @@ def run_local(
             "mlflow_tracking_uri": home.mlflow_tracking_uri,
             "statistics_store_uri": str(home.pipeline_root / "statistics_store"),
             "decisions_uri": str(home.decisions),
+            "feature_store": str(home.root / "feature_store"),
             "deploy_target": "local",
             **(overrides or {}),
         }

@@ -58,6 +58,9 @@ POLICIES: dict[str, TaskPolicy] = {
     # TFDV; writes the statistics store under its own span (a re-run writes the same bytes).
     "data-validation": TaskPolicy(True, 2, "2", "4", "8Gi", "16Gi", 2 * 60 * 60),
     "feature-engineering": TaskPolicy(True, 0, "1", "2", "4Gi", "8Gi", 60 * 60),
+    # Writes the feature store (offline files, registry, online rows): a side effect outside
+    # its outputs, so never cached; rewriting the same rows is safe, so retried.
+    "materialize-features": TaskPolicy(False, 2, "1", "2", "4Gi", "8Gi", 60 * 60),
     # Registers a model version: a side effect, not repeated by a retry or skipped by a cache.
     "train-policy": TaskPolicy(False, 0, "2", "4", "4Gi", "8Gi", 2 * 60 * 60),
     # Reads the registry and tags the run (idempotent tags): retried, never cached.

@@ -16,11 +16,14 @@ from components.evaluate_policy.component import evaluate_policy
 from components.feature_engineering.component import feature_engineering
 from components.fingerprint.component import fingerprint
 from components.ingest.component import ingest
+from components.materialize_features.component import materialize_features
 from components.pii_scan.component import pii_scan
 from components.run_summary.component import run_summary
 from components.train_policy.component import train_policy
 from pipelines.task_policies import apply_policy
 from quizops.names import (
+    FEAST_REDIS_ENV,
+    FEAST_REDIS_SECRET,
     MLFLOW_PASSWORD_ENV,
     MLFLOW_SECRET,
     MLFLOW_USERNAME_ENV,
@@ -85,6 +88,8 @@ def training_pipeline(
     service_name: str = SERVICE_NAME,
     canary_traffic_percent: int = 10,
     predictor_image: str = PREDICTOR_IMAGE,
+    feature_store: str = "",
+    feature_offline_uri: str = "",
 ) -> None:
     """Trains, checks and (when blessed) deploys the adaptive-quiz selection policy.
 
@@ -127,6 +132,11 @@ def training_pipeline(
         service_name: Name of the InferenceService.
         canary_traffic_percent: Share of traffic the canary gets before promotion.
         predictor_image: Container image of the predictor the InferenceService runs.
+        feature_store: Feast repository folder the student states are materialized into
+            (holds feature_store.yaml; production: the mounted feature_repo/production);
+            empty means $QUIZOPS_FEATURE_STORE, else the local home's feature_store/.
+        feature_offline_uri: Where the offline feature files go (production: a gs://
+            prefix); empty means the repository's data/ folder.
     """
     summary_task = apply_policy(run_summary(), "run-summary", "Write the run summary")
 
@@ -187,6 +197,23 @@ def training_pipeline(
             "Compute the features",
         )
 
+        materialize_task = apply_policy(
+            materialize_features(
+                data=validation_task.outputs["validated"],
+                features=features_task.outputs["features"],
+                feature_store=feature_store,
+                offline_uri=feature_offline_uri,
+            ),
+            "materialize-features",
+            "Materialize the student states",
+        )
+        kubernetes.use_secret_as_env(
+            materialize_task,
+            secret_name=FEAST_REDIS_SECRET,
+            secret_key_to_env={"connection_string": FEAST_REDIS_ENV},
+            optional=True,
+        )
+
         train_task = apply_policy(
             train_policy(
                 features=features_task.outputs["features"],
@@ -234,3 +261,5 @@ def training_pipeline(
                 "Deploy the policy",
             )
             use_mlflow_credentials(deploy_task)
+            # The new policy's tracer reads the states its own run materialized.
+            deploy_task.after(materialize_task)
