@@ -3,6 +3,11 @@
 ``student_id``, ``item_id``, ``skill_id``, ``correct`` and ``timestamp`` are required; the other
 canonical columns are optional (``interaction_id`` defaults to ``<file>:<data row>``,
 ``skill_name`` to the skill id, counts to 1 attempt and 0 hints, the rest to missing).
+
+``timestamp`` accepts ISO 8601 date-times with or without a zone (a time without a zone is UTC)
+and epoch seconds or milliseconds, told apart by magnitude; it is stored as epoch milliseconds
+(whole numbers below 10^9 are order keys and stay as they are). See
+:func:`quizops.canonical.parse_timestamps`.
 """
 
 from __future__ import annotations
@@ -12,7 +17,13 @@ import posixpath
 import numpy as np
 import pandas as pd
 
-from quizops.canonical import CANONICAL_COLUMNS, REQUIRED_COLUMNS, conform
+from quizops.canonical import (
+    CANONICAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    conform,
+    parse_timestamps,
+    row_numbers,
+)
 from quizops.errors import InputDataError
 from quizops.ingest.parsing import (
     numeric_column,
@@ -53,7 +64,9 @@ def to_canonical(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     for column in CANONICAL_COLUMNS:
         if column in _NUMERIC:
             integer, required = _NUMERIC[column]
-            if column in raw.columns:
+            if column == "timestamp":
+                values = _timestamp_column(raw, source)
+            elif column in raw.columns:
                 values = numeric_column(raw, column, source, integer=integer, required=required)
             else:
                 values = pd.Series(np.nan, index=raw.index)
@@ -72,6 +85,24 @@ def to_canonical(raw: pd.DataFrame, source: str) -> pd.DataFrame:
         if out[column].notna().all():
             out[column] = out[column].astype("int64")
     return conform(out, source)
+
+
+def _timestamp_column(raw: pd.DataFrame, source: str) -> pd.Series:
+    """The timestamp column as epoch milliseconds (ISO 8601 or epoch numbers), all present."""
+    values = parse_timestamps(raw["timestamp"], source)
+    empty = values.isna()
+    if empty.any():
+        raise InputDataError(
+            f"{source}: column 'timestamp' has {int(empty.sum())} empty value(s) "
+            f"({row_numbers(empty)})"
+        )
+    fractional = values != np.floor(values)
+    if fractional.any():
+        raise InputDataError(
+            f"{source}: column 'timestamp' must hold whole numbers (order keys or epoch "
+            f"milliseconds); {int(fractional.sum())} value(s) do not ({row_numbers(fractional)})"
+        )
+    return values
 
 
 def read_file(data: bytes, uri: str, encoding: str = "utf-8") -> pd.DataFrame:

@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import logging
+import re
 import zlib
 from collections.abc import Callable, Sequence
 
@@ -112,9 +113,13 @@ def read_delimited(
     header = [h.strip() for h in raw_header]
     missing = [c for c in required if c not in header]
     if missing:
+        # The header is not listed: in a file without one, the first line holds a row's data.
+        present = [c for c in required if c in header]
         raise InputDataError(
-            f"{source}: missing required column(s) {missing}; the header has {len(header)} "
-            f"column(s): {header}"
+            f"{source}: missing required column(s) {missing}; the first line has "
+            f"{len(header)} field(s) and names {len(present)} of the {len(required)} required "
+            f"column(s){' ' + str(present) if present else ''} (a file without a header line, "
+            "or another export format?)"
         )
     wanted = None if optional is None else {*required, *optional}
     try:
@@ -122,15 +127,24 @@ def read_delimited(
     except pd.errors.EmptyDataError as exc:
         raise InputDataError(f"{source}: empty file (no header, no rows)") from exc
     except pd.errors.ParserError as exc:
-        # pandas' tokenizer messages name line numbers and field counts, never values.
         raise InputDataError(
-            f"{source}: malformed CSV (a truncated file or a stray delimiter/quote): {exc}"
-        ) from exc
+            f"{source}: malformed CSV (a truncated file or a stray delimiter/quote): "
+            f"{_tokenizer_problem(exc)}"
+        ) from None
     df.columns = [str(c).strip() for c in df.columns]
     if df.empty:
         raise InputDataError(f"{source}: header only, no data rows")
     _check_not_truncated(text, len(header), source)
     return df
+
+
+_TOKENIZER_RE = re.compile(r"Expected \d+ fields in line \d+, saw \d+|EOF inside string[^.']*")
+
+
+def _tokenizer_problem(exc: Exception) -> str:
+    """The line and field counts of a tokenizer error, without any text it may quote."""
+    m = _TOKENIZER_RE.search(str(exc))
+    return m.group() if m else type(exc).__name__
 
 
 def _parse(

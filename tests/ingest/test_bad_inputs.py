@@ -118,3 +118,12 @@ def test_folder_without_data_files(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "notes.txt").write_text("hello")
     assert "no assistments data files" in run_ingest(tmp_path, tmp_path / "src")
+
+
+def test_headerless_file_does_not_list_its_first_row(tmp_path, assistments_frame):
+    frame = assistments_frame.copy()
+    frame["user_id"] = EMAIL
+    (tmp_path / "a.csv").write_text(frame.to_csv(index=False, header=False))
+    message = run_ingest(tmp_path, tmp_path / "a.csv")
+    assert "missing required column(s)" in message and "header" in message
+    assert "tutor" not in message and "MasterySection" not in message

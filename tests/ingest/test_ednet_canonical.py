@@ -107,5 +107,5 @@ def test_canonical_minimal_columns_get_defaults(tmp_path):
 def test_canonical_parquet_wrong_type(tmp_path):
     path = tmp_path / "t.parquet"
     CANONICAL.assign(timestamp=["x", "y", "z"]).to_parquet(path, index=False)
-    with pytest.raises(InputDataError, match=r"'timestamp' must hold numbers; 3 value"):
+    with pytest.raises(InputDataError, match=r"'timestamp' must hold ISO 8601 .*; 3 value"):
         read_source(str(path), "canonical")
