@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from quizops.errors import PIILeftError, QuizopsError, exit_status
 
@@ -22,6 +23,9 @@ SUBCOMMAND_MODULES: list[str] = [
     "quizops.pii.cli",
     "quizops.validation.cli",
     "quizops.deploy.cli",
+    # `quizops submit` / `quizops schedule`: the KFP client lives beside the compiled pipelines
+    # in the checkout (the library never imports kfp); available when run from the checkout.
+    "pipelines.submit",
 ]
 
 logger = logging.getLogger("quizops")
@@ -36,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="quizops", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True)
+    checkout = Path.cwd()
+    if (checkout / "pipelines" / "submit.py").is_file() and str(checkout) not in sys.path:
+        sys.path.append(str(checkout))
     for name in SUBCOMMAND_MODULES:
         try:
             module = importlib.import_module(name)

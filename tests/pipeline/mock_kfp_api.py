@@ -276,7 +276,9 @@ def validate_cron(expression: str) -> None:
 # pipeline packages and runtime parameters
 
 
-def parse_package(filename: str, content: bytes, expected_name: str) -> dict[str, Any]:
+def parse_package(
+    filename: str, content: bytes, expected_name: str | tuple[str, ...]
+) -> dict[str, Any]:
     """Checks an uploaded package is compiled IR YAML of the expected pipeline.
 
     Returns:
@@ -298,7 +300,8 @@ def parse_package(filename: str, content: bytes, expected_name: str) -> dict[str
         raise _bad(f"uploadfile {filename!r} is not a KFP pipeline spec: {error}") from None
     spec = docs[0]
     name = spec.get("pipelineInfo", {}).get("name")
-    if name != expected_name:
+    expected = (expected_name,) if isinstance(expected_name, str) else expected_name
+    if name not in expected:
         raise _bad(f"uploadfile {filename!r}: pipelineInfo.name is {name!r}, not {expected_name!r}")
     if not str(spec.get("schemaVersion", "")).startswith("2."):
         raise _bad(f"uploadfile {filename!r}: schemaVersion {spec.get('schemaVersion')!r}")
@@ -380,14 +383,22 @@ class MockKfpApi:
     """Boundary mock of the KFP v2beta1 API on 127.0.0.1; use as a context manager.
 
     Args:
-        expected_pipeline_name: ``pipelineInfo.name`` every uploaded package must carry.
+        expected_pipeline_name: ``pipelineInfo.name`` every uploaded package must carry (or a
+            tuple of accepted names).
+        run_states: States a run goes through on successive ``GET /runs/{id}`` after creation
+            (the last one stays), standing in for the execution the mock does not do.
         token: When set, every request must carry ``Authorization: Bearer <token>``.
     """
 
     def __init__(
-        self, expected_pipeline_name: str = EXPECTED_PIPELINE_NAME, token: str | None = None
+        self,
+        expected_pipeline_name: str | tuple[str, ...] = EXPECTED_PIPELINE_NAME,
+        token: str | None = None,
+        run_states: tuple[str, ...] = ("RUNNING", "SUCCEEDED"),
     ) -> None:
         self.expected_pipeline_name = expected_pipeline_name
+        self.run_states = run_states
+        self._run_polls: dict[str, int] = {}
         self.token = token
         self.state = _State()
         self.requests: list[Request] = []
@@ -398,11 +409,17 @@ class MockKfpApi:
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = [
             ("GET", re.compile(r"/apis/v2beta1/healthz"), self._healthz),
             ("GET", re.compile(r"/apis/v2beta1/pipelines"), self._list_pipelines),
+            (
+                "GET",
+                re.compile(r"/apis/v2beta1/pipelines/(?P<pipeline_id>[^/:]+)/versions"),
+                self._list_versions,
+            ),
             ("POST", re.compile(r"/apis/v2beta1/pipelines/upload"), self._upload_pipeline),
             ("POST", re.compile(r"/apis/v2beta1/pipelines/upload_version"), self._upload_version),
             ("GET", re.compile(r"/apis/v2beta1/experiments"), self._list_experiments),
             ("POST", re.compile(r"/apis/v2beta1/experiments"), self._create_experiment),
             ("POST", re.compile(r"/apis/v2beta1/runs"), self._create_run),
+            ("GET", re.compile(r"/apis/v2beta1/runs/(?P<run_id>[^/:]+)"), self._get_run),
             ("GET", re.compile(r"/apis/v2beta1/recurringruns"), self._list_recurring_runs),
             ("POST", re.compile(r"/apis/v2beta1/recurringruns"), self._create_recurring_run),
             (
@@ -602,6 +619,22 @@ class MockKfpApi:
         )
         return 200, serialize(answer)
 
+    def _list_versions(self, query: dict[str, str], pipeline_id: str, **_: Any) -> tuple[int, Any]:
+        where = "list pipeline versions"
+        self._check_query(query, _LIST_QUERY - {"namespace"}, where)
+        if pipeline_id not in self.state.pipelines:
+            raise ApiError(404, f"{where}: pipeline {pipeline_id} not found")
+        name = self._equals_filter(query, where)
+        found = [
+            v
+            for v in self.state.versions.values()
+            if v.pipeline_id == pipeline_id and name in (None, v.display_name)
+        ]
+        answer = kfp_server_api.V2beta1ListPipelineVersionsResponse(
+            pipeline_versions=found or None, total_size=len(found) or None
+        )
+        return 200, serialize(answer)
+
     def _new_version(
         self, pipeline_id: str, name: str, description: str | None, spec: dict[str, Any]
     ) -> kfp_server_api.V2beta1PipelineVersion:
@@ -708,7 +741,21 @@ class MockKfpApi:
         if model.experiment_id not in self.state.experiments:
             raise ApiError(404, f"{where}: experiment {model.experiment_id} not found")
         if model.pipeline_spec is not None:
-            raise _bad(f"{where}: expected a pipeline_version_reference, not an inline spec")
+            if model.pipeline_version_reference is not None:
+                raise _bad(f"{where}: give pipeline_spec or pipeline_version_reference, not both")
+            spec = dict(model.pipeline_spec)
+            try:
+                if "pipeline_spec" in spec:  # the client wraps a spec with a platform spec
+                    json_format.ParseDict(
+                        spec.get("platform_spec", {}), pipeline_spec_pb2.PlatformSpec()
+                    )
+                    spec = spec["pipeline_spec"]
+                json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
+            except json_format.ParseError as error:
+                raise _bad(f"{where}.pipeline_spec is not a KFP pipeline spec: {error}") from None
+            runtime = model.runtime_config or kfp_server_api.V2beta1RuntimeConfig()
+            check_parameters(spec, runtime.parameters, f"{where}.runtime_config")
+            return spec
         reference = model.pipeline_version_reference
         if reference is None:
             raise _bad(f"{where}: required field 'pipeline_version_reference' is missing")
@@ -763,6 +810,26 @@ class MockKfpApi:
         run.state = "PENDING"
         run.state_history = [kfp_server_api.V2beta1RuntimeStatus(update_time=now, state="PENDING")]
         self.state.runs[run.run_id] = run
+        return 200, serialize(run)
+
+    def _get_run(self, query: dict[str, str], run_id: str, **_: Any) -> tuple[int, Any]:
+        self._check_query(query, {"experiment_id"}, "get run")
+        run = self.state.runs.get(run_id)
+        if run is None:
+            raise ApiError(404, f"run {run_id} not found")
+        polls = self._run_polls.get(run_id, 0)
+        self._run_polls[run_id] = polls + 1
+        if self.run_states:
+            state = self.run_states[min(polls, len(self.run_states) - 1)]
+            if state != run.state:
+                now = _now()
+                run.state = state
+                run.state_history = [
+                    *(run.state_history or []),
+                    kfp_server_api.V2beta1RuntimeStatus(update_time=now, state=state),
+                ]
+                if state in ("SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"):
+                    run.finished_at = now
         return 200, serialize(run)
 
     def _create_recurring_run(

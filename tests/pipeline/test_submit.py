@@ -21,7 +21,7 @@ from pipelines.submit import load_config, main, submit
 from tests.pipeline.mock_kfp_api import ApiError, MockKfpApi, validate_cron
 
 REPO = Path(__file__).resolve().parents[2]
-PRODUCTION = REPO / "pipelines" / "configs" / "production.yaml"
+PRODUCTION = REPO / "pipelines" / "configs" / "prod.yaml"
 COMPILED = REPO / "compiled" / "training.yaml"
 
 
@@ -89,7 +89,7 @@ def test_first_submission_uploads_pipeline_version_experiment_and_recurring_run(
     assert version.pipeline_id == ids["pipeline_id"]
     # What was uploaded is the committed compiled IR, byte for byte in meaning.
     assert state.specs[ids["version_id"]] == next(yaml.safe_load_all(COMPILED.read_text()))
-    assert state.experiments[ids["experiment_id"]].display_name == "quizops"
+    assert state.experiments[ids["experiment_id"]].display_name == config["experiment"]
     assert state.runs == {}
 
     [job] = state.recurring_runs.values()
