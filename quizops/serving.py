@@ -166,6 +166,7 @@ class PredictorProcess:
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         log_path: str | os.PathLike[str] | None = None,
+        module: str = "quizops_predictor",
     ) -> None:
         """Configures the process (nothing starts until :meth:`start`).
 
@@ -179,9 +180,11 @@ class PredictorProcess:
             extra_args: More command-line arguments.
             env: Extra environment variables.
             log_path: File for the server's output (default: a temporary file).
+            module: The server module run with ``python -m`` (benchmarks run an anchor server
+                with the same process control).
         """
         self.port = port or free_port()
-        self.args = [python, "-m", "quizops_predictor", "--port", str(self.port)]
+        self.args = [python, "-m", module, "--port", str(self.port)]
         if model_dir is not None:
             self.args += ["--model-dir", str(model_dir)]
         elif model_uri is not None:

@@ -39,6 +39,7 @@ class BoundModelServer(ModelServer):
         max_body_bytes: int = 1 << 20,
         max_in_flight: int = 64,
         metrics: PredictorMetrics | None = None,
+        install_guard: bool = True,
     ) -> None:
         """Configures the server.
 
@@ -48,6 +49,7 @@ class BoundModelServer(ModelServer):
             max_body_bytes: Largest request body (413 beyond).
             max_in_flight: Most inference requests at once (503 beyond).
             metrics: Prometheus metrics the guard counts requests in.
+            install_guard: False serves KServe's stock app (benchmark anchor only).
         """
         # Per-request latency log lines cost more than a decision here; the decision log and
         # Prometheus /metrics remain.
@@ -58,6 +60,7 @@ class BoundModelServer(ModelServer):
         self.max_body_bytes = max_body_bytes
         self.max_in_flight = max_in_flight
         self.metrics = metrics
+        self.install_guard = install_guard
 
     def _hook_application(self, rest: Any) -> None:
         add_middlewares = rest._add_middlewares
@@ -85,7 +88,8 @@ class BoundModelServer(ModelServer):
         if self._rest_server is None:
             raise RuntimeError("the REST server was not created before the event loop setup")
         self._rest_server.config.host = self.host
-        self._hook_application(self._rest_server)
+        if self.install_guard:
+            self._hook_application(self._rest_server)
         # The guard writes one value-free access line per request; uvicorn's quotes the path.
         logging.getLogger("uvicorn.access").disabled = True
         # KServe's timing middleware logs two lines per request naming the route; metrics remain.
