@@ -1,11 +1,25 @@
-"""The quiz policy: picks each student's next item from their history.
+"""The quiz policy: picks each student's next item from their history by planning on beliefs.
 
-The policy is a contextual bandit learnt from logged interactions (one step of policy
-improvement over the logging policy): a gradient-boosted model predicts the learning gain of
-each candidate item from the student's knowledge state (per-skill BKT) and the item's statistics,
-and the policy samples from a softmax over the predicted gains mixed with a small uniform share.
-Sampling keeps every candidate's propensity positive, so the decisions it logs can evaluate the
-next challenger off-policy.
+State: the knowledge tracer's belief (probability each skill is known; the same code online and
+offline). Value of asking item i: the expected number of skills it teaches now, each weighted by
+what learning that skill opens up for the rest of the session::
+
+    value(b, i) = sum over i's tags (s, teach):
+        teach * (1 - b_s) * (ready_s + gate_s * (1 - ready_s)) * (1 + unlock * U_s)
+    U_s = sum over skills c that require s: (1 - b_c) * teach_c * prod_{p in pre(c), p != s} b_p
+
+where ``ready_s`` is the product of the beliefs of s's prerequisites and ``teach_c`` the best
+teaching rate among c's items. A zone-of-proximal-development mask keeps items with at least one
+tag whose skill is not yet believed mastered (``b_s < mastery_cap``) and whose prerequisites are
+believed known (``ready_s >= ready_floor``); when nothing passes the mask, every candidate does.
+Selection is a softmax over value / (temperature * best value) mixed with an ``epsilon`` uniform
+share over all candidates, so every candidate keeps a positive propensity and the propensity
+returned is the exact probability of the choice. ``unlock``, the mask, the temperature and
+epsilon are chosen in training by simulation in simulators fitted to the logs (planning by policy
+search; see :mod:`quizops.training`).
+
+A policy saved by the older contextual-bandit trainer (format v1, a gain regressor over
+:meth:`QuizPolicy.design_matrix`) still loads and acts, so registered versions keep serving.
 """
 
 from __future__ import annotations
@@ -14,48 +28,76 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingRegressor
 
 from quizops.errors import InputDataError, ModelNotFoundError
-from quizops.features import FeatureSet, KnowledgeTracer, state_columns
+from quizops.features import FeatureSet, KnowledgeTracer
+from quizops.simulation.base import RolloutContext
 
 logger = logging.getLogger(__name__)
 
-POLICY_FORMAT = "quizops.policy/v1"
+#: Format of a saved planning policy.
+POLICY_FORMAT = "quizops.policy/v2"
+#: Format of a saved legacy gain-model policy (still loadable).
+LEGACY_POLICY_FORMAT = "quizops.policy/v1"
+
+
+@dataclass
+class PlanningModel:
+    """Settings of the belief-planning value (see the module docstring).
+
+    Attributes:
+        unlock: Weight of the skills a skill opens up (0: myopic).
+        mastery_cap: A skill believed known with at least this probability is not taught.
+        ready_floor: A skill whose prerequisites are believed known with less than this
+            probability is not taught.
+    """
+
+    unlock: float = 1.0
+    mastery_cap: float = 0.95
+    ready_floor: float = 0.2
 
 
 @dataclass
 class TrainingConfig:
-    """Hyper-parameters of :func:`train_policy`.
+    """Hyper-parameters of :func:`quizops.training.train_policy` and their search grids.
+
+    A setting left at its "search" value is chosen by simulation in the fitted simulators from
+    its grid; a setting given a value is kept as given.
 
     Attributes:
-        temperature: Softmax temperature over predicted gains (lower is greedier).
-        epsilon: Uniform share mixed into the softmax (exploration floor).
-        max_iter: Boosting iterations.
-        learning_rate: Boosting learning rate.
-        max_leaf_nodes: Leaves per tree.
-        min_samples_leaf: Minimum examples per leaf.
-        early_stopping: Stop on a random validation split. Off by default: the split depends
-            on row order (which pseudonymization changes), and with it the policy did vary
-            run to run on the same data (final mastery 0.29-0.40 in simulation); with a fixed
-            number of iterations the policy depends on the data only.
-        seed: Random seed of the learner.
+        temperature: Softmax temperature relative to the best value (lower is greedier);
+            0 = chosen from ``temperatures``.
+        epsilon: Uniform share mixed into the softmax (exploration floor); 0 = chosen from
+            ``epsilons``.
+        unlock: Weight of opened-up skills; None = chosen from ``unlocks``.
+        mastery_cap: Mastery above which a skill is not taught; None = from ``mastery_caps``.
+        ready_floor: Readiness below which a skill is not taught.
+        temperatures: Temperatures tried.
+        epsilons: Exploration shares tried (all positive: every propensity stays positive).
+        unlocks: Unlock weights tried.
+        mastery_caps: Mastery caps tried.
+        validation_students: Simulated students per candidate setting and simulator.
+        horizon: Questions per simulated session.
+        seed: Seed of the search (simulated students, the fitted simulators' split).
     """
 
-    temperature: float = 0.02
-    epsilon: float = 0.05
-    max_iter: int = 150
-    learning_rate: float = 0.05
-    max_leaf_nodes: int = 15
-    min_samples_leaf: int = 200
-    early_stopping: bool = False
+    temperature: float = 0.0
+    epsilon: float = 0.0
+    unlock: float | None = None
+    mastery_cap: float | None = None
+    ready_floor: float = 0.2
+    temperatures: tuple[float, ...] = (0.02, 0.1, 0.3)
+    epsilons: tuple[float, ...] = (0.02, 0.05)
+    unlocks: tuple[float, ...] = (0.0, 1.0, 3.0)
+    mastery_caps: tuple[float, ...] = (0.9, 0.95, 0.98)
+    validation_students: int = 400
+    horizon: int = 20
     seed: int = 0
 
 
@@ -65,8 +107,8 @@ class QuizPolicy:
 
     Attributes:
         tracer: Knowledge tracer (same code as training features).
-        items: Item bank (item_id, skill_index, attempts, difficulty, gain).
-        model: Gain model over :meth:`design_matrix` rows.
+        items: Item bank (item_id, skill_index, ...).
+        model: The planning settings (or, for a legacy policy, a gain regressor).
         temperature: Softmax temperature.
         epsilon: Uniform exploration share.
         version: Registered model version ("" before registration).
@@ -75,7 +117,7 @@ class QuizPolicy:
 
     tracer: KnowledgeTracer
     items: pd.DataFrame
-    model: HistGradientBoostingRegressor
+    model: Any
     temperature: float
     epsilon: float
     version: str = ""
@@ -83,37 +125,27 @@ class QuizPolicy:
 
     def __post_init__(self) -> None:
         self.items = self.items.reset_index(drop=True)
-        self._index = {item: i for i, item in enumerate(self.items["item_id"].astype(str))}
+        ids = self.items["item_id"].astype(str)
+        self._index = {item: i for i, item in enumerate(ids)}
+        self._bank = ids.to_numpy()
+        arrays = self.tracer.arrays
+        self._arow = arrays.rows_of(self._bank)
+        # Per skill: best teaching rate among its items (for the value of opened-up skills).
+        best = np.zeros(self.tracer.n_skills)
+        skill, teach = arrays.skill, arrays.teach
+        valid = skill >= 0
+        np.maximum.at(best, skill[valid], teach[valid])
+        self._best_teach = best
 
     @property
     def item_bank(self) -> list[str]:
         """Every item id the policy can choose."""
-        return self.items["item_id"].astype(str).tolist()
+        return self._bank.tolist()
 
-    def design_matrix(self, states: np.ndarray, item_rows: np.ndarray) -> np.ndarray:
-        """Builds model inputs for (state, item) pairs.
-
-        Columns: the knowledge state, the mastery of the item's own skill, the item's skill
-        index (categorical), difficulty and empirical gain.
-
-        Args:
-            states: Matrix [pairs, skills].
-            item_rows: Row of each pair's item in :attr:`items`.
-
-        Returns:
-            Matrix [pairs, skills + 4].
-        """
-        skill = self.items["skill_index"].to_numpy()[item_rows]
-        own = states[np.arange(len(states)), skill]
-        return np.column_stack(
-            [
-                states,
-                own,
-                skill,
-                self.items["difficulty"].to_numpy()[item_rows],
-                self.items["gain"].to_numpy()[item_rows],
-            ]
-        )
+    @property
+    def is_planning(self) -> bool:
+        """Whether this is a planning policy (not a legacy gain model)."""
+        return isinstance(self.model, PlanningModel)
 
     def item_rows(self, item_ids: Sequence[str]) -> np.ndarray:
         """Rows in the bank of some item ids.
@@ -135,6 +167,62 @@ class QuizPolicy:
             rows.append(row)
         return np.array(rows, dtype=np.int64)
 
+    def design_matrix(self, states: np.ndarray, item_rows: np.ndarray) -> np.ndarray:
+        """Legacy gain-model inputs for (state, item) pairs (format v1 policies only).
+
+        Args:
+            states: Matrix [pairs, skills].
+            item_rows: Row of each pair's item in :attr:`items`.
+
+        Returns:
+            Matrix [pairs, skills + 4].
+        """
+        skill = self.items["skill_index"].to_numpy()[item_rows]
+        own = states[np.arange(len(states)), skill]
+        gain = self.items["gain"] if "gain" in self.items else pd.Series(0.0, self.items.index)
+        return np.column_stack(
+            [
+                states,
+                own,
+                skill,
+                self.items["difficulty"].to_numpy()[item_rows],
+                gain.to_numpy()[item_rows],
+            ]
+        )
+
+    def values(self, states: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Planning values and the ZPD mask of candidates for each state.
+
+        Args:
+            states: Matrix [students, skills] of beliefs.
+            candidates: Bank rows of the candidate items.
+
+        Returns:
+            ``(values, allowed)``, both [students, candidates].
+        """
+        model: PlanningModel = self.model
+        a = self.tracer.arrays
+        b = np.clip(states, 1e-6, 1.0 - 1e-6)
+        log_b = np.log(b)
+        req = a.requires.astype(float)  # [S, S]
+        log_ready = log_b @ req.T  # [n, S]: sum of log beliefs of each skill's prerequisites
+        ready = np.exp(log_ready)
+        mult = ready + a.gate[None, :] * (1.0 - ready)
+        direct = (1.0 - b) * mult
+        # U_s = sum_c req[c, s] (1 - b_c) teach_c prod_{p in pre(c), p != s} b_p
+        child = (1.0 - b) * self._best_teach[None, :] * ready  # [n, C] with all prereqs
+        unlock = (child @ req) / b  # divide out b_s (the factor for p == s)
+        value_s = direct * (1.0 + model.unlock * unlock)
+        allowed_s = (b < model.mastery_cap) & (ready >= model.ready_floor)
+        rows = self._arow[candidates]
+        skill = a.skill[rows]  # [C, T]
+        valid = skill >= 0
+        safe = np.where(valid, skill, 0)
+        teach = np.where(valid, a.teach[rows], 0.0)
+        values = (value_s[:, safe] * teach[None, :, :]).sum(axis=2)
+        allowed = (allowed_s[:, safe] & valid[None, :, :]).any(axis=2)
+        return values, allowed
+
     def probabilities(self, states: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """The policy's distribution over candidates for each state.
 
@@ -146,13 +234,31 @@ class QuizPolicy:
             Matrix [students, candidates] whose rows sum to one.
         """
         n, c = len(states), len(candidates)
-        pairs_state = np.repeat(states, c, axis=0)
-        pairs_item = np.tile(candidates, n)
-        gains = self.model.predict(self.design_matrix(pairs_state, pairs_item)).reshape(n, c)
-        logits = (gains - gains.max(axis=1, keepdims=True)) / self.temperature
+        if not self.is_planning:
+            pairs_state = np.repeat(states, c, axis=0)
+            pairs_item = np.tile(candidates, n)
+            gains = self.model.predict(self.design_matrix(pairs_state, pairs_item)).reshape(n, c)
+            logits = (gains - gains.max(axis=1, keepdims=True)) / self.temperature
+            soft = np.exp(logits)
+            soft /= soft.sum(axis=1, keepdims=True)
+            return (1.0 - self.epsilon) * soft + self.epsilon / c
+        values, allowed = self.values(states, candidates)
+        # Soft ZPD mask: an item outside the zone counts as worth minus the best value, so it
+        # is all but excluded at a low temperature and the policy tends to uniform as the
+        # temperature grows.
+        best = np.max(np.where(allowed, values, -np.inf), axis=1, keepdims=True)
+        best = np.where(np.isfinite(best), best, values.max(axis=1, keepdims=True))
+        scale = np.maximum(np.abs(best), 1e-12)
+        masked = np.where(allowed, values, -scale)
+        logits = (masked - masked.max(axis=1, keepdims=True)) / (scale * self.temperature)
         soft = np.exp(logits)
         soft /= soft.sum(axis=1, keepdims=True)
         return (1.0 - self.epsilon) * soft + self.epsilon / c
+
+    def _sample(self, probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        cumulative = probs.cumsum(axis=1)
+        draws = rng.random((len(probs), 1)) * cumulative[:, -1:]
+        return np.minimum((cumulative < draws).sum(axis=1), probs.shape[1] - 1)
 
     def choose(
         self,
@@ -163,7 +269,8 @@ class QuizPolicy:
         """Samples the next item for one student.
 
         Args:
-            history: ``(item_id, correct)`` pairs in time order.
+            history: ``(item_id, correct)`` pairs in time order; items the policy does not
+                know are skipped (they carry no fitted parameters).
             candidates: Items allowed (default: the whole bank).
             rng: Random generator (default: a fresh one).
 
@@ -171,11 +278,22 @@ class QuizPolicy:
             The chosen item id and the probability the policy gave it.
 
         Raises:
-            InputDataError: An item id of the history or the candidates is unknown, or the
-                candidate list is empty.
+            InputDataError: A candidate is unknown, the candidate list is empty, or an answer
+                is not 0/1.
         """
         items, propensities = self.choose_many([list(history)], candidates, rng)
         return items[0], propensities[0]
+
+    def state(self, history: Sequence[tuple[str, int]]) -> np.ndarray:
+        """The belief after a history (unknown items skipped).
+
+        Args:
+            history: ``(item_id, correct)`` pairs.
+
+        Returns:
+            Probability per skill.
+        """
+        return self.tracer.state_after(list(history), strict=not self.is_planning)
 
     def choose_many(
         self,
@@ -183,7 +301,7 @@ class QuizPolicy:
         candidates: Sequence[str] | None = None,
         rng: np.random.Generator | None = None,
     ) -> tuple[list[str], list[float]]:
-        """Samples the next item for several students at once (one model call).
+        """Samples the next item for several students at once.
 
         Args:
             histories: One history per student.
@@ -194,44 +312,58 @@ class QuizPolicy:
             Chosen item ids and their propensities.
 
         Raises:
-            InputDataError: Unknown items, or an empty candidate list.
+            InputDataError: Unknown candidates, or an empty candidate list.
         """
         rng = rng or np.random.default_rng()
         if candidates is not None and len(candidates) == 0:
             raise InputDataError("candidates: empty list")
         rows = np.arange(len(self.items)) if candidates is None else self.item_rows(candidates)
-        states = np.array([self.tracer.state_after(list(h)) for h in histories])
+        states = np.array([self.state(h) for h in histories])
         probs = self.probabilities(states, rows)
-        cumulative = probs.cumsum(axis=1)
-        draws = rng.random((len(histories), 1)) * cumulative[:, -1:]
-        picks = np.minimum((cumulative < draws).sum(axis=1), len(rows) - 1)
-        bank = self.items["item_id"].astype(str).to_numpy()
-        chosen = [str(bank[rows[p]]) for p in picks]
+        picks = self._sample(probs, rng)
+        chosen = [str(self._bank[rows[p]]) for p in picks]
         return chosen, [float(probs[i, p]) for i, p in enumerate(picks)]
 
+    def as_chooser(self, name: str = "learned policy") -> PolicyChooser:
+        """This policy as a simulation chooser (incremental beliefs, batched choices).
+
+        Args:
+            name: Name in reports.
+
+        Returns:
+            The chooser.
+        """
+        return PolicyChooser(self, name)
+
     def save(self, directory: str | os.PathLike[str]) -> None:
-        """Writes the policy to a folder (``policy.joblib`` and ``policy.json``).
+        """Writes the policy to a folder (``policy.json``, ``items.parquet``).
 
         Args:
             directory: Destination folder (created).
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.model, directory / "model.joblib")
         self.items.to_parquet(directory / "items.parquet", index=False)
-        meta = {
-            "format": POLICY_FORMAT,
+        meta: dict[str, Any] = {
             "version": self.version,
             "temperature": self.temperature,
             "epsilon": self.epsilon,
             "tracer": self.tracer.to_dict(),
             "metrics": self.metrics,
         }
+        if self.is_planning:
+            meta["format"] = POLICY_FORMAT
+            meta["planning"] = asdict(self.model)
+        else:
+            import joblib
+
+            meta["format"] = LEGACY_POLICY_FORMAT
+            joblib.dump(self.model, directory / "model.joblib")
         (directory / "policy.json").write_text(json.dumps(meta, indent=1))
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> QuizPolicy:
-        """Reads a policy written by :meth:`save`.
+        """Reads a policy written by :meth:`save` (either format).
 
         Args:
             directory: The folder.
@@ -247,12 +379,18 @@ class QuizPolicy:
         if not meta_path.is_file():
             raise ModelNotFoundError(f"{directory}: no policy.json (not a saved quiz policy)")
         meta: dict[str, Any] = json.loads(meta_path.read_text())
-        if meta.get("format") != POLICY_FORMAT:
+        if meta.get("format") == POLICY_FORMAT:
+            model: Any = PlanningModel(**meta["planning"])
+        elif meta.get("format") == LEGACY_POLICY_FORMAT:
+            import joblib
+
+            model = joblib.load(directory / "model.joblib")
+        else:
             raise ModelNotFoundError(f"{meta_path}: format {meta.get('format')!r} unsupported")
         return cls(
             tracer=KnowledgeTracer.from_dict(meta["tracer"]),
             items=pd.read_parquet(directory / "items.parquet"),
-            model=joblib.load(directory / "model.joblib"),
+            model=model,
             temperature=float(meta["temperature"]),
             epsilon=float(meta["epsilon"]),
             version=str(meta.get("version", "")),
@@ -261,51 +399,57 @@ class QuizPolicy:
 
 
 def train_policy(features: FeatureSet, config: TrainingConfig | None = None) -> QuizPolicy:
-    """Fits the gain model on logged interactions and wraps it as a policy.
+    """Trains the planning policy (see :func:`quizops.training.train_policy`).
 
     Args:
         features: Output of feature engineering.
         config: Hyper-parameters.
 
     Returns:
-        The trained policy (unversioned).
-
-    Raises:
-        InputDataError: There are too few examples to learn from.
+        The policy.
     """
-    config = config or TrainingConfig()
-    examples = features.examples
-    if len(examples) < 100:
-        raise InputDataError(f"training: {len(examples)} examples, need at least 100")
-    items = features.items.reset_index(drop=True)
-    policy = QuizPolicy(features.tracer, items, HistGradientBoostingRegressor(), 1.0, 0.0)
-    states = examples[state_columns(features.tracer.n_skills)].to_numpy()
-    rows = policy.item_rows(examples["item_id"].astype(str).tolist())
-    x = policy.design_matrix(states, rows)
-    y = examples["reward"].to_numpy()
-    n_skills = features.tracer.n_skills
-    categorical = np.zeros(x.shape[1], dtype=bool)
-    categorical[n_skills + 1] = True
-    model = HistGradientBoostingRegressor(
-        max_iter=config.max_iter,
-        learning_rate=config.learning_rate,
-        max_leaf_nodes=config.max_leaf_nodes,
-        min_samples_leaf=config.min_samples_leaf,
-        categorical_features=categorical,
-        early_stopping=config.early_stopping,
-        validation_fraction=0.15 if config.early_stopping else None,
-        random_state=config.seed,
-    )
-    model.fit(x, y)
-    train_mse = float(np.mean((model.predict(x) - y) ** 2))
-    policy.model = model
-    policy.temperature = config.temperature
-    policy.epsilon = config.epsilon
-    policy.metrics = {
-        "train_examples": float(len(examples)),
-        "boosting_iterations": float(model.n_iter_),
-        "train_mse": train_mse,
-        "reward_variance": float(np.var(y)),
-    }
-    logger.info("trained gain model on %d examples (%d iterations)", len(examples), model.n_iter_)
-    return policy
+    from quizops.training import train_policy as _train
+
+    return _train(features, config)
+
+
+class PolicyChooser:
+    """A :class:`QuizPolicy` as a :class:`~quizops.simulation.base.Chooser`.
+
+    Beliefs are updated incrementally with the tracer's batched rule (the offline path, equal
+    to the online one by the property test); candidates are the world's items the policy knows.
+    """
+
+    def __init__(self, policy: QuizPolicy, name: str = "learned policy") -> None:
+        """Wraps a policy.
+
+        Args:
+            policy: The policy.
+            name: Name in reports.
+        """
+        self.policy = policy
+        self.name = name
+        self._states = np.zeros((0, policy.tracer.n_skills))
+        self._rows = np.zeros(0, dtype=np.int64)
+        self._rng = np.random.default_rng(0)
+
+    def start(self, context: RolloutContext) -> None:
+        """Starts a cohort (see :class:`~quizops.simulation.base.Chooser`)."""
+        known = [i for i in context.item_ids if i in self.policy._index]
+        if not known:
+            raise InputDataError(f"{self.name}: no item of the world is in the policy's bank")
+        self._rows = self.policy.item_rows(known)
+        self._states = np.tile(self.policy.tracer.initial_state(), (context.n_students, 1))
+        self._rng = context.rng
+
+    def choose(self) -> tuple[list[str], np.ndarray]:
+        """Chooses one item per student (see :class:`~quizops.simulation.base.Chooser`)."""
+        probs = self.policy.probabilities(self._states, self._rows)
+        picks = self.policy._sample(probs, self._rng)
+        items = self.policy._bank[self._rows[picks]]
+        return list(items), probs[np.arange(len(picks)), picks]
+
+    def observe(self, item_ids: Sequence[str], correct: np.ndarray) -> None:
+        """Updates beliefs (see :class:`~quizops.simulation.base.Chooser`)."""
+        rows = self.policy.tracer.arrays.rows_of(item_ids)
+        self.policy.tracer.apply_batch(self._states, rows, np.asarray(correct))

@@ -1,20 +1,152 @@
-"""The training stage: fit the policy on engineered features, track and register it in MLflow."""
+"""Training: choose the planning policy's settings in fitted simulators; track and register it.
+
+The policy's value function comes from the knowledge tracer fitted in feature engineering (see
+:mod:`quizops.policy`). Training chooses what the logs cannot give directly: the weight of
+opened-up skills, the ZPD mask's mastery cap, the softmax temperature and the exploration share.
+Each candidate setting is simulated for a session of ``horizon`` questions on validation
+students of the simulators fitted to the logs (:func:`quizops.simulation.fitted.fit_simulators`;
+the ``bkt`` family always, ``pfa`` too when the interaction table is at hand), all candidates on
+the same students (common random numbers); the setting with the highest mean number of skills
+mastered, averaged over the simulators, wins.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from quizops.features import load_features
-from quizops.policy import QuizPolicy, TrainingConfig, train_policy
-from quizops.tracking import REGISTERED_MODEL, start_tracking
+import numpy as np
+import pandas as pd
+
+from quizops.errors import InputDataError
+from quizops.features import FeatureSet, feature_spec, load_features
+from quizops.policy import PlanningModel, QuizPolicy, TrainingConfig
 
 logger = logging.getLogger(__name__)
+
+#: Columns of the interaction table feature engineering keeps for fitting simulators.
+INTERACTION_COLUMNS = [
+    "student_id",
+    "interaction_id",
+    "item_id",
+    "skill_id",
+    "correct",
+    "timestamp",
+]
+
+
+def _settings(config: TrainingConfig) -> list[tuple[float, float, float, float]]:
+    """Candidate (unlock, mastery_cap, temperature, epsilon) settings; given values fixed."""
+    return list(
+        itertools.product(
+            config.unlocks if config.unlock is None else (config.unlock,),
+            config.mastery_caps if config.mastery_cap is None else (config.mastery_cap,),
+            config.temperatures if config.temperature <= 0 else (config.temperature,),
+            config.epsilons if config.epsilon <= 0 else (config.epsilon,),
+        )
+    )
+
+
+def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
+                 simulators: dict[str, Any] | None = None) -> QuizPolicy:  # fmt: skip
+    """Builds the planning policy and chooses its settings by simulation.
+
+    Args:
+        features: Output of feature engineering (its tracer drives the policy).
+        config: Hyper-parameters and search grids.
+        simulators: Fitted simulators to search in (default: the ``bkt`` world of the tracer).
+
+    Returns:
+        The trained policy (unversioned), with the search's figures in ``metrics``.
+
+    Raises:
+        InputDataError: There are too few examples to learn from.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from quizops.simulation.fitted import FittedBKTWorld
+    from quizops.simulation.rollouts import simulate
+
+    config = config or TrainingConfig()
+    if len(features.examples) < 100:
+        raise InputDataError(f"training: {len(features.examples)} examples, need at least 100")
+    worlds = simulators or {"bkt": FittedBKTWorld(features.tracer)}
+    items = features.items.reset_index(drop=True)
+    results: list[tuple[float, tuple[float, float, float, float]]] = []
+    with threadpool_limits(1):
+        for setting in _settings(config):
+            unlock, cap, temperature, epsilon = setting
+            policy = QuizPolicy(
+                features.tracer,
+                items,
+                PlanningModel(unlock, cap, config.ready_floor),
+                temperature,
+                epsilon,
+            )
+            scores = [
+                simulate(
+                    policy.as_chooser(),
+                    world,
+                    students=config.validation_students,
+                    steps=config.horizon,
+                    seed=config.seed,
+                ).final_mastered.mean()
+                for world in worlds.values()
+            ]
+            results.append((float(np.mean(scores)), setting))
+    best_score, (unlock, cap, temperature, epsilon) = max(results, key=lambda r: r[0])
+    policy = QuizPolicy(
+        features.tracer,
+        items,
+        PlanningModel(unlock, cap, config.ready_floor),
+        temperature,
+        epsilon,
+    )
+    policy.metrics = {
+        "train_examples": float(len(features.examples)),
+        "search_settings": float(len(results)),
+        "search_best_mastered": best_score,
+        "search_worst_mastered": float(min(r[0] for r in results)),
+        "chosen_unlock": unlock,
+        "chosen_mastery_cap": cap,
+        "chosen_temperature": temperature,
+        "chosen_epsilon": epsilon,
+    }
+    logger.info(
+        "policy search: %d settings in %s; best %.3f skills mastered after %d questions "
+        "(unlock %.1f, cap %.2f, temperature %.2f, epsilon %.2f)",
+        len(results), sorted(worlds), best_score, config.horizon, unlock, cap, temperature,
+        epsilon,
+    )  # fmt: skip
+    return policy
+
+
+@dataclass(frozen=True)
+class TrainingStageResult:
+    """What :func:`run_training_stage` reports.
+
+    Attributes:
+        run_id: MLflow run id.
+        model_version: Registered version of ``quiz-policy``.
+        metrics: Training metrics (also logged to MLflow).
+    """
+
+    run_id: str
+    model_version: str
+    metrics: dict[str, float]
+
+    def __getitem__(self, key: str) -> Any:
+        """Read access by name, for callers written against the former dict result."""
+        return getattr(self, key)
 
 
 def _pyfunc_class() -> type:
@@ -22,29 +154,84 @@ def _pyfunc_class() -> type:
     import mlflow.pyfunc
 
     class QuizPolicyModel(mlflow.pyfunc.PythonModel):
-        """MLflow pyfunc face of a :class:`QuizPolicy` (for batch scoring and the registry)."""
+        """MLflow pyfunc face of a :class:`QuizPolicy` (batch scoring and the registry).
+
+        Input: a DataFrame with a ``history`` column, each a JSON list of
+        ``{"item_id": ..., "correct": 0/1}``; output: ``item_id`` and ``propensity``.
+        """
 
         def load_context(self, context: Any) -> None:
+            from quizops.policy import QuizPolicy
+
             self.policy = QuizPolicy.load(context.artifacts["policy"])
 
         def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
-            import pandas as pd
+            import json as _json
 
-            histories = [list(map(tuple, h)) for h in model_input["history"]]
+            import pandas as _pd
+
+            histories = []
+            for raw in model_input["history"]:
+                answers = _json.loads(raw) if isinstance(raw, str) else raw
+                histories.append([(str(a["item_id"]), int(a["correct"])) for a in answers])
             items, propensities = self.policy.choose_many(histories)
-            return pd.DataFrame({"item_id": items, "propensity": propensities})
+            return _pd.DataFrame({"item_id": items, "propensity": propensities})
 
     return QuizPolicyModel
 
 
-def run_training_stage(
-    features_dir: str | os.PathLike[str],
-    model_dir: str | os.PathLike[str],
-    tracking_uri: str,
-    experiment: str,
-    config: TrainingConfig | None = None,
-    tags: dict[str, str] | None = None,
-) -> dict[str, Any]:
+def code_version() -> str:
+    """The quizops version and, inside a git checkout, the commit (``0.1.0+<sha>``).
+
+    Returns:
+        The version string.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        base = version("quizops")
+    except PackageNotFoundError:
+        base = "unknown"
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{base}+{sha}" if sha else base
+
+
+def data_identity(interactions: pd.DataFrame | None, features_dir: Path) -> dict[str, str]:
+    """Span and content hash of the training data (no values of any row).
+
+    Args:
+        interactions: The interaction table, if the feature set has it.
+        features_dir: The feature set folder.
+
+    Returns:
+        ``data.span_start``, ``data.span_end``, ``data.sha256``.
+    """
+    digest = hashlib.sha256()
+    for name in ("interactions.parquet", "examples.parquet", "items.parquet", "tracer.json"):
+        path = features_dir / name
+        if path.is_file():
+            digest.update(path.read_bytes())
+    out = {"data.sha256": digest.hexdigest()}
+    if interactions is not None and not interactions.empty:
+        out["data.span_start"] = str(interactions["timestamp"].min())
+        out["data.span_end"] = str(interactions["timestamp"].max())
+    return out
+
+
+def run_training_stage(*, features_dir: str | os.PathLike[str],
+                       model_dir: str | os.PathLike[str], tracking_uri: str, experiment: str,
+                       config: TrainingConfig | None = None, tags: dict[str, str] | None = None,
+                       kfp_run_id: str = "") -> TrainingStageResult:  # fmt: skip
     """Trains the policy, writes it to ``model_dir`` and registers it in MLflow.
 
     The policy is first saved to a temporary folder and moved into ``model_dir`` only after
@@ -57,34 +244,90 @@ def run_training_stage(
         experiment: MLflow experiment name.
         config: Hyper-parameters.
         tags: Extra MLflow run tags (no personal data).
+        kfp_run_id: The KFP run id (a run tag; "" outside KFP).
 
     Returns:
-        ``run_id``, ``model_version`` and the training metrics.
+        The result.
+
+    Raises:
+        ConfigurationError: No tracking URI.
+        InputDataError: Missing or too small feature set.
     """
     import mlflow
+    from mlflow.models import infer_signature
+
+    from quizops.simulation.fitted import fit_simulators
+    from quizops.tracking import REGISTERED_MODEL, start_tracking
 
     config = config or TrainingConfig()
+    features_dir = Path(features_dir)
     features = load_features(features_dir)
     start_tracking(tracking_uri, experiment)
+    interactions = features.interactions
+    simulators = (
+        fit_simulators(interactions, seed=config.seed) if interactions is not None else None
+    )
     staging = Path(tempfile.mkdtemp(prefix="quizops-policy-"))
+    run_tags = {**(tags or {}), "kfp_run_id": kfp_run_id, "code_version": code_version()}
     try:
-        with mlflow.start_run(run_name="train_policy", tags=tags or {}) as run:
-            mlflow.log_params({f"train.{k}": v for k, v in asdict(config).items()})
+        with mlflow.start_run(run_name="train_policy", tags=run_tags) as run:
+            policy = train_policy(features, config, simulators)
+            chosen = replace(
+                config,
+                temperature=policy.temperature,
+                epsilon=policy.epsilon,
+                unlock=policy.model.unlock,
+                mastery_cap=policy.model.mastery_cap,
+            )
+            mlflow.log_params(
+                {f"train.{k}": v for k, v in asdict(chosen).items() if not isinstance(v, tuple)}
+            )
+            mlflow.log_params(
+                {f"search.{k}": json.dumps(v) for k, v in asdict(config).items()
+                 if isinstance(v, tuple)}
+            )  # fmt: skip
             mlflow.log_params(
                 {
                     "data.examples": len(features.examples),
                     "data.items": len(features.items),
                     "data.skills": features.tracer.n_skills,
+                    "kfp_run_id": kfp_run_id or "none",
+                    "code_version": run_tags["code_version"],
+                    **data_identity(interactions, features_dir),
                 }
             )
-            policy = train_policy(features, config)
-            mlflow.log_metrics(policy.metrics)
+            metrics = dict(policy.metrics)
+            for name, world in (simulators or {}).items():
+                for key, value in world.validation.items():
+                    metrics[f"sim_{name}_{key}"] = float(value)
+            mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
+            mlflow.log_dict(feature_spec(features.tracer), "feature_spec.json")
+            if simulators:
+                mlflow.log_dict({n: w.validation for n, w in simulators.items()}, "simulators.json")
+            policy.metrics = metrics
             policy.save(staging / "policy")
+            example_ids = policy.item_bank[:2]
+            example = pd.DataFrame(
+                {"history": [json.dumps([{"item_id": i, "correct": 1} for i in example_ids])]}
+            )
+            output = pd.DataFrame({"item_id": [example_ids[0]], "propensity": [0.5]})
+            import quizops
+
             info = mlflow.pyfunc.log_model(
                 name="policy",
                 python_model=_pyfunc_class()(),
                 artifacts={"policy": str(staging / "policy")},
-                pip_requirements=["quizops", "scikit-learn==1.9.*", "pandas", "pyarrow"],
+                code_paths=[str(Path(quizops.__file__).parent)],
+                pip_requirements=[
+                    "numpy>=2",
+                    "pandas>=2",
+                    "pyarrow",
+                    "scikit-learn>=1.5",
+                    "scipy",
+                    "joblib",
+                ],
+                signature=infer_signature(example, output),
+                input_example=example,
                 registered_model_name=REGISTERED_MODEL,
             )
             version = str(info.registered_model_version)
@@ -98,4 +341,4 @@ def run_training_stage(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     logger.info("registered %s version %s (run %s)", REGISTERED_MODEL, version, run.info.run_id)
-    return {"run_id": run.info.run_id, "model_version": version, "metrics": policy.metrics}
+    return TrainingStageResult(run.info.run_id, version, metrics)

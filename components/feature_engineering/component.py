@@ -1,4 +1,4 @@
-"""KFP component: knowledge-state features (BKT per skill), item bank and training examples."""
+"""KFP component: knowledge-state features (tag-level BKT by EM, prerequisites), item bank."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Output
@@ -10,18 +10,16 @@ from components.images import CORE_IMAGE
 def feature_engineering(
     data: Input[Dataset], features: Output[Dataset], metrics: Output[Metrics]
 ) -> None:
-    """Fits BKT per skill and writes the feature set.
+    """Fits the knowledge tracer and writes the feature set.
 
     Args:
         data: Validated, de-identified canonical table (Parquet).
-        features: Folder with tracer.json, items.parquet, examples.parquet.
+        features: Folder with tracer.json, items.parquet, examples.parquet,
+            interactions.parquet and feature_spec.json.
         metrics: Counts and fitted-parameter summaries.
     """
-    import logging
+    from quizops.features import run_features_stage
 
-    from quizops.features import run_feature_stage
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    summary = run_feature_stage(data.path, features.path)
-    for name, value in summary.items():
+    result = run_features_stage(data_path=data.path, features_dir=features.path)
+    for name, value in result.metrics.items():
         metrics.log_metric(name, value)

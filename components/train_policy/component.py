@@ -13,36 +13,37 @@ def train_policy(
     metrics: Output[Metrics],
     tracking_uri: str = "",
     experiment: str = "quizops",
-    temperature: float = 0.02,
-    epsilon: float = 0.05,
+    temperature: float = 0.0,
+    epsilon: float = 0.0,
     seed: int = 0,
+    kfp_run_id: str = "",
 ) -> None:
-    """Fits the learning-gain model and registers the policy as ``quiz-policy``.
+    """Builds the planning policy, chooses its settings in fitted simulators, registers it.
 
     Args:
         features: Feature engineering output.
         model: The policy folder; metadata carries the MLflow run id and model version.
-        metrics: Training metrics.
+        metrics: Training metrics (search figures, fitted simulators' validation).
         tracking_uri: MLflow tracking URI ("" = MLFLOW_TRACKING_URI of the environment).
         experiment: MLflow experiment.
-        temperature: Softmax temperature of the policy.
-        epsilon: Uniform exploration share of the policy.
-        seed: Learner seed.
+        temperature: Softmax temperature of the policy; 0 = chosen by validation in the
+            fitted simulators.
+        epsilon: Uniform exploration share; 0 = chosen by validation (always positive).
+        seed: Seed of the simulators' split and the policy search.
+        kfp_run_id: The KFP run id, recorded as an MLflow tag ("" outside KFP).
     """
-    import logging
-
     from quizops.policy import TrainingConfig
     from quizops.training import run_training_stage
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     result = run_training_stage(
-        features.path,
-        model.path,
-        tracking_uri,
-        experiment,
-        TrainingConfig(temperature=temperature, epsilon=epsilon, seed=seed),
+        features_dir=features.path,
+        model_dir=model.path,
+        tracking_uri=tracking_uri,
+        experiment=experiment,
+        config=TrainingConfig(temperature=temperature, epsilon=epsilon, seed=seed),
+        kfp_run_id=kfp_run_id,
     )
-    model.metadata["mlflow_run_id"] = result["run_id"]
-    model.metadata["mlflow_model_version"] = result["model_version"]
-    for name, value in result["metrics"].items():
+    model.metadata["mlflow_run_id"] = result.run_id
+    model.metadata["mlflow_model_version"] = result.model_version
+    for name, value in result.metrics.items():
         metrics.log_metric(name, value)

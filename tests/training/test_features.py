@@ -21,10 +21,11 @@ def test_bkt_recovers_known_parameters():
         answers[:, t] = rng.random(n) < p
         known |= rng.random(n) < p_learn
     fitted = fit_bkt_skill(answers)
-    assert fitted.p_init == pytest.approx(p_init, abs=0.1)
-    assert fitted.p_learn == pytest.approx(p_learn, abs=0.05)
-    assert fitted.p_guess == pytest.approx(guess, abs=0.06)
-    assert fitted.p_slip == pytest.approx(slip, abs=0.06)
+    # EM (not a grid): within a few hundredths on 36,000 answers.
+    assert fitted.p_init == pytest.approx(p_init, abs=0.03)
+    assert fitted.p_learn == pytest.approx(p_learn, abs=0.02)
+    assert fitted.p_guess == pytest.approx(guess, abs=0.03)
+    assert fitted.p_slip == pytest.approx(slip, abs=0.03)
 
 
 def test_sequences_pack_per_student_in_order():
@@ -56,6 +57,8 @@ def test_examples_and_items(feature_set, tmp_path):
     examples, items = feature_set.examples, feature_set.items
     assert set(state_columns(feature_set.tracer.n_skills)) <= set(examples.columns)
     assert examples["reward"].isin([-1, 0, 1]).all()
+    assert {"item_id", "skill_index", "n_skills", "teach"} <= set(items.columns)
+    assert "gain" not in items.columns  # the in-sample mean of the target leaked the label
     assert items["item_id"].is_unique
     save_features(feature_set, tmp_path / "f")
     again = load_features(tmp_path / "f")

@@ -1,0 +1,283 @@
+"""Bayesian Knowledge Tracing fitted by expectation-maximisation (forward-backward).
+
+One hidden Markov chain per (student, skill): the skill is known or not; each answer to an item
+of the skill is emitted with the item's guess and slip; after each answer the item may teach the
+skill (no forgetting). Parameters are per *tag*, one (item, skill) pair, so that an item that
+never teaches (assessment only) is recognised. The E-step runs over every student of a skill at
+once (a loop over positions, vectors over students); the M-step has closed forms, with Beta
+priors that pull a rarely seen item towards its skill's pooled estimate (maximum a posteriori).
+
+Guards (pyBKT issue #62 returned NaN priors silently): every fitted value is finite and inside
+(0, 1), and guess < 1 - slip for every tag (a known student answers right more often than one who
+guesses); a skill whose pooled fit breaks this raises :class:`~quizops.errors.ModelFitError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from quizops.errors import ModelFitError
+
+logger = logging.getLogger(__name__)
+
+_EPS = 1e-6
+#: Upper bound on guess + slip of any tag after each M-step (identifiability margin).
+MAX_GUESS_PLUS_SLIP = 0.9
+#: Pseudo-observations of the Beta priors that shrink tag parameters towards the skill's.
+PRIOR_STRENGTH = 8.0
+
+
+@dataclass(frozen=True)
+class BKTParams:
+    """Bayesian Knowledge Tracing parameters of one skill (pooled over its items).
+
+    Attributes:
+        p_init: Probability the skill is known before any practice.
+        p_learn: Probability of learning it at one practice opportunity.
+        p_guess: Probability of a correct answer without knowing it.
+        p_slip: Probability of a wrong answer despite knowing it.
+        log_likelihood: Log-likelihood of the fitted sequences (for reports).
+        opportunities: Number of attempts the fit saw.
+    """
+
+    p_init: float
+    p_learn: float
+    p_guess: float
+    p_slip: float
+    log_likelihood: float = 0.0
+    opportunities: int = 0
+
+
+@dataclass(frozen=True)
+class EMFit:
+    """Result of :func:`fit_bkt_em` for one skill.
+
+    Attributes:
+        p_init: Probability the skill is known at a student's first attempt.
+        guess: Guess probability per tag.
+        slip: Slip probability per tag.
+        teach: Probability per tag that answering it teaches the skill (prerequisites met).
+        gate: Multiplier of teaching when prerequisites are missing (1 without covariates).
+        log_likelihood: Log-likelihood of the sequences under the fit.
+        iterations: EM iterations run.
+        learned: Expected 0 -> 1 transitions after each observation (same shape as the input).
+        unknown: Smoothed probability the skill is unknown at each observation.
+    """
+
+    p_init: float
+    guess: np.ndarray
+    slip: np.ndarray
+    teach: np.ndarray
+    gate: float
+    log_likelihood: float
+    iterations: int
+    learned: np.ndarray
+    unknown: np.ndarray
+
+
+def _e_step(obs, tags, present, p_init, guess, slip, teach_eff):  # noqa: ANN001, ANN202
+    """Forward-backward over [students, positions]; returns smoothed figures and the LL."""
+    n, length = obs.shape
+    g = guess[tags]
+    s = slip[tags]
+    e1 = np.where(obs == 1, 1.0 - s, s)  # P(answer | known)
+    e0 = np.where(obs == 1, g, 1.0 - g)  # P(answer | unknown)
+    e1 = np.where(present, e1, 1.0)
+    e0 = np.where(present, e0, 1.0)
+    filtered = np.empty((n, length))
+    prior = np.full(n, p_init)
+    loglik = 0.0
+    for t in range(length):
+        a1 = prior * e1[:, t]
+        a0 = (1.0 - prior) * e0[:, t]
+        total = a1 + a0
+        loglik += float(np.log(total[present[:, t]]).sum())
+        f = a1 / total
+        filtered[:, t] = f
+        prior = np.where(present[:, t], f + (1.0 - f) * teach_eff[:, t], f)
+    # Backward: beta_t(l) = P(answers after t | L_t = l), scaled per step.
+    b1 = np.ones(n)
+    b0 = np.ones(n)
+    gamma1 = np.empty((n, length))
+    learned = np.zeros((n, length))
+    for t in range(length - 1, -1, -1):
+        f = filtered[:, t]
+        g1 = f * b1
+        g0 = (1.0 - f) * b0
+        gamma1[:, t] = g1 / (g1 + g0)
+        if t == 0:
+            break
+        # Transition from t-1 to t happens after observation t-1.
+        tr = teach_eff[:, t - 1]
+        fp = filtered[:, t - 1]
+        nxt = present[:, t]
+        w1 = e1[:, t] * b1
+        w0 = e0[:, t] * b0
+        n00 = (1.0 - fp) * (1.0 - tr) * w0
+        n01 = (1.0 - fp) * tr * w1
+        n11 = fp * w1
+        norm = n00 + n01 + n11
+        learned[:, t - 1] = np.where(nxt, n01 / norm, 0.0)
+        new_b1 = np.where(nxt, w1, 1.0)
+        new_b0 = np.where(nxt, (1.0 - tr) * w0 + tr * w1, 1.0)
+        scale = new_b1 + new_b0
+        b1, b0 = new_b1 / scale, new_b0 / scale
+    return gamma1, learned, loglik
+
+
+def _project(guess: np.ndarray, slip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Clips into (0, 1) and scales (guess, slip) pairs down to guess + slip <= the bound."""
+    guess = np.clip(guess, _EPS, 1.0 - _EPS)
+    slip = np.clip(slip, _EPS, 1.0 - _EPS)
+    total = guess + slip
+    scale = np.where(total > MAX_GUESS_PLUS_SLIP, MAX_GUESS_PLUS_SLIP / total, 1.0)
+    return guess * scale, slip * scale
+
+
+def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
+               ready: np.ndarray | None = None, skill: str = "", max_iter: int = 60,
+               tol: float = 1e-5, init: tuple[float, float, float, float] = (0.3, 0.2, 0.1, 0.1),
+               ) -> EMFit:  # fmt: skip
+    """Fits one skill's BKT chain with tag-level guess, slip and teaching by EM.
+
+    Args:
+        obs: Matrix [students, positions] of answers (0/1) in time order, -1 padded.
+        tags: Matrix of the same shape: tag index (0..n_tags-1) of each answer (any value at
+            pads).
+        n_tags: Number of tags (items of this skill).
+        ready: Optional matrix of the same shape: probability that the skill's prerequisites
+            are known when the answer is given. With it, teaching is ``teach * (ready + gate *
+            (1 - ready))`` and the gate is fitted too.
+        skill: Skill id for messages.
+        max_iter: Most EM iterations.
+        tol: Stop when the log-likelihood improves by less than this per observation.
+        init: Starting ``(p_init, guess, slip, teach)``.
+
+    Returns:
+        The fit.
+
+    Raises:
+        ModelFitError: The fit is not finite or not identifiable (pooled guess >= 1 - slip).
+    """
+    present = obs >= 0
+    n_obs = int(present.sum())
+    if n_obs == 0:
+        raise ModelFitError(f"BKT skill '{skill}': no observations")
+    tags = np.where(present, tags, 0).astype(np.int64)
+    right = (obs == 1) & present
+    p_init, g0, s0, t0 = init
+    guess = np.full(n_tags, g0)
+    slip = np.full(n_tags, s0)
+    teach = np.full(n_tags, t0)
+    gate = 1.0 if ready is None else 0.5
+    ready_m = np.ones(obs.shape) if ready is None else np.clip(ready, 0.0, 1.0)
+    flat_tags = tags[present]
+    has_next = np.zeros_like(present)
+    has_next[:, :-1] = present[:, 1:]
+    previous = -np.inf
+    iterations = 0
+    gamma1 = learned = np.zeros(obs.shape)
+    loglik = -np.inf
+    for iterations in range(1, max_iter + 1):  # noqa: B007
+        multiplier = ready_m + gate * (1.0 - ready_m)
+        teach_eff = np.clip(teach[tags] * multiplier, 0.0, 1.0)
+        gamma1, learned, loglik = _e_step(obs, tags, present, p_init, guess, slip, teach_eff)
+        if not np.isfinite(loglik):
+            raise ModelFitError(f"BKT skill '{skill}': log-likelihood is not finite")
+        # M-step with Beta priors centred on the pooled estimates.
+        known = gamma1[present]
+        unknown = 1.0 - known
+        ok = right[present]
+        pooled_guess = (unknown * ok).sum() / max(unknown.sum(), _EPS)
+        pooled_slip = (known * ~ok).sum() / max(known.sum(), _EPS)
+        m = PRIOR_STRENGTH
+        num_g = np.bincount(flat_tags, unknown * ok, n_tags) + m * pooled_guess
+        den_g = np.bincount(flat_tags, unknown, n_tags) + m
+        num_s = np.bincount(flat_tags, known * ~ok, n_tags) + m * pooled_slip
+        den_s = np.bincount(flat_tags, known, n_tags) + m
+        guess, slip = _project(num_g / den_g, num_s / den_s)
+        # Teaching: expected learning events over expected opportunities while unknown.
+        at = has_next & present
+        learn_t = learned[at]
+        opp = (1.0 - gamma1)[at]
+        mult = multiplier[at]
+        t_tags = tags[at]
+        pooled_teach = learn_t.sum() / max((opp * mult).sum(), _EPS)
+        num_t = np.bincount(t_tags, learn_t, n_tags) + m * pooled_teach
+        den_t = np.bincount(t_tags, opp * mult, n_tags) + m
+        teach = np.clip(num_t / den_t, _EPS, 1.0 - _EPS)
+        if ready is not None:
+            r = ready_m[at]
+            k_ready = (learn_t * r).sum() / max((opp * r * teach[t_tags]).sum(), _EPS)
+            k_unready = (learn_t * (1 - r)).sum() / max((opp * (1 - r) * teach[t_tags]).sum(), _EPS)
+            gate = float(np.clip(k_unready / max(k_ready, _EPS), 0.0, 1.0))
+        p_init = float(np.clip(gamma1[:, 0].mean(), _EPS, 1.0 - _EPS))
+        if loglik - previous < tol * n_obs:
+            break
+        previous = loglik
+    values = np.concatenate([[p_init, gate], guess, slip, teach])
+    if not np.all(np.isfinite(values)):
+        raise ModelFitError(f"BKT skill '{skill}': fitted parameters are not finite")
+    pooled_g = float(np.average(guess[flat_tags]))
+    pooled_s = float(np.average(slip[flat_tags]))
+    if pooled_g >= 1.0 - pooled_s:
+        raise ModelFitError(
+            f"BKT skill '{skill}': not identifiable (pooled guess {pooled_g:.3f} >= 1 - slip "
+            f"{1 - pooled_s:.3f}): answers do not depend on knowing the skill"
+        )
+    return EMFit(p_init, guess, slip, teach, gate, loglik, iterations, learned, 1.0 - gamma1)
+
+
+def fit_bkt_skill(sequences: np.ndarray) -> BKTParams:
+    """Fits skill-level BKT (one guess, slip and learning rate) by EM.
+
+    Args:
+        sequences: Matrix [students, opportunities] of 0/1 answers in time order, -1 padded.
+
+    Returns:
+        The fitted parameters.
+    """
+    fit = fit_bkt_em(sequences, np.zeros(sequences.shape, dtype=np.int64), 1)
+    return BKTParams(
+        float(fit.p_init),
+        float(fit.teach[0]),
+        float(fit.guess[0]),
+        float(fit.slip[0]),
+        float(fit.log_likelihood),
+        int((sequences >= 0).sum()),
+    )
+
+
+def pack_sequences(values: np.ndarray, student_codes: np.ndarray,
+                   fill: int = -1) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Packs per-student sequences (rows already in time order per student) into a matrix.
+
+    Args:
+        values: One value per row.
+        student_codes: Student code per row (rows of a student need not be adjacent).
+        fill: Pad value.
+
+    Returns:
+        The padded matrix [students, longest] (students in code order) and each row's
+        ``(student_row, position)`` as a matrix [rows, 2].
+    """
+    order = np.argsort(student_codes, kind="stable")
+    codes = student_codes[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    lengths = np.diff(np.r_[starts, len(codes)])
+    matrix = np.full((len(starts), int(lengths.max())), fill, dtype=values.dtype)
+    student_row = np.repeat(np.arange(len(starts)), lengths)
+    position = np.arange(len(codes)) - np.repeat(starts, lengths)
+    matrix[student_row, position] = values[order]
+    where = np.empty((len(values), 2), dtype=np.int64)
+    where[order, 0] = student_row
+    where[order, 1] = position
+    return matrix, where
+
+
+def _sequences(correct: np.ndarray, student_codes: np.ndarray) -> np.ndarray:
+    """Packs per-student answer sequences into a padded matrix (-1 pads)."""
+    return pack_sequences(correct.astype(np.int8), student_codes)[0]

@@ -1,0 +1,251 @@
+"""Fitting the knowledge tracer to a canonical log: EM per skill, prerequisites from the logs.
+
+1. Tag-level BKT per skill by EM (:func:`~quizops.features.bkt.fit_bkt_em`); every skill an
+   item is tagged with gets the answer as an observation (one row per skill in the canonical
+   table, one update per tag in the tracer).
+2. Prerequisites: for each ordered pair of skills (a, b), the expected learning rate of b
+   (E-step transitions over opportunities while b is unknown) when the tracer believes a known
+   (P > 0.7) is compared with the rate when it believes a unknown (P < 0.3). A rate at least
+   :data:`PREREQUISITE_RATIO` times lower without a marks a as a prerequisite of b; edges are
+   added strongest first, skipping any that would close a cycle; then an edge implied by a
+   longer path (a -> c -> b) is dropped (transitive reduction).
+3. Skills with prerequisites are refitted with readiness (the product of the prerequisites'
+   beliefs before each answer) as a covariate of teaching, which also fits their gate.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from quizops.errors import InputDataError
+from quizops.features.bkt import BKTParams, EMFit, fit_bkt_em, pack_sequences
+from quizops.features.tracer import KnowledgeTracer, interaction_keys
+
+logger = logging.getLogger(__name__)
+
+#: A skill is a prerequisite when learning without it is at most this share of learning with it.
+PREREQUISITE_RATIO = 0.55
+#: Least expected opportunities (while unknown) in each arm of the prerequisite comparison.
+PREREQUISITE_MIN_MASS = 100.0
+
+
+def sort_log(df: pd.DataFrame) -> pd.DataFrame:
+    """Sorts a canonical log by student, then time.
+
+    Args:
+        df: Canonical rows.
+
+    Returns:
+        The sorted rows with a fresh index.
+    """
+    return df.sort_values(["student_id", "timestamp"], kind="stable").reset_index(drop=True)
+
+
+@dataclass
+class _SkillChain:
+    rows: np.ndarray  # df rows of this skill's observations
+    obs: np.ndarray
+    tags: np.ndarray
+    where: np.ndarray  # (student_row, position) per row
+    items: list[str]
+
+
+def _chains(df: pd.DataFrame, skill_ids: list[str], item_level: bool = True
+            ) -> dict[str, _SkillChain]:  # fmt: skip
+    skills = df["skill_id"].astype(str).to_numpy()
+    items = df["item_id"].astype(str).to_numpy()
+    students = df["student_id"].astype(str).to_numpy()
+    correct = df["correct"].to_numpy().astype(np.int8)
+    chains = {}
+    for skill in skill_ids:
+        rows = np.flatnonzero(skills == skill)
+        local_items, tag_codes = np.unique(items[rows], return_inverse=True)
+        if not item_level:  # one tag for the whole skill (plain BKT)
+            local_items, tag_codes = np.array(["*"]), np.zeros(len(rows), dtype=np.int64)
+        codes = pd.factorize(students[rows])[0]
+        obs, where = pack_sequences(correct[rows], codes)
+        tags = np.zeros(obs.shape, dtype=np.int64)
+        tags[where[:, 0], where[:, 1]] = tag_codes
+        chains[skill] = _SkillChain(rows, obs, tags, where, [str(i) for i in local_items])
+    return chains
+
+
+def _tracer_from(skill_ids: list[str], item_skill: dict[str, int], chains: dict[str, _SkillChain],
+                 fits: dict[str, EMFit], prerequisites: list[list[int]] | None = None,
+                 ) -> KnowledgeTracer:  # fmt: skip
+    item_tags: dict[str, list[list[float]]] = {}
+    params = []
+    for k, skill in enumerate(skill_ids):
+        chain, fit = chains[skill], fits[skill]
+        counts = np.bincount(chain.tags[chain.obs >= 0], minlength=len(chain.items))
+        weights = counts / max(counts.sum(), 1)
+        for t, item in enumerate(chain.items):
+            if item == "*":
+                continue
+            item_tags.setdefault(item, []).append(
+                [float(k), float(fit.guess[t]), float(fit.slip[t]), float(fit.teach[t])]
+            )
+        params.append(
+            BKTParams(
+                p_init=float(fit.p_init),
+                p_learn=float(weights @ fit.teach),
+                p_guess=float(weights @ fit.guess),
+                p_slip=float(weights @ fit.slip),
+                log_likelihood=float(fit.log_likelihood),
+                opportunities=int(counts.sum()),
+            )
+        )
+    # Primary skill first in each item's tag list.
+    for item, tags in item_tags.items():
+        tags.sort(key=lambda t: (t[0] != item_skill[item], t[0]))
+    return KnowledgeTracer(
+        skill_ids=skill_ids,
+        params=params,
+        item_skill=item_skill,
+        item_tags=item_tags,
+        prerequisites=prerequisites or [[] for _ in skill_ids],
+        gate=[float(fits[s].gate) for s in skill_ids],
+    )
+
+
+def _creates_cycle(edges: set[tuple[int, int]], new: tuple[int, int]) -> bool:
+    """Whether adding ``(pre, skill)`` (skill requires pre) closes a cycle of requirements."""
+    pre, skill = new
+    stack, seen = [pre], set()
+    while stack:  # does pre (transitively) require skill?
+        node = stack.pop()
+        if node == skill:
+            return True
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(p for (p, s) in edges if s == node)
+    return False
+
+
+def estimate_prerequisites(
+    beliefs: np.ndarray,
+    chains: dict[str, _SkillChain],
+    fits: dict[str, EMFit],
+    skill_ids: list[str],
+) -> list[list[int]]:
+    """Estimates which skills each skill requires (see the module docstring).
+
+    Args:
+        beliefs: Tracer state before each row of the sorted log, matrix [rows, skills].
+        chains: Per-skill observation chains.
+        fits: First-pass EM fits.
+        skill_ids: Skill ids in index order.
+
+    Returns:
+        Prerequisite indices per skill.
+    """
+    candidates = []
+    for b, skill in enumerate(skill_ids):
+        chain, fit = chains[skill], fits[skill]
+        s_row, pos = chain.where[:, 0], chain.where[:, 1]
+        learned = fit.learned[s_row, pos]
+        unknown = fit.unknown[s_row, pos]
+        has_next = np.zeros(chain.obs.shape, dtype=bool)
+        has_next[:, :-1] = chain.obs[:, 1:] >= 0
+        mask = has_next[s_row, pos]
+        learned, unknown = learned[mask], unknown[mask]
+        rows = chain.rows[mask]
+        for a in range(len(skill_ids)):
+            if a == b:
+                continue
+            r = beliefs[rows, a]
+            hi, lo = r > 0.7, r < 0.3
+            mass_hi, mass_lo = unknown[hi].sum(), unknown[lo].sum()
+            if mass_hi < PREREQUISITE_MIN_MASS or mass_lo < PREREQUISITE_MIN_MASS:
+                continue
+            rate_hi = learned[hi].sum() / mass_hi
+            rate_lo = learned[lo].sum() / mass_lo
+            if rate_hi <= 0:
+                continue
+            ratio = rate_lo / rate_hi
+            if ratio <= PREREQUISITE_RATIO:
+                candidates.append((ratio, a, b))
+    edges: set[tuple[int, int]] = set()
+    for _, a, b in sorted(candidates):
+        if not _creates_cycle(edges, (a, b)):
+            edges.add((a, b))
+    for a, b in sorted(edges):
+        others = edges - {(a, b)}
+        if _creates_cycle(others, (b, a)):  # b still reaches a without the direct edge
+            edges = others
+    prerequisites: list[list[int]] = [[] for _ in skill_ids]
+    for a, b in sorted(edges):
+        prerequisites[b].append(a)
+    return prerequisites
+
+
+def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True,
+               item_level: bool = True) -> KnowledgeTracer:  # fmt: skip
+    """Fits the knowledge tracer to a canonical log.
+
+    Args:
+        df: Canonical rows (any order); an item with several skills has one row per skill.
+        learn_prerequisites: Estimate prerequisites and refit with readiness (else plain
+            tag-level BKT per skill).
+        item_level: Fit guess, slip and teaching per item (else one set per skill: plain BKT).
+
+    Returns:
+        The fitted tracer.
+
+    Raises:
+        InputDataError: The log is empty.
+        ModelFitError: A skill's fit is not finite or not identifiable.
+    """
+    if df.empty:
+        raise InputDataError("feature engineering: the interaction table is empty")
+    df = sort_log(df)
+    df = df.loc[~pd.DataFrame({"k": interaction_keys(df), "s": df["skill_id"]}).duplicated()]
+    df = df.reset_index(drop=True)
+    skill_ids = sorted(df["skill_id"].astype(str).unique().tolist())
+    skill_index = {s: i for i, s in enumerate(skill_ids)}
+    # Primary skill: the skill of the item's first row in time order; items in id order, so
+    # that nothing depends on the order of (pseudonymous) student ids.
+    first_skill = df.sort_values(["timestamp"], kind="stable").drop_duplicates("item_id")
+    item_skill = {
+        str(i): skill_index[str(s)]
+        for i, s in sorted(
+            zip(
+                first_skill["item_id"].astype(str), first_skill["skill_id"].astype(str), strict=True
+            )
+        )
+    }
+    chains = _chains(df, skill_ids, item_level)
+    fits = {s: fit_bkt_em(c.obs, c.tags, len(c.items), skill=s) for s, c in chains.items()}
+    tracer = _tracer_from(skill_ids, item_skill, chains, fits)
+    if learn_prerequisites and len(skill_ids) > 1:
+        beliefs = tracer.trace_log(df)
+        prerequisites = estimate_prerequisites(beliefs, chains, fits, skill_ids)
+        for b, prereqs in enumerate(prerequisites):
+            if not prereqs:
+                continue
+            skill = skill_ids[b]
+            chain = chains[skill]
+            ready = np.ones(chain.obs.shape)
+            ready[chain.where[:, 0], chain.where[:, 1]] = np.prod(
+                beliefs[chain.rows][:, prereqs], axis=1
+            )
+            fits[skill] = fit_bkt_em(
+                chain.obs, chain.tags, len(chain.items), ready=ready, skill=skill
+            )
+        tracer = _tracer_from(skill_ids, item_skill, chains, fits, prerequisites)
+        logger.info(
+            "prerequisites learnt from the logs: %s",
+            {skill_ids[b]: [skill_ids[a] for a in p] for b, p in enumerate(prerequisites) if p},
+        )
+    for k, p in enumerate(tracer.params):
+        logger.info(
+            "BKT skill %s: init %.2f learn %.3f guess %.2f slip %.2f gate %.2f (%d attempts)",
+            skill_ids[k], p.p_init, p.p_learn, p.p_guess, p.p_slip, tracer.gate[k],
+            p.opportunities,
+        )  # fmt: skip
+    return tracer
