@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from quizops.features.tracer import KnowledgeTracer
-from quizops.simulation.base import RolloutContext
+from quizops.simulation.base import RolloutContext, StudentWorld
 
 
 def prerequisite_order(tracer: KnowledgeTracer) -> list[int]:
@@ -320,3 +320,34 @@ def baseline_choosers(tracer: KnowledgeTracer, *, horizon: int = 20,
         ZPDESChooser(tracer),
         MaxInfoChooser(tracer),
     ]
+
+
+def best_mastery_chooser(tracer: KnowledgeTracer, world: StudentWorld, *,
+                         thresholds: Sequence[float] = (0.6, 0.7, 0.8, 0.9, 0.95),
+                         students: int = 500, steps: int = 20, seed: int = 0,
+                         ) -> MasteryChooser:  # fmt: skip
+    """The mastery rule with the threshold that does best in a world (an optimistic baseline).
+
+    Args:
+        tracer: The fitted tracer.
+        world: The world the threshold is chosen in (use other students than the report's:
+            a different ``seed``).
+        thresholds: Thresholds tried.
+        students: Students per threshold.
+        steps: Session length.
+        seed: Seed of the simulated students.
+
+    Returns:
+        The best mastery chooser, named ``mastery best (<threshold>)``.
+    """
+    from quizops.simulation.rollouts import simulate
+
+    scored = []
+    for threshold in thresholds:
+        result = simulate(MasteryChooser(tracer, threshold), world, students=students,
+                          steps=steps, seed=seed)  # fmt: skip
+        scored.append((float(result.final_mastered.mean()), threshold))
+    best = max(scored)[1]
+    chooser = MasteryChooser(tracer, best)
+    chooser.name = f"mastery best ({best:.2f})"
+    return chooser
