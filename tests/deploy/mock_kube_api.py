@@ -6,8 +6,25 @@ as ``CustomObjectsApi.patch_namespaced_custom_object`` sends) and DELETE. Every 
 every resulting object is checked against the real InferenceService CRD's v1beta1 schema
 (jsonschema, plus a strict check for undeclared fields, like ``fieldValidation=Strict``) and
 deserialised into the kserve SDK's ``V1beta1InferenceService`` model; a violation answers 422
-like an API server would. A tiny fake controller then writes a status: a new predictor revision
-per spec change, ready unless its storage URI contains ``broken``, with the canary traffic split.
+like an API server would (every write's path is kept in ``requests``, so a test checks the client
+asked for ``fieldValidation=Strict``). A tiny fake controller then writes a status:
+a new predictor revision per model/image change, ``observedGeneration``, the canary traffic split
+between the last rolled-out revision and the new one (as KServe's Serverless mode reports it).
+A revision whose storage URI contains ``broken`` fails; one containing ``never-ready`` stays
+``Ready=Unknown`` forever (Knative keeps routing to the revisions that are ready).
+
+Failure modes a test switches on:
+
+* ``polls_until_ready``: after a change, the next GETs show the new generation observed but
+  the new revision not ready yet (conditions Unknown, traffic as before).
+* ``stale_polls``: after a change, the next GETs return the status from BEFORE the change
+  (old ``observedGeneration``, old revisions, ``Ready=True``): a client that judges that status
+  promotes a canary that never ran.
+* ``fail(method, after=k, times=n)``: the (k+1)-th next request of that method and the n-1
+  after it answer 500, as an API server under trouble does.
+
+Every status written is appended to ``history`` (traffic per revision, conditions), so a test
+can check that the champion kept serving throughout.
 """
 
 from __future__ import annotations
@@ -115,7 +132,13 @@ class _Response:
 class MockKubeAPI:
     """The mock server; ``with MockKubeAPI() as api: api.url``."""
 
-    def __init__(self, polls_until_ready: int = 0):
+    def __init__(self, polls_until_ready: int = 0, stale_polls: int = 0):
+        self.stale_polls = stale_polls
+        self.history: list[dict] = []
+        self.stale_served = 0
+        self._stale: dict[tuple[str, str], tuple[int, dict]] = {}
+        self._failures: dict[str, list[int]] = {}
+        self._counts: dict[str, int] = {}
         self.schema = load_schema()
         self.validator = _validator()
         self.objects: dict[tuple[str, str], dict] = {}
@@ -168,19 +191,31 @@ class MockKubeAPI:
         return None
 
     # -- fake controller ----------------------------------------------------------------
+    def fail(self, method: str, after: int = 0, times: int = 1):
+        """The (after+1)-th next `method` request and the `times`-1 following answer 500."""
+        start = self._counts.get(method, 0) + after
+        self._failures.setdefault(method, []).extend(range(start, start + times))
+
+    def _should_fail(self, method: str) -> bool:
+        with self._lock:
+            index = self._counts.get(method, 0)
+            self._counts[method] = index + 1
+            return index in self._failures.get(method, [])
+
     def reconcile(self, obj, spec_changed: bool):
         status = obj.setdefault("status", {})
+        status["observedGeneration"] = obj["metadata"]["generation"]
         predictor_status = status.setdefault("components", {}).setdefault("predictor", {})
         spec = obj["spec"]["predictor"]
+        uris = [u["uri"] for u in spec.get("storageUris", [])]
         if spec_changed:
             self._revisions += 1
             predictor_status["latestCreatedRevision"] = (
                 f"{obj['metadata']['name']}-predictor-{self._revisions:05d}"
             )
         new = predictor_status["latestCreatedRevision"]
-        previous = predictor_status.get("latestReadyRevision")
-        broken = any("broken" in u["uri"] for u in spec.get("storageUris", []))
-        if broken:
+        rolled = predictor_status.get("latestRolledoutRevision")
+        if any("broken" in u for u in uris):
             status["conditions"] = [
                 {
                     "type": "PredictorReady",
@@ -191,13 +226,19 @@ class MockKubeAPI:
                 {"type": "Ready", "status": "False", "reason": "RevisionFailed"},
             ]
             return
+        if any("never-ready" in u for u in uris):
+            status["conditions"] = [
+                {"type": "PredictorReady", "status": "Unknown", "reason": "RevisionMissing"},
+                {"type": "Ready", "status": "Unknown", "reason": "RevisionMissing"},
+            ]
+            return
         predictor_status["latestReadyRevision"] = new
         canary = spec.get("canaryTrafficPercent")
-        if canary is not None and previous and previous != new:
-            predictor_status["previousRolledoutRevision"] = previous
+        if canary is not None and rolled and rolled != new:
+            predictor_status["previousRolledoutRevision"] = rolled
             predictor_status["traffic"] = [
                 {
-                    "revisionName": previous,
+                    "revisionName": rolled,
                     "percent": 100 - canary,
                     "tag": "prev",
                     "latestRevision": False,
@@ -205,6 +246,8 @@ class MockKubeAPI:
                 {"revisionName": new, "percent": canary, "tag": "latest", "latestRevision": True},
             ]
         else:
+            if rolled and rolled != new:
+                predictor_status["previousRolledoutRevision"] = rolled
             predictor_status["latestRolledoutRevision"] = new
             predictor_status["traffic"] = [
                 {"revisionName": new, "percent": 100, "latestRevision": True}
@@ -217,18 +260,52 @@ class MockKubeAPI:
             {"type": "Ready", "status": "True"},
         ]
 
+    def _record(self, obj):
+        status = obj.get("status", {})
+        traffic = {
+            t["revisionName"]: t["percent"]
+            for t in status.get("components", {}).get("predictor", {}).get("traffic", [])
+        }
+        ready = [c["status"] for c in status.get("conditions", []) if c["type"] == "Ready"]
+        self.history.append(
+            {
+                "generation": obj["metadata"]["generation"],
+                "traffic": traffic,
+                "ready": ready[0] if ready else None,
+                "created": status.get("components", {})
+                .get("predictor", {})
+                .get("latestCreatedRevision"),
+            }
+        )
+
     def _visible(self, key):
-        """Status as a client sees it: 'Unknown' for the first polls after a change."""
+        """Status as a client sees it right after a change (see the class docstring)."""
         obj = copy.deepcopy(self.objects[key])
+        stale = self._stale.get(key)
+        if stale and stale[0] > 0:
+            self._stale[key] = (stale[0] - 1, stale[1])
+            self.stale_served += 1
+            obj["status"] = copy.deepcopy(stale[1])
+            return obj
         left = self._pending.get(key, 0)
         if left > 0:
             self._pending[key] = left - 1
+            before = (stale[1] if stale else {}).get("components", {}).get("predictor", {})
             predictor = obj["status"]["components"]["predictor"]
-            predictor["latestReadyRevision"] = predictor.get("previousRolledoutRevision", "")
+            predictor["latestReadyRevision"] = before.get("latestReadyRevision", "")
+            if "traffic" in before:
+                predictor["traffic"] = copy.deepcopy(before["traffic"])
+            else:
+                predictor.pop("traffic", None)
             obj["status"]["conditions"] = [
                 {"type": "Ready", "status": "Unknown", "reason": "RevisionMissing"}
             ]
         return obj
+
+    def _changed(self, key, before_status):
+        """Arms the stale / pending views after a change of spec."""
+        self._stale[key] = (self.stale_polls, copy.deepcopy(before_status))
+        self._pending[key] = self.polls_until_ready
 
     # -- HTTP ---------------------------------------------------------------------------
     def _handler(self):
@@ -276,6 +353,9 @@ class MockKubeAPI:
                 if route is None:
                     return
                 mock.requests.append(("GET", self.path, None))
+                if mock._should_fail("GET"):
+                    self._status(500, "InternalError", "etcdserver: request timed out")
+                    return
                 with mock._lock:
                     if route not in mock.objects:
                         self._status(404, "NotFound", f'inferenceservices "{route[1]}" not found')
@@ -288,6 +368,9 @@ class MockKubeAPI:
                     return
                 body = self._body()
                 mock.requests.append(("POST", self.path, body))
+                if mock._should_fail("POST"):
+                    self._status(500, "InternalError", "etcdserver: request timed out")
+                    return
                 ns, _ = route
                 name = (body.get("metadata") or {}).get("name")
                 error = mock.check(body)
@@ -312,7 +395,8 @@ class MockKubeAPI:
                         self._status(500, "InternalError", f"status invalid: {error}")
                         return
                     mock.objects[(ns, name)] = obj
-                    mock._pending[(ns, name)] = mock.polls_until_ready
+                    mock._changed((ns, name), {})
+                    mock._record(obj)
                     self._send(201, obj)
 
             def do_PATCH(self):
@@ -324,6 +408,9 @@ class MockKubeAPI:
                     return
                 patch = self._body()
                 mock.requests.append(("PATCH", self.path, patch))
+                if mock._should_fail("PATCH"):
+                    self._status(500, "InternalError", "etcdserver: request timed out")
+                    return
                 with mock._lock:
                     if route not in mock.objects:
                         self._status(404, "NotFound", f'inferenceservices "{route[1]}" not found')
@@ -352,10 +439,12 @@ class MockKubeAPI:
                     merged["metadata"]["resourceVersion"] = str(
                         int(merged["metadata"]["resourceVersion"]) + 1
                     )
+                    before_status = copy.deepcopy(current.get("status", {}))
                     mock.reconcile(merged, spec_changed=image_or_model_changed)
                     mock.objects[route] = merged
                     if spec_changed:
-                        mock._pending[route] = mock.polls_until_ready
+                        mock._changed(route, before_status)
+                    mock._record(merged)
                     self._send(200, merged)
 
             def do_DELETE(self):

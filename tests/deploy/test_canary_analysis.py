@@ -1,0 +1,348 @@
+"""Canary analysis on the kserve target: the STAND-IN Kubernetes API (mock_kube_api.py) and the
+STAND-IN Prometheus HTTP API (mock_prometheus.py), both on 127.0.0.1 and both checking what they
+receive. A stale status is not promoted; a faulty challenger (errors, slow, worse outcomes) is
+rolled back; a good one is promoted; the champion serves throughout; an API error mid-canary
+ends rolled back."""
+
+import json
+
+import pytest
+from kubernetes import client
+from mock_kube_api import MockKubeAPI
+from mock_prometheus import MockPrometheus, classify
+
+from quizops.deploy import (
+    DeploymentError,
+    analyse_canary,
+    deploy_kserve_target,
+    render_inference_service,
+    render_report,
+)
+from quizops.deploy.analysis import (
+    CanaryCriteria,
+    PrometheusAnalysis,
+    PromQueries,
+    VariantFigures,
+    judge,
+    observe_window,
+    two_proportion_test,
+)
+from quizops.deploy.rollout import rollback_kserve
+
+IMAGE = "ghcr.io/quizops/quizops-predictor:0.1.0"
+NS = "quizops"
+CHAMPION_REV = "quiz-policy-predictor-00001"
+CANARY_REV = "quiz-policy-predictor-00002"
+RESTORED_REV = "quiz-policy-predictor-00003"  # the champion's spec, written back by a rollback
+CHAMPION = {
+    "requests": 9000,
+    "errors": 9,
+    "p99": 0.020,
+    "outcome_successes": 5400,
+    "outcome_trials": 9000,
+}
+GOOD = {
+    "requests": 1000,
+    "errors": 1,
+    "p99": 0.021,
+    "outcome_successes": 610,
+    "outcome_trials": 1000,
+}
+
+
+def _api(mock):
+    configuration = client.Configuration()
+    configuration.host = mock.url
+    return client.CustomObjectsApi(client.ApiClient(configuration))
+
+
+def _manifest(uri="gs://quizops/models/v2/policy", version="2"):
+    return render_inference_service("quiz-policy", NS, uri, IMAGE, version)
+
+
+def _seed(kube):
+    deploy_kserve_target(
+        _api(kube), _manifest("gs://quizops/models/v1/policy", "1"), 10, sleep=lambda s: None
+    )
+    kube.requests.clear()
+    kube.history.clear()
+    return json.loads(json.dumps(kube.objects[(NS, "quiz-policy")]["spec"]))
+
+
+def _deploy(kube, prom, uri="gs://quizops/models/v2/policy", **kwargs):
+    slept = []
+    analysis = PrometheusAnalysis(url=prom.url, window_seconds=300, interval=60)
+    record = deploy_kserve_target(
+        _api(kube),
+        _manifest(uri),
+        10,
+        analysis_timeout=5.0,
+        poll_interval=0.5,
+        sleep=slept.append,
+        prometheus=analysis,
+        **kwargs,
+    )
+    return record, slept
+
+
+def _champion_served_throughout(kube, promoted=False):
+    """Every status the API server wrote (until the promotion): the canary never had more than
+    its 10%, and the rest of the traffic went to a revision of the champion's spec."""
+    history = kube.history[:-1] if promoted else kube.history
+    if promoted:
+        assert kube.history[-1]["traffic"] == {CANARY_REV: 100}
+    assert history
+    for entry in history:
+        canary_share = entry["traffic"].get(CANARY_REV, 0)
+        assert canary_share <= 10, entry
+        others = {rev for rev, share in entry["traffic"].items() if rev != CANARY_REV and share}
+        assert others <= {CHAMPION_REV, RESTORED_REV}, entry
+        assert sum(entry["traffic"].values()) == 100, entry
+
+
+def test_good_canary_is_promoted_after_the_window():
+    with MockKubeAPI(polls_until_ready=2) as kube, MockPrometheus(NS) as prom:
+        _seed(kube)
+        prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: GOOD}
+        record, slept = _deploy(kube, prom)
+        assert record.status == "promoted"
+        assert record.analysis["decision"] == "promote"
+        assert record.analysis["samples"] == 5  # 300 s window, one observation a minute
+        assert slept.count(60) == 5
+        ab = record.analysis["ab_test"]
+        assert ab["canary_rate"] == pytest.approx(0.61)
+        assert ab["champion_rate"] == pytest.approx(0.60)
+        assert 0 < ab["p_value_two_sided"] <= 1
+        final = kube.objects[(NS, "quiz-policy")]
+        assert final["status"]["components"]["predictor"]["traffic"] == [
+            {"revisionName": CANARY_REV, "percent": 100, "latestRevision": True}
+        ]
+        assert "canaryTrafficPercent" not in final["spec"]["predictor"]
+        # Strict field validation on every write; the stand-in accepted every query.
+        writes = [path for method, path, _ in kube.requests if method in ("POST", "PATCH")]
+        assert writes and all("fieldValidation=Strict" in path for path in writes)
+        assert prom.rejected == []
+        assert {classify(q, NS)[1] for q in prom.queries} == {CHAMPION_REV, CANARY_REV}
+        _champion_served_throughout(kube, promoted=True)
+        report = render_report(record)
+        assert "A/B outcome comparison" in report and "p-value" in report
+
+
+FAULTY = {
+    "errors": GOOD | {"errors": 60},  # 6% 5xx
+    "slow": GOOD | {"p99": 0.400},
+    "worse outcomes": GOOD | {"outcome_successes": 520},  # 52% against 60%
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTY))
+def test_faulty_challenger_is_rolled_back_and_the_champion_serves_throughout(fault):
+    with MockKubeAPI() as kube, MockPrometheus(NS) as prom:
+        before = _seed(kube)
+        prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: FAULTY[fault]}
+        with pytest.raises(DeploymentError, match="rolled back to the previous predictor"):
+            _deploy(kube, prom)
+        after = kube.objects[(NS, "quiz-policy")]
+        assert after["spec"] == before
+        assert after["metadata"]["labels"]["quizops.io/model-version"] == "1"
+        assert after["status"]["conditions"][-1] == {"type": "Ready", "status": "True"}
+        assert after["status"]["components"]["predictor"]["traffic"] == [
+            {"revisionName": RESTORED_REV, "percent": 100, "latestRevision": True}
+        ]
+        _champion_served_throughout(kube)
+        # Canary traffic went to 0 before the previous spec was written back.
+        patches = [body for method, _, body in kube.requests if method == "PATCH"]
+        assert patches[1] == {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
+        assert patches[2]["spec"]["predictor"]["canaryTrafficPercent"] == 0
+        assert patches[2]["spec"]["predictor"]["storageUris"] == before["predictor"]["storageUris"]
+        # The annotation of the failed canary's previous spec was removed again.
+        assert "quizops.io/previous-predictor" not in after["metadata"].get("annotations", {})
+
+
+def test_outcome_failure_reports_the_test():
+    with MockKubeAPI() as kube, MockPrometheus(NS) as prom:
+        _seed(kube)
+        prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: FAULTY["worse outcomes"]}
+        api = _api(kube)
+        analysis = PrometheusAnalysis(url=prom.url, window_seconds=120, interval=60)
+        try:
+            deploy_kserve_target(api, _manifest(), 10, sleep=lambda s: None, prometheus=analysis)
+        except DeploymentError as exc:
+            assert "outcome rate" in str(exc)
+        else:
+            pytest.fail("a worse canary was promoted")
+
+
+def test_stale_status_after_the_patch_is_not_promoted():
+    # For three polls after the PATCH the status is the one from before it: Ready=True,
+    # latest created == latest ready. The canary itself fails to load.
+    with MockKubeAPI(stale_polls=3) as kube, MockPrometheus(NS) as prom:
+        before = _seed(kube)
+        prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: GOOD}
+        with pytest.raises(DeploymentError, match="RevisionFailed"):
+            _deploy(kube, prom, uri="gs://quizops/models/broken/policy")
+        assert kube.stale_served >= 3
+        assert prom.queries == []  # no judgement was made on the stale status
+        assert kube.objects[(NS, "quiz-policy")]["spec"] == before
+
+
+def test_good_canary_behind_a_stale_status_is_judged_on_its_own_revision():
+    with MockKubeAPI(stale_polls=3) as kube, MockPrometheus(NS) as prom:
+        _seed(kube)
+        prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: GOOD}
+        record, _ = _deploy(kube, prom)
+        assert record.status == "promoted"
+        assert record.checks["canary"]["revision"] == CANARY_REV
+        assert kube.stale_served >= 3
+
+
+def test_the_wait_ignores_a_status_from_before_the_write():
+    stale = {
+        "observedGeneration": 1,
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "components": {
+            "predictor": {
+                "latestCreatedRevision": CHAMPION_REV,
+                "latestReadyRevision": CHAMPION_REV,
+                "traffic": [{"revisionName": CHAMPION_REV, "percent": 100}],
+            }
+        },
+    }
+    slept = []
+    verdict = analyse_canary(
+        lambda: stale,
+        timeout=1.0,
+        interval=0.25,
+        sleep=slept.append,
+        min_generation=2,
+        previous_revision=CHAMPION_REV,
+        expected_percent=10,
+    )
+    assert not verdict.healthy and "not ready within the analysis bounds" in verdict.reason
+    assert len(slept) == 4
+
+
+def test_api_error_mid_canary_ends_rolled_back():
+    with MockKubeAPI(polls_until_ready=2) as kube, MockPrometheus(NS) as prom:
+        before = _seed(kube)
+        prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: GOOD}
+        kube.fail("GET", after=2)  # GET existing ok, first poll ok, second poll: 500
+        with pytest.raises(DeploymentError, match="HTTP 500 mid-canary"):
+            _deploy(kube, prom)
+        after = kube.objects[(NS, "quiz-policy")]
+        assert after["spec"] == before
+        assert after["metadata"]["labels"]["quizops.io/model-version"] == "1"
+        _champion_served_throughout(kube)
+
+
+def test_failed_promotion_patch_ends_rolled_back():
+    with MockKubeAPI() as kube, MockPrometheus(NS) as prom:
+        before = _seed(kube)
+        prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: GOOD}
+        kube.fail("PATCH", after=1)  # the canary PATCH passes, the promotion PATCH fails
+        with pytest.raises(DeploymentError, match="mid-canary"):
+            _deploy(kube, prom)
+        assert kube.objects[(NS, "quiz-policy")]["spec"] == before
+
+
+def test_prometheus_down_or_rejecting_queries_rolls_back():
+    with MockKubeAPI() as kube, MockPrometheus(NS) as prom:
+        before = _seed(kube)
+        prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: GOOD}
+        prom.down = True
+        with pytest.raises(DeploymentError, match="Prometheus answered HTTP 503"):
+            _deploy(kube, prom)
+        assert kube.objects[(NS, "quiz-policy")]["spec"] == before
+        prom.down = False
+        typo = PromQueries(requests="sum(increase(quizops_predictor_request_total{{{selector}}}"
+                           "[{window}]))")  # fmt: skip
+        analysis = PrometheusAnalysis(url=prom.url, queries=typo, window_seconds=60, interval=60)
+        with pytest.raises(DeploymentError, match="HTTP 400 bad_data"):
+            deploy_kserve_target(
+                _api(kube), _manifest(), 10, sleep=lambda s: None, prometheus=analysis
+            )
+        assert any("unknown metric" in r for r in prom.rejected)
+
+
+def test_too_little_canary_traffic_rolls_back():
+    with MockKubeAPI() as kube, MockPrometheus(NS) as prom:
+        _seed(kube)
+        prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: GOOD | {"requests": 20}}
+        with pytest.raises(DeploymentError, match="rolled back"):
+            _deploy(kube, prom)
+
+
+def test_a_cluster_that_never_converges_reports_an_unverified_rollback():
+    with MockKubeAPI() as kube, MockPrometheus(NS) as prom:
+        _seed(kube)
+        kube.polls_until_ready = 10_000
+        with pytest.raises(DeploymentError, match="rollback"):
+            _deploy(kube, prom)
+
+
+def test_smoke_test_failure_rolls_back():
+    seen = []
+
+    def smoke(status, revision):
+        seen.append((revision, status["components"]["predictor"]["latestReadyRevision"]))
+        raise DeploymentError("smoke prediction answered HTTP 500")
+
+    with MockKubeAPI(polls_until_ready=1) as kube, MockPrometheus(NS) as prom:
+        before = _seed(kube)
+        with pytest.raises(DeploymentError, match="smoke test"):
+            _deploy(kube, prom, smoke_test=smoke)
+        assert seen == [(CANARY_REV, CANARY_REV)]  # called on the new, ready revision
+        assert prom.queries == []
+        assert kube.objects[(NS, "quiz-policy")]["spec"] == before
+
+
+def test_rollback_redeploys_the_previous_spec_after_a_promotion():
+    with MockKubeAPI() as kube, MockPrometheus(NS) as prom:
+        before = _seed(kube)
+        prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: GOOD}
+        _deploy(kube, prom)
+        assert (
+            kube.objects[(NS, "quiz-policy")]["metadata"]["labels"]["quizops.io/model-version"]
+            == "2"
+        )
+        record = rollback_kserve(_api(kube), "quiz-policy", NS, sleep=lambda s: None)
+        assert record.status == "rolled_back"
+        after = kube.objects[(NS, "quiz-policy")]
+        assert after["spec"] == before
+        assert after["metadata"]["labels"]["quizops.io/model-version"] == "1"
+        traffic = after["status"]["components"]["predictor"]["traffic"]
+        assert [t["percent"] for t in traffic] == [100]
+
+
+# ----------------------------------------------------------------------------- the judgement
+
+
+def test_two_proportion_test_matches_the_chi_square_test():
+    from scipy.stats import chi2_contingency
+
+    result = two_proportion_test(540, 900, 52, 100)
+    table = [[540, 360], [52, 48]]
+    chi2, p, _, _ = chi2_contingency(table, correction=False)
+    assert result["p_value_two_sided"] == pytest.approx(p, rel=1e-9)
+    assert result["z"] ** 2 == pytest.approx(chi2, rel=1e-5)
+    assert result["z"] < 0 and result["p_value_canary_worse"] == pytest.approx(p / 2, rel=1e-6)
+    # Hand-derived: 60/100 vs 50/100, pooled 0.55, se = sqrt(.55*.45*.02) = 0.070356
+    hand = two_proportion_test(60, 100, 50, 100)
+    assert hand["z"] == pytest.approx(-0.1 / 0.0703562, rel=1e-5)
+
+
+def test_judge_waits_for_enough_data_and_fails_fast():
+    criteria = CanaryCriteria(min_requests=100, min_outcome_trials=100)
+    champion = VariantFigures(1000, 1, 0.02, 600, 1000)
+    verdict, reasons, _ = judge(champion, VariantFigures(50, 0, 0.02, 30, 50), criteria)
+    assert verdict is None and any("100 needed" in r for r in reasons)
+    verdict, _, _ = judge(champion, VariantFigures(200, 0, 0.02, 121, 200), criteria)
+    assert verdict is True
+    calls = []
+
+    def observe():
+        calls.append(1)
+        return champion, VariantFigures(200, 50, 0.02, 120, 200)
+
+    result = observe_window(observe, criteria, 600, 60, sleep=lambda s: None)
+    assert not result.promote and result.samples == 1 and len(calls) == 1
