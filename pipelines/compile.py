@@ -8,10 +8,16 @@ from pathlib import Path
 
 from kfp import compiler
 
+from pipelines.monitoring import monitoring_pipeline
+from pipelines.rollback import rollback_pipeline
 from pipelines.training import training_pipeline
 
 #: File stem -> pipeline function.
-PIPELINES = {"training": training_pipeline}
+PIPELINES = {
+    "training": training_pipeline,
+    "monitoring": monitoring_pipeline,
+    "rollback": rollback_pipeline,
+}
 
 
 def compile_all(out_dir: str | Path) -> list[Path]:

@@ -106,9 +106,11 @@ def dataclass_defaults(cls) -> dict[str, object]:
 def config_defaults() -> dict[str, dict[str, object]]:
     """Component name -> defaults of the config dataclass it builds."""
     from quizops.evaluation import GateConfig
+    from quizops.monitoring.stage import MonitoringConfig
     from quizops.policy import TrainingConfig
 
     return {
+        "comp-monitor-serving": dataclass_defaults(MonitoringConfig),
         "comp-evaluate-policy": dataclass_defaults(GateConfig),
         "comp-train-policy": dataclass_defaults(TrainingConfig),
         "comp-data-validation": dataclass_defaults_from_source(
@@ -159,7 +161,7 @@ def test_component_defaults_equal_config_dataclass_defaults():
                 if not same(value, fields[name]):
                     problems.append(f"{ref}.{name}={value!r} but the config says {fields[name]!r}")
     assert not problems, "; ".join(problems)
-    assert checked >= 12
+    assert checked >= 20
 
 
 def test_the_comparison_tells_unequal_defaults_apart():
