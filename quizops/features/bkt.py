@@ -218,15 +218,15 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
         if loglik - previous < tol * n_obs:
             break
         previous = loglik
-    values = np.concatenate([[p_init, gate], guess, slip, teach])
+    values = np.concatenate([[p_init, gate, pooled_guess, pooled_slip], guess, slip, teach])
     if not np.all(np.isfinite(values)):
         raise ModelFitError(f"BKT skill '{skill}': fitted parameters are not finite")
-    pooled_g = float(np.average(guess[flat_tags]))
-    pooled_s = float(np.average(slip[flat_tags]))
-    if pooled_g >= 1.0 - pooled_s:
+    # The skill-level (unprojected) estimates decide identifiability: when a known student is
+    # barely likelier to answer right than one who guesses, knowledge is not identified.
+    if pooled_guess + pooled_slip >= MAX_GUESS_PLUS_SLIP:
         raise ModelFitError(
-            f"BKT skill '{skill}': not identifiable (pooled guess {pooled_g:.3f} >= 1 - slip "
-            f"{1 - pooled_s:.3f}): answers do not depend on knowing the skill"
+            f"BKT skill '{skill}': not identifiable (guess {pooled_guess:.3f} + slip "
+            f"{pooled_slip:.3f} >= {MAX_GUESS_PLUS_SLIP}): answers do not depend on knowing it"
         )
     return EMFit(p_init, guess, slip, teach, gate, loglik, iterations, learned, 1.0 - gamma1)
 

@@ -24,6 +24,7 @@ from quizops.simulation.baselines import (
 )
 from quizops.simulation.export import (
     ASSISTMENTS_COLUMNS,
+    canonical_from_simulated,
     simulate_logs,
     write_assistments_csv,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "ZPDESChooser",
     "baseline_choosers",
     "best_mastery_chooser",
+    "canonical_from_simulated",
     "fit_simulators",
     "logging_chooser",
     "make_world",

@@ -28,7 +28,7 @@ from quizops.simulation.base import RolloutContext, StudentWorld
 
 
 def prerequisite_order(tracer: KnowledgeTracer) -> list[int]:
-    """Skills in an order that puts every learned prerequisite first (ties: easier first).
+    """Skills in an order that puts every learned prerequisite first (ties: course order).
 
     Args:
         tracer: The fitted tracer.
@@ -36,14 +36,14 @@ def prerequisite_order(tracer: KnowledgeTracer) -> list[int]:
     Returns:
         Skill indices.
     """
+    rank = {k: r for r, k in enumerate(tracer.skill_order)}
     remaining = set(range(tracer.n_skills))
     order: list[int] = []
-    prior = [p.p_init for p in tracer.params]
     while remaining:
         ready = [k for k in remaining if all(p in order for p in tracer.prerequisites[k])]
         if not ready:  # a cycle cannot come from the fit; be safe anyway
             ready = list(remaining)
-        best = max(ready, key=lambda k: (prior[k], -k))
+        best = min(ready, key=lambda k: (rank.get(k, k), k))
         order.append(best)
         remaining.remove(best)
     return order

@@ -161,3 +161,38 @@ def write_assistments_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     frame.to_csv(tmp, index=False)
     tmp.replace(path)
     return path
+
+
+def canonical_from_simulated(frame: pd.DataFrame) -> pd.DataFrame:
+    """Maps a simulated ASSISTments-layout log straight to canonical columns (tests, benches).
+
+    A shortcut around ingest and the PII stage for simulated data only: ids are kept as they
+    are (``order_id`` becomes ``interaction_id``, so the rows of a multi-skill answer share it).
+
+    Args:
+        frame: Output of :func:`simulate_logs` or the second course's log.
+
+    Returns:
+        Canonical rows.
+    """
+    propensity = (
+        frame["propensity"].astype(float)
+        if "propensity" in frame.columns
+        else pd.Series(np.nan, index=frame.index)
+    )
+    return pd.DataFrame(
+        {
+            "interaction_id": frame["order_id"].astype(str),
+            "student_id": frame["user_id"].astype(str),
+            "item_id": frame["problem_id"].astype(str),
+            "skill_id": frame["skill_id"].astype(str),
+            "skill_name": frame["skill_name"].astype(str),
+            "correct": frame["correct"].astype(np.int64),
+            "timestamp": frame["order_id"].astype(np.int64),
+            "attempt_count": frame["attempt_count"],
+            "response_time_ms": frame["ms_first_response"].astype(float),
+            "hint_count": frame["hint_count"],
+            "answer_text": frame["answer_text"].astype(str),
+            "propensity": propensity,
+        }
+    )
