@@ -4,7 +4,8 @@ against a bare ``kserve.Model`` that returns a constant, measured in the same ru
 The predictor process serves a demo policy of the default world's size (8 skills x 15 items,
 the gain-model class of a trained one; decisions logged to a local folder, metrics on) so that
 the figure does not depend on a previous run. Each request is one v1 instance with a 10-answer
-history and the whole bank as candidates. The load comes from a separate process
+history and the whole bank as candidates; 500 different students and histories are sent in
+turn (so no cache could serve a repeated request). The load comes from a separate process
 (:mod:`bench.predictor_load`), bounded in count and time:
 
 * fixed rate: 2,000 requests due at 200 per second (open loop; latency from the due time);
@@ -16,6 +17,7 @@ history and the whole bank as candidates. The load comes from a separate process
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,17 @@ def _policy_dir(scratch: Path) -> Path:
     from quizops_predictor.demo import save_demo_policy
 
     return save_demo_policy(scratch / "policy", n_skills=8, items_per_skill=15)
+
+
+def _bodies(count: int, seed: int = 0) -> str:
+    """``count`` v1 bodies, one per line: one student, 10 random answers on the demo bank."""
+    rng = random.Random(seed)
+    bank = [f"p{100 + i}" for i in range(120)]
+    lines = []
+    for n in range(count):
+        history = [{"item_id": rng.choice(bank), "correct": rng.randint(0, 1)} for _ in range(10)]
+        lines.append(json.dumps({"instances": [{"student_id": f"s-{n}", "history": history}]}))
+    return "\n".join(lines) + "\n"
 
 
 def _load(port: int, body: Path, *args: str) -> dict:
@@ -63,9 +76,8 @@ def run() -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench-predictor-") as folder:
         scratch = Path(folder)
         policy_dir = _policy_dir(scratch)
-        body = scratch / "body.json"
-        history = [{"item_id": "p100", "correct": 1}] * 10
-        body.write_text(json.dumps({"instances": [{"student_id": "bench", "history": history}]}))
+        body = scratch / "bodies.jsonl"
+        body.write_text(_bodies(500))
         started = time.perf_counter()
         predictor = PredictorProcess(
             model_dir=policy_dir,

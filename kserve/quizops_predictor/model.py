@@ -1,20 +1,20 @@
 """The ``quiz-policy`` KServe model: v1 and v2 (Open Inference Protocol) on one policy.
 
-Model work (parsing, knowledge tracing, scoring, sampling, decision logging) runs in a bounded
-thread pool, never on the event loop, so that health probes and ``/metrics`` answer while a
-request is scored. Decisions are logged only once every instance of a request has been
-answered: a request rejected at any point logs nothing.
+Model work (parsing, knowledge tracing, scoring, sampling, decision logging) runs in scoring
+threads fed by a queue (:mod:`quizops_predictor.batching`), never on the event loop, so that
+health probes and ``/metrics`` answer while a request is scored; requests that queue up while
+the scorer works are scored in one pass. Decisions are logged only once every instance of a
+request has been answered: a request rejected at any point logs nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from kserve import Model
 from quizops.errors import InputDataError, RequestTooLargeError
 from quizops.featurestore.serving import StatefulBatch, StatefulRequest, choose_from_states
 from quizops.policy import QuizPolicy
+from quizops_predictor.batching import Batcher
 from quizops_predictor.contract import (
     DEFAULT_LIMITS,
     MODEL_NAME,
@@ -51,6 +52,38 @@ class FieldError(InvalidInput):
 
 class TooLargeError(FieldError):
     """A 413: the request exceeds a configured limit (instances, history, candidates)."""
+
+
+def _single_threaded_scoring() -> None:
+    """Thread-local settings of a scoring thread.
+
+    OpenMP's thread count is per calling thread: without this the gain model's predict starts
+    a team of OpenMP threads per call (4x slower per decision on 2 cores, and far worse when the
+    cores are shared). scikit-learn's finiteness check is skipped: the design matrix is built
+    from probabilities and the item bank, never from request numbers.
+    """
+    import sklearn
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+    sklearn.set_config(assume_finite=True)
+
+
+@dataclass
+class Prepared:
+    """A parsed request waiting for its choices.
+
+    Attributes:
+        protocol: ``v1`` or ``v2``.
+        request_id: The request's id.
+        instances: Its parsed instances.
+        request: The v2 request (None for v1).
+    """
+
+    protocol: str
+    request_id: str
+    instances: list[Instance]
+    request: InferRequest | None = None
 
 
 def _field_error(exc: ContractError) -> FieldError:
@@ -96,8 +129,8 @@ class QuizPolicyModel(Model):
             seed: Seed of the sampling generator (None: fresh entropy).
             name: The model name on the endpoints.
             limits: Request bounds.
-            workers: Threads that score requests (the pool is bounded; the event loop never
-                scores).
+            workers: Scoring threads (default 1: the GIL serializes scoring; the event loop
+                never scores).
             metrics: Prometheus metrics (None: not counted).
             state_store: The feature store of the stateful form
                 (:class:`quizops.featurestore.online.OnlineStateStore`; None: stateless only).
@@ -112,7 +145,13 @@ class QuizPolicyModel(Model):
         self._item_bank = frozenset(policy.item_bank)
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="score")
+        self._batcher = Batcher(
+            self.score_batch,
+            threads=workers,
+            max_requests=32,
+            thread_setup=_single_threaded_scoring,
+            name="score",
+        )
         self.ready = False
 
     def load(self) -> bool:
@@ -129,7 +168,7 @@ class QuizPolicyModel(Model):
     def stop(self) -> None:
         """Stops scoring and closes the decision log (flushing batched records)."""
         self.ready = False
-        self._executor.shutdown(wait=True, cancel_futures=False)
+        self._batcher.close()
         if self.decision_log is not None:
             self.decision_log.close()
 
@@ -154,11 +193,13 @@ class QuizPolicyModel(Model):
         ]
 
     def _state(self, history: Sequence[tuple[str, int]]) -> list[float] | None:
-        tracer = getattr(self.policy, "tracer", None)
-        state_after = getattr(tracer, "state_after", None)
-        if state_after is None:
+        """The knowledge state the policy acted on (``QuizPolicy.state``), for the log."""
+        state = getattr(self.policy, "state", None)
+        if state is None:  # a policy without the public state method: its tracer's
+            state = getattr(getattr(self.policy, "tracer", None), "state_after", None)
+        if state is None:
             return None
-        return [float(x) for x in np.asarray(state_after(list(history))).reshape(-1)]
+        return [float(x) for x in np.asarray(state(list(history))).reshape(-1)]
 
     def choose_all(
         self, instances: Sequence[Instance], request_id: str = "", protocol: str = "v1"
@@ -302,11 +343,10 @@ class QuizPolicyModel(Model):
         request_id = request_id[:128] or uuid.uuid4().hex
         if response_headers is not None:
             response_headers[REQUEST_ID_HEADER] = request_id
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.predict_now, payload, request_id)
+        return await self._batcher.submit(payload, request_id)
 
     def predict_now(self, payload: dict | InferRequest | bytes, request_id: str = "") -> Any:
-        """Answers a request in the calling thread (the worker pool calls this).
+        """Answers one request in the calling thread (tests; the server goes through the queue).
 
         Args:
             payload: A v1 body (dict or JSON bytes) or a v2 :class:`InferRequest`.
@@ -319,9 +359,90 @@ class QuizPolicyModel(Model):
             FieldError: The request breaks the contract (400, message names the field).
             TooLargeError: The request exceeds a limit (413).
         """
-        request_id = request_id or uuid.uuid4().hex
+        prepared = self.prepare(payload, request_id or uuid.uuid4().hex)
+        chosen, records = self.choose_all(
+            prepared.instances, prepared.request_id, prepared.protocol
+        )
+        answer = self.finish(prepared, chosen)
+        self._commit(chosen, records)
+        return answer
+
+    def score_batch(
+        self, batch: Sequence[tuple[Any, str]]
+    ) -> list[tuple[Any, BaseException | None]]:
+        """Answers several requests with one pass of the policy (the scoring threads call this).
+
+        Args:
+            batch: ``(payload, request_id)`` pairs.
+
+        Returns:
+            ``(answer, None)`` or ``(None, error)`` per pair, in order.
+        """
+        results: list[tuple[Any, BaseException | None]] = [(None, None)] * len(batch)
+        ready: list[tuple[int, Prepared]] = []
+        for n, (payload, request_id) in enumerate(batch):
+            try:
+                ready.append((n, self.prepare(payload, request_id or uuid.uuid4().hex)))
+            except Exception as exc:
+                results[n] = (None, exc)
+        if len(ready) > 1:
+            try:
+                everything = [i for _, prepared in ready for i in prepared.instances]
+                chosen, records = self.choose_all(everything, "", "v1")
+            except Exception:
+                chosen = []  # one request spoils the pass: score them one by one below
+            if chosen:
+                start = 0
+                all_chosen: list[tuple[str, float]] = []
+                all_records: list[Record] = []
+                for n, prepared in ready:
+                    end = start + len(prepared.instances)
+                    mine = chosen[start:end]
+                    for k, record in enumerate(records[start:end]):
+                        record["request_id"] = (
+                            prepared.instances[k].request_id or prepared.request_id
+                        )
+                        record["instance"] = k
+                        record["protocol"] = prepared.protocol
+                    try:
+                        results[n] = (self.finish(prepared, mine), None)
+                    except Exception as exc:
+                        results[n] = (None, exc)
+                    else:
+                        all_chosen += mine
+                        all_records += records[start:end]
+                    start = end
+                self._commit(all_chosen, all_records)
+                return results
+        for n, prepared in ready:
+            try:
+                chosen, records = self.choose_all(
+                    prepared.instances, prepared.request_id, prepared.protocol
+                )
+                answer = self.finish(prepared, chosen)
+            except Exception as exc:
+                results[n] = (None, exc)
+            else:
+                self._commit(chosen, records)
+                results[n] = (answer, None)
+        return results
+
+    def prepare(self, payload: dict | InferRequest | bytes, request_id: str) -> Prepared:
+        """Parses and validates a request (no model work).
+
+        Args:
+            payload: A v1 body (dict or JSON bytes) or a v2 :class:`InferRequest`.
+            request_id: The request's id.
+
+        Returns:
+            The parsed request.
+
+        Raises:
+            FieldError: The request breaks the contract (400, message names the field).
+            TooLargeError: The request exceeds a limit (413).
+        """
         if isinstance(payload, InferRequest):
-            return self._predict_v2(payload, request_id)
+            return self._prepare_v2(payload, request_id)
         if isinstance(payload, bytes | bytearray):
             # A v1 body sent without a JSON content type reaches the model undecoded.
             try:
@@ -334,15 +455,26 @@ class QuizPolicyModel(Model):
             instances = parse_v1(payload, self._item_bank, self.limits)
         except ContractError as exc:
             raise _field_error(exc) from None
-        chosen, records = self.choose_all(instances, request_id, "v1")
-        answer = {
+        return Prepared("v1", request_id, instances)
+
+    def finish(self, prepared: Prepared, chosen: Sequence[tuple[str, float]]) -> Any:
+        """Builds the answer of a request from its choices.
+
+        Args:
+            prepared: The parsed request.
+            chosen: ``(item_id, propensity)`` per instance.
+
+        Returns:
+            ``{"predictions": [...]}`` for v1, an :class:`InferResponse` for v2.
+        """
+        if prepared.request is not None:
+            return self._answer_v2(prepared.request, prepared.request_id, chosen)
+        return {
             "predictions": [
                 {"item_id": item, "propensity": propensity, "policy_version": self.policy_version}
                 for item, propensity in chosen
             ]
         }
-        self._commit(chosen, records)
-        return answer
 
     def _elements(self, request: InferRequest) -> list[Any]:
         tensor = request.get_input_by_name(V2_INPUT)
@@ -372,7 +504,7 @@ class QuizPolicyModel(Model):
             raise FieldError(f"{V2_INPUT}: shape and data disagree on the number of elements")
         return elements
 
-    def _predict_v2(self, request: InferRequest, request_id: str) -> InferResponse:
+    def _prepare_v2(self, request: InferRequest, request_id: str) -> Prepared:
         if request.request_outputs:
             for wanted in request.request_outputs:
                 if wanted.name not in V2_OUTPUTS:
@@ -382,7 +514,11 @@ class QuizPolicyModel(Model):
             instances = parse_v2_elements(elements, self._item_bank, self.limits)
         except ContractError as exc:
             raise _field_error(exc) from None
-        chosen, records = self.choose_all(instances, request_id, "v2")
+        return Prepared("v2", request_id, instances, request)
+
+    def _answer_v2(
+        self, request: InferRequest, request_id: str, chosen: Sequence[tuple[str, float]]
+    ) -> InferResponse:
         n = len(chosen)
         outputs = [
             InferOutput(
@@ -404,12 +540,10 @@ class QuizPolicyModel(Model):
                 data=np.array([self.policy_version.encode("utf-8")] * n, dtype=np.object_),
             ),
         ]
-        response = InferResponse(
+        return InferResponse(
             response_id=request.id or request_id,
             model_name=self.name,
             infer_outputs=outputs,
             use_binary_outputs=request.use_binary_outputs,
             requested_outputs=request.request_outputs,
         )
-        self._commit(chosen, records)
-        return response

@@ -76,6 +76,14 @@ def test_whole_bank_is_logged_as_its_version(tmp_path):
     assert "student_pseudonym" not in record
 
 
+@pytest.mark.parametrize("student", ["s-17", "jane@example.com", "Zoë Ünïcode", "1234"])
+def test_pseudonym_matches_the_pii_stage(student):
+    from quizops_predictor.decisions import pseudonymize
+
+    key = bytes(range(32))
+    assert pseudonymize(student, key) == pseudonymize_values(pd.Series([student]), key).iloc[0]
+
+
 def test_without_a_key_the_student_is_left_out(tmp_path, monkeypatch):
     monkeypatch.delenv("QUIZOPS_PII_KEY", raising=False)
     monkeypatch.delenv("QUIZOPS_PII_KEY_FILE", raising=False)

@@ -189,3 +189,42 @@ def test_predict_scores_off_the_event_loop(policy_dir):
     assert len(answer["predictions"]) == 1
     assert seen and seen[0].startswith("score") and seen[0] != threading.main_thread().name
     m.stop()
+
+
+def test_a_batch_answers_each_request_and_isolates_a_bad_one(model):
+    good = {
+        "instances": [{"student_id": "s-1", "history": []}, {"student_id": "s-2", "history": []}]
+    }
+    other = _v2_request([json.dumps({"student_id": "s-3", "history": []}).encode()])
+    bad = {"instances": [{"student_id": "s-4"}]}
+    results = model.score_batch([(good, "r-a"), (bad, "r-b"), (other, "r-c")])
+    (first, e1), (none, e2), (third, e3) = results
+    assert e1 is None and e3 is None and none is None
+    assert isinstance(e2, FieldError) and str(e2).startswith("instances[0].history: required")
+    assert len(first["predictions"]) == 2
+    assert isinstance(third, InferResponse)
+    records = _logged(model)
+    # per-request ids and positions, not positions in the shared pass
+    assert [(r["request_id"], r["instance"], r["protocol"]) for r in records] == [
+        ("r-a", 0, "v1"),
+        ("r-a", 1, "v1"),
+        ("r-c", 0, "v2"),
+    ]
+
+
+def test_a_batch_whose_shared_pass_fails_is_scored_one_by_one(model, monkeypatch):
+    calls = []
+    choose_all = model.choose_all
+
+    def flaky(instances, request_id="", protocol="v1"):
+        calls.append(len(instances))
+        if len(instances) > 1:
+            raise RuntimeError("shared pass failed")
+        return choose_all(instances, request_id, protocol)
+
+    monkeypatch.setattr(model, "choose_all", flaky)
+    one = {"instances": [{"student_id": "s-1", "history": []}]}
+    results = model.score_batch([(one, "r-1"), (one, "r-2")])
+    assert [error for _, error in results] == [None, None]
+    assert calls == [2, 1, 1]
+    assert [r["request_id"] for r in _logged(model)] == ["r-1", "r-2"]

@@ -1,0 +1,140 @@
+"""Opportunistic batching: requests that queue while the scorer works are scored together.
+
+The event loop never scores. Each inference request is handed to a small pool of scoring
+threads (one by default: the GIL serializes scoring anyway) through a queue; a scoring thread
+takes everything queued (up to ``max_requests``), parses each request, scores all their
+instances in one pass of the policy (one model call per distinct candidate list), then answers
+each request. Nothing waits for a batch to fill: at low load a batch is one request and adds no
+latency; under load the per-call cost of the gain model is shared (as Triton's dynamic batcher
+does, without its delay). A request that fails to parse fails alone; if the shared pass fails,
+the batch's requests are scored one by one so that each gets its own answer or error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Job:
+    payload: Any
+    request_id: str
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
+
+
+def _resolve(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    if future.done():  # the client went away
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class Batcher:
+    """Scoring threads fed by a queue; see the module docstring."""
+
+    def __init__(
+        self,
+        score_batch: Callable[[list[tuple[Any, str]]], list[tuple[Any, BaseException | None]]],
+        threads: int = 1,
+        max_requests: int = 32,
+        thread_setup: Callable[[], None] | None = None,
+        name: str = "score",
+    ) -> None:
+        """Starts the scoring threads.
+
+        Args:
+            score_batch: Scores ``(payload, request_id)`` pairs; returns ``(answer, error)``
+                per pair, in order.
+            threads: Scoring threads.
+            max_requests: Most requests scored in one pass.
+            thread_setup: Called first in each scoring thread (thread-local settings such as
+                the OpenMP thread count).
+            name: Thread name prefix.
+        """
+        self._score_batch = score_batch
+        self.max_requests = max(1, int(max_requests))
+        self._thread_setup = thread_setup
+        self._queue: deque[_Job] = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True)
+            for n in range(max(1, int(threads)))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    async def submit(self, payload: Any, request_id: str) -> Any:
+        """Queues one request and waits for its answer.
+
+        Args:
+            payload: The decoded request.
+            request_id: Its id.
+
+        Returns:
+            The answer.
+
+        Raises:
+            RuntimeError: The batcher is closed.
+            Exception: Whatever scoring raised for this request.
+        """
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the scorer is stopped")
+            self._queue.append(_Job(payload, request_id, loop, future))
+            self._wake.notify()
+        return await future
+
+    def _take(self) -> list[_Job] | None:
+        with self._lock:
+            while not self._queue and not self._closed:
+                self._wake.wait()
+            if not self._queue:
+                return None
+            count = min(len(self._queue), self.max_requests)
+            return [self._queue.popleft() for _ in range(count)]
+
+    def _run(self) -> None:
+        if self._thread_setup is not None:
+            self._thread_setup()
+        while True:
+            jobs = self._take()
+            if jobs is None:
+                return
+            try:
+                results = self._score_batch([(job.payload, job.request_id) for job in jobs])
+            except BaseException as exc:  # never leave a caller waiting
+                logger.error("scoring pass failed (%s)", type(exc).__name__)
+                results = [(None, exc)] * len(jobs)
+            for job, (answer, error) in zip(jobs, results, strict=True):
+                try:
+                    job.loop.call_soon_threadsafe(_resolve, job.future, answer, error)
+                except RuntimeError:  # the loop is closed: nobody is waiting
+                    pass
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Scores what is queued, then stops the threads (bounded wait).
+
+        Args:
+            timeout: Seconds to wait for each thread.
+        """
+        with self._lock:
+            self._closed = True
+            self._wake.notify_all()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=timeout)
