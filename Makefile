@@ -13,8 +13,11 @@ ENCODING ?= utf-8
 INTERACTIONS ?= 50000
 PORT ?= 8080
 PII_POLICY ?=
+SPAN ?=
+SIMULATE ?=
+REPORT_ONLY ?=
 
-.PHONY: install run serve compile compile-check lint test test-unit test-validation test-pipeline bench clean
+.PHONY: install run monitor rollback serve compile compile-check lint test test-unit test-validation test-pipeline bench clean
 
 install: $(VENVS)/core/.synced $(VENVS)/validation/.synced
 
@@ -33,6 +36,12 @@ $(VENVS)/validation/.synced: pyproject.toml uv.lock $(VENVS)/uv.ok
 
 run: install
 	$(CORE) -m pipelines.local_run --interactions $(INTERACTIONS) $(if $(DATA),--data "$(DATA)" --format $(FORMAT) --encoding $(ENCODING),) $(if $(PII_POLICY),--pii-policy "$(PII_POLICY)",)
+
+monitor: install
+	$(CORE) -m pipelines.local_ops monitor --interactions $(INTERACTIONS) $(if $(SPAN),--span $(SPAN),) $(if $(SIMULATE),--simulate $(SIMULATE),) $(if $(REPORT_ONLY),--report-only,)
+
+rollback: install
+	$(CORE) -m pipelines.local_ops rollback
 
 serve: install
 	PYTHONPATH=kserve $(CORE) -m quizops_predictor --port $(PORT)
