@@ -57,11 +57,11 @@ class RolloutResult:
     chooser: str = ""
     world: str = ""
 
-    def mastered_interval(self, z: float = 1.96) -> tuple[float, float, float]:
+    def mastered_interval(self, z: float = 1.959963984540054) -> tuple[float, float, float]:
         """Mean skills mastered at the end with a normal-approximation confidence interval.
 
         Args:
-            z: Normal quantile (1.96 for 95%).
+            z: Normal quantile (default: 97.5% quantile, a two-sided 95% interval).
 
         Returns:
             ``(mean, low, high)``.
