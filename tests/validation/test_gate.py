@@ -45,7 +45,7 @@ def test_clean_table_passes_and_writes_every_output(tmp_path, frame):
     assert statistics.datasets[0].num_examples == len(frame) == metrics["num_examples"]
     assert metrics["anomalies_errors"] == 0 and metrics["drift_baseline_available"] == 0
     assert "**Gate: PASSED**" in (out / "summary.md").read_text()
-    assert "facets" in (out / "report.html").read_text()
+    assert "<svg" in (out / "report.html").read_text()  # inline statistics, no CDN
     assert (tmp_path / "store" / "span=unspanned" / "statistics.pb").exists()
 
 
