@@ -9,12 +9,13 @@ from quizops.pii.entities import ENTITY_TYPES, STRUCTURED_TYPES, Span
 from quizops.pii.policy import PIIPolicy, load_policy
 from quizops.pii.report import render_html, render_markdown, report_json
 from quizops.pii.scanner import TextScanner, redact
-from quizops.pii.stage import run_pii_stage
+from quizops.pii.stage import PIIStageResult, run_pii_stage
 
 __all__ = [
     "ENTITY_TYPES",
     "STRUCTURED_TYPES",
     "PIIPolicy",
+    "PIIStageResult",
     "Span",
     "TextScanner",
     "deidentify_frame",

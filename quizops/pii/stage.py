@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,29 @@ from quizops.quarantine import read_quarantined
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class PIIStageResult:
+    """What the PII stage did.
+
+    Attributes:
+        rows: Rows de-identified.
+        status: ``clean`` (a failed stage raises instead).
+        report: The report (counts only, small cells suppressed).
+    """
+
+    rows: int
+    status: str
+    report: dict[str, Any] = field(repr=False)
+
+
 def run_pii_stage(
+    *,
     manifest_path: str | os.PathLike[str],
     clean_path: str | os.PathLike[str],
     report_path: str | os.PathLike[str],
     view_path: str | os.PathLike[str],
     policy_json: str = "",
-) -> dict[str, Any]:
+) -> PIIStageResult:
     """Runs the PII stage of the pipeline; a failed stage writes nothing.
 
     Args:
@@ -35,7 +52,7 @@ def run_pii_stage(
         policy_json: The policy as a JSON object text (empty: the defaults).
 
     Returns:
-        The report.
+        The result (rows, status and the report).
 
     Raises:
         InputDataError: The manifest or table is bad, or the policy is invalid.
@@ -62,4 +79,4 @@ def run_pii_stage(
         report["rows"],
         len(report["entities"]),
     )
-    return report
+    return PIIStageResult(rows=int(report["rows"]), status=str(report["status"]), report=report)
