@@ -1,7 +1,7 @@
 """KFP component: deploy a blessed policy (local predictor process or KServe canary)."""
 
 from kfp import dsl
-from kfp.dsl import Artifact, Input, Markdown, Model, Output
+from kfp.dsl import Artifact, Dataset, Input, Markdown, Model, Output
 
 from components.images import CORE_IMAGE
 
@@ -17,8 +17,12 @@ def deploy_kserve(
     deployment: Output[Artifact],
     report: Output[Markdown],
     predictor_image: str = "",
+    prometheus_url: str = "",
+    canary_window_seconds: float = 600.0,
+    smoke_test_canary: bool = False,
+    replay_data: Input[Dataset] = None,
 ) -> None:
-    """Deploys the policy and promotes it to champion in MLflow.
+    """Deploys the policy, compares it with the champion, and promotes it in MLflow.
 
     Args:
         model: The policy folder from train_policy; metadata ``mlflow_model_version``.
@@ -32,6 +36,12 @@ def deploy_kserve(
         predictor_image: Predictor image of the InferenceService (the pipeline passes
             components.images.PREDICTOR_IMAGE; a function default cannot name it, since only
             the function body travels to the container).
+        prometheus_url: Prometheus base URL for the canary's observation window (kserve;
+            "" skips the window).
+        canary_window_seconds: Length of the observation window (kserve).
+        smoke_test_canary: Send one prediction to the canary revision's tagged URL (kserve).
+        replay_data: De-identified interaction table replayed against champion and challenger
+            (local; absent: no comparison).
     """
     from quizops.deploy import run_deploy_stage
 
@@ -47,6 +57,10 @@ def deploy_kserve(
         image=predictor_image,
         deployment_path=deployment.path,
         report_path=report.path,
+        prometheus_url=prometheus_url,
+        canary_window_seconds=canary_window_seconds,
+        smoke_test_canary=smoke_test_canary,
+        replay_table=replay_data.path if replay_data is not None else "",
     )
     deployment.metadata["status"] = record.status
     deployment.metadata["model_version"] = record.model_version

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from quizops.deploy.local import check_v1_answer, deploy_local
+from quizops.deploy.local import check_v1_answer, deploy_local, rollback_local
 from quizops.deploy.manifest import (
     GROUP,
     MODEL_MOUNT,
@@ -36,6 +36,7 @@ from quizops.deploy.rollout import (
     analyse_canary,
     deploy_kserve_target,
     kubernetes_api,
+    rollback_kserve,
 )
 from quizops.errors import DeploymentError, ManifestInvalidError
 
@@ -57,6 +58,8 @@ __all__ = [
     "merge_patch",
     "render_inference_service",
     "render_report",
+    "rollback_kserve",
+    "rollback_local",
     "run_deploy_stage",
     "unknown_fields",
     "validate_inference_service",
@@ -77,10 +80,16 @@ def run_deploy_stage(
     deployment_path: str,
     report_path: str,
     api: Any | None = None,
+    prometheus_url: str = "",
+    canary_window_seconds: float = 600.0,
+    smoke_test_canary: bool = False,
+    replay_table: str = "",
 ) -> DeploymentRecord:
     """The deploy stage: deploy to the target, then write the record and the report.
 
-    Nothing is written when the deployment fails.
+    The champion is read from the registry before anything is deployed (an unreadable registry
+    fails the stage) and the promotion is compare-and-set on it. Nothing is written when the
+    deployment fails.
 
     Args:
         model_dir: Local policy folder (the ``model`` artifact's path).
@@ -95,24 +104,46 @@ def run_deploy_stage(
         deployment_path: Where the JSON record goes.
         report_path: Where the Markdown report goes.
         api: ``CustomObjectsApi`` (default: from the cluster config).
+        prometheus_url: Prometheus for the canary window (kserve; "" skips the window).
+        canary_window_seconds: Length of the observation window (kserve).
+        smoke_test_canary: Send one prediction to the canary's tagged URL (kserve).
+        replay_table: De-identified interaction table replayed against champion and challenger
+            (local; "" skips the comparison).
 
     Returns:
         The record.
 
     Raises:
         DeploymentError: Unknown target or a failed deployment.
+        RegistryError: The registry could not be read, or the champion changed meanwhile.
     """
+    from quizops.deploy.analysis import PrometheusAnalysis
+    from quizops.deploy.rollout import revision_smoke_test
     from quizops.tracking import promote_in_registry, read_champion
 
     if target == "local":
-        record = deploy_local(model_dir, model_version, tracking_uri)
+        record = deploy_local(
+            model_dir, model_version, tracking_uri, replay_table=replay_table or None
+        )
     elif target == "kserve":
         # Read before touching the cluster (fails closed); promotion is compare-and-set on it.
         champion = read_champion(tracking_uri) if model_version else ""
         manifest = render_inference_service(
             service_name, namespace, model_uri, image, model_version
         )
-        record = deploy_kserve_target(api or kubernetes_api(), manifest, canary_traffic_percent)
+        prometheus = None
+        if prometheus_url:
+            interval = max(1.0, min(60.0, canary_window_seconds / 5))
+            prometheus = PrometheusAnalysis(
+                url=prometheus_url, window_seconds=canary_window_seconds, interval=interval
+            )
+        record = deploy_kserve_target(
+            api or kubernetes_api(),
+            manifest,
+            canary_traffic_percent,
+            prometheus=prometheus,
+            smoke_test=revision_smoke_test(model_dir) if smoke_test_canary else None,
+        )
         if model_version:
             record.previous_version = (
                 promote_in_registry(model_version, tracking_uri, expected_champion=champion)

@@ -533,7 +533,7 @@ def deploy_kserve_target(
                 smoke_test(cluster.status(), revision)
             except DeploymentError as exc:
                 record.checks["smoke_test"] = False
-                raise fail(f"smoke test: {exc}") from exc
+                raise fail(str(exc)) from exc
             record.checks["smoke_test"] = True
             record.event(f"smoke test of {revision} passed")
         if canary:
@@ -646,6 +646,58 @@ def rollback_kserve(
     roll_back(cluster, previous, labels, "", record, analysis_timeout, poll_interval, sleep)
     record.event(f"redeployed the previous predictor spec (was serving {serving or '?'})")
     return record
+
+
+def revision_smoke_test(model_dir: str | os.PathLike[str], timeout: float = 10.0) -> SmokeTest:
+    """A smoke test that sends one v1 prediction to a revision's tagged URL.
+
+    KServe (Serverless) tags the canary's traffic target (``latest``) and Knative gives a tagged
+    target its own ``url`` in the status; the request goes there, so it reaches exactly the new
+    revision. The answer is checked against the contract and the policy's version.
+
+    Args:
+        model_dir: The deployed policy folder (for its item bank and version).
+        timeout: Seconds for the request.
+
+    Returns:
+        The smoke test.
+    """
+    from quizops.deploy.local import SMOKE_INSTANCE_ID, check_v1_answer
+    from quizops.names import MODEL_NAME
+    from quizops.policy import QuizPolicy
+
+    policy = QuizPolicy.load(model_dir)
+    bank = policy.item_bank
+
+    def smoke(status: Mapping[str, Any], revision: str) -> None:
+        from quizops.serving import http_json
+
+        urls = [
+            t.get("url")
+            for t in _predictor_status(status).get("traffic") or []
+            if t.get("revisionName") == revision and t.get("url")
+        ]
+        if not urls:
+            raise DeploymentError(f"smoke test: revision {revision} has no tagged URL in status")
+        instance = {
+            "student_id": SMOKE_INSTANCE_ID,
+            "history": [{"item_id": bank[0], "correct": 1}],
+            "candidates": bank[: min(5, len(bank))],
+        }
+        try:
+            code, body = http_json(
+                "POST",
+                f"{urls[0].rstrip('/')}/v1/models/{MODEL_NAME}:predict",
+                {"instances": [instance]},
+                timeout=timeout,
+            )
+        except OSError as exc:
+            raise DeploymentError(
+                f"smoke test: {revision} unreachable ({type(exc).__name__})"
+            ) from exc
+        check_v1_answer(code, body, set(instance["candidates"]), policy.version)
+
+    return smoke
 
 
 def kubernetes_api() -> Any:

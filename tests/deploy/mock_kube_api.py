@@ -134,6 +134,8 @@ class MockKubeAPI:
 
     def __init__(self, polls_until_ready: int = 0, stale_polls: int = 0):
         self.stale_polls = stale_polls
+        #: revision -> URL its tagged traffic target reports (Knative's tag routes)
+        self.revision_urls: dict[str, str] = {}
         self.history: list[dict] = []
         self.stale_served = 0
         self._stale: dict[tuple[str, str], tuple[int, dict]] = {}
@@ -252,6 +254,7 @@ class MockKubeAPI:
             predictor_status["traffic"] = [
                 {"revisionName": new, "percent": 100, "latestRevision": True}
             ]
+        self._tag_urls(obj)
         status["url"] = (
             f"http://{obj['metadata']['name']}.{obj['metadata']['namespace']}.example.com"
         )
@@ -259,6 +262,11 @@ class MockKubeAPI:
             {"type": "PredictorReady", "status": "True"},
             {"type": "Ready", "status": "True"},
         ]
+
+    def _tag_urls(self, obj):
+        for target in obj["status"]["components"]["predictor"].get("traffic", []):
+            if target["revisionName"] in self.revision_urls:
+                target["url"] = self.revision_urls[target["revisionName"]]
 
     def _record(self, obj):
         status = obj.get("status", {})

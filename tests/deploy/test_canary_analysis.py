@@ -28,6 +28,7 @@ from quizops.deploy.analysis import (
     two_proportion_test,
 )
 from quizops.deploy.rollout import rollback_kserve
+from quizops_predictor.demo import save_demo_policy
 
 IMAGE = "ghcr.io/quizops/quizops-predictor:0.1.0"
 NS = "quizops"
@@ -289,11 +290,40 @@ def test_smoke_test_failure_rolls_back():
 
     with MockKubeAPI(polls_until_ready=1) as kube, MockPrometheus(NS) as prom:
         before = _seed(kube)
-        with pytest.raises(DeploymentError, match="smoke test"):
+        with pytest.raises(DeploymentError, match="smoke prediction answered HTTP 500"):
             _deploy(kube, prom, smoke_test=smoke)
         assert seen == [(CANARY_REV, CANARY_REV)]  # called on the new, ready revision
         assert prom.queries == []
         assert kube.objects[(NS, "quiz-policy")]["spec"] == before
+
+
+@pytest.mark.service
+def test_smoke_test_reaches_the_canary_revision_through_its_tagged_url(policy_dir):
+    from quizops.deploy.rollout import revision_smoke_test
+    from quizops.serving import PredictorProcess
+
+    with (
+        MockKubeAPI(polls_until_ready=1) as kube,
+        MockPrometheus(NS) as prom,
+        PredictorProcess(model_dir=policy_dir, decisions_dir=policy_dir.parent / "d") as canary,
+    ):
+        canary.start(ready_timeout=90)
+        _seed(kube)
+        kube.revision_urls[CANARY_REV] = canary.base_url  # the real predictor is the canary
+        prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: GOOD}
+        record, _ = _deploy(kube, prom, smoke_test=revision_smoke_test(policy_dir))
+        assert record.status == "promoted" and record.checks["smoke_test"] is True
+        # A canary serving another policy version fails the contract check and is rolled back.
+        other = save_demo_policy(policy_dir.parent / "other", version="9")
+        kube.revision_urls["quiz-policy-predictor-00003"] = canary.base_url  # serves version 2
+        with pytest.raises(DeploymentError, match=r"smoke prediction: policy_version"):
+            deploy_kserve_target(
+                _api(kube),
+                _manifest("gs://quizops/models/v9/policy", "9"),
+                10,
+                sleep=lambda s: None,
+                smoke_test=revision_smoke_test(other),
+            )
 
 
 def test_rollback_redeploys_the_previous_spec_after_a_promotion():
