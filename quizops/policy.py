@@ -94,7 +94,7 @@ class TrainingConfig:
     ready_floor: float = 0.2
     temperatures: tuple[float, ...] = (0.02, 0.1, 0.3)
     epsilons: tuple[float, ...] = (0.02, 0.05)
-    unlocks: tuple[float, ...] = (0.0, 1.0, 3.0)
+    unlocks: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0)
     mastery_caps: tuple[float, ...] = (0.9, 0.95, 0.98)
     validation_students: int = 400
     horizon: int = 20

@@ -4,8 +4,9 @@
    item is tagged with gets the answer as an observation (one row per skill in the canonical
    table, one update per tag in the tracer).
 2. Prerequisites: for each ordered pair of skills (a, b), the expected learning rate of b
-   (E-step transitions over opportunities while b is unknown) when the tracer believes a known
-   (P > 0.7) is compared with the rate when it believes a unknown (P < 0.3). A rate at least
+   (E-step transitions over opportunities while b is unknown) when a is known (P > 0.8) is
+   compared with the rate when a is unknown (P < 0.2), P being the smoothed posterior at the
+   student's last earlier answer on a (:func:`smoothed_beliefs`). A rate at least
    :data:`PREREQUISITE_RATIO` times lower without a marks a as a prerequisite of b; edges are
    added strongest first, skipping any that would close a cycle; then an edge implied by a
    longer path (a -> c -> b) is dropped (transitive reduction).
@@ -127,6 +128,35 @@ def _creates_cycle(edges: set[tuple[int, int]], new: tuple[int, int]) -> bool:
     return False
 
 
+def smoothed_beliefs(df: pd.DataFrame, chains: dict[str, _SkillChain], fits: dict[str, EMFit],
+                     skill_ids: list[str], filtered: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Best offline estimate that each skill is known before each row.
+
+    For skill a at a row: the smoothed probability (forward-backward, so later answers count)
+    that a was known at the student's last earlier answer on a; knowledge is not forgotten, so
+    it is still known. Where the student has not yet answered on a, the filtered belief.
+
+    Args:
+        df: The sorted, deduplicated rows the chains were built from.
+        chains: Per-skill chains.
+        fits: EM fits of the chains.
+        skill_ids: Skill ids in index order.
+        filtered: The tracer's filtered state before each row.
+
+    Returns:
+        Matrix [rows, skills].
+    """
+    smoothed = np.full((len(df), len(skill_ids)), np.nan)
+    for k, skill in enumerate(skill_ids):
+        chain, fit = chains[skill], fits[skill]
+        smoothed[chain.rows, k] = 1.0 - fit.unknown[chain.where[:, 0], chain.where[:, 1]]
+    codes = pd.factorize(df["student_id"].astype(str))[0]
+    frame = pd.DataFrame(smoothed)
+    earlier = frame.groupby(codes).shift(1)
+    earlier = earlier.groupby(codes).ffill().to_numpy()
+    return np.where(np.isnan(earlier), filtered, earlier)
+
+
 def estimate_prerequisites(
     beliefs: np.ndarray,
     chains: dict[str, _SkillChain],
@@ -159,7 +189,7 @@ def estimate_prerequisites(
             if a == b:
                 continue
             r = beliefs[rows, a]
-            hi, lo = r > 0.7, r < 0.3
+            hi, lo = r > 0.8, r < 0.2
             mass_hi, mass_lo = unknown[hi].sum(), unknown[lo].sum()
             if mass_hi < PREREQUISITE_MIN_MASS or mass_lo < PREREQUISITE_MIN_MASS:
                 continue
@@ -182,6 +212,26 @@ def estimate_prerequisites(
     for a, b in sorted(edges):
         prerequisites[b].append(a)
     return prerequisites
+
+
+def course_order(df: pd.DataFrame, skill_ids: list[str]) -> list[int]:
+    """Skills in the order students meet them: mean relative position of the first attempt.
+
+    Args:
+        df: Canonical rows sorted by student, then time.
+        skill_ids: Skill ids in index order.
+
+    Returns:
+        Skill indices, earliest first (ties: index order).
+    """
+    students = df["student_id"].astype(str)
+    position = students.groupby(students, sort=False).cumcount()
+    length = students.map(students.value_counts())
+    relative = position / length.clip(lower=1)
+    first = pd.DataFrame({"s": students, "k": df["skill_id"].astype(str), "r": relative})
+    first = first.drop_duplicates(["s", "k"])
+    mean = first.groupby("k")["r"].mean()
+    return sorted(range(len(skill_ids)), key=lambda k: (float(mean.get(skill_ids[k], 1.0)), k))
 
 
 def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True,
@@ -223,7 +273,7 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True,
     fits = {s: fit_bkt_em(c.obs, c.tags, len(c.items), skill=s) for s, c in chains.items()}
     tracer = _tracer_from(skill_ids, item_skill, chains, fits)
     if learn_prerequisites and len(skill_ids) > 1:
-        beliefs = tracer.trace_log(df)
+        beliefs = smoothed_beliefs(df, chains, fits, skill_ids, tracer.trace_log(df))
         prerequisites = estimate_prerequisites(beliefs, chains, fits, skill_ids)
         for b, prereqs in enumerate(prerequisites):
             if not prereqs:
@@ -242,6 +292,7 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True,
             "prerequisites learnt from the logs: %s",
             {skill_ids[b]: [skill_ids[a] for a in p] for b, p in enumerate(prerequisites) if p},
         )
+    tracer.skill_order = course_order(df, skill_ids)
     for k, p in enumerate(tracer.params):
         logger.info(
             "BKT skill %s: init %.2f learn %.3f guess %.2f slip %.2f gate %.2f (%d attempts)",

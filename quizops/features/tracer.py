@@ -43,6 +43,8 @@ class KnowledgeTracer:
             skill; an item absent here uses its primary skill's pooled parameters.
         prerequisites: For each skill, the indices of the skills it requires (empty: none).
         gate: For each skill, the teaching multiplier when its prerequisites are missing.
+        skill_order: Skill indices in course order as the logs show it (mean relative position
+            of students' first attempt); empty: index order.
     """
 
     skill_ids: list[str]
@@ -51,12 +53,15 @@ class KnowledgeTracer:
     item_tags: dict[str, list[list[float]]] = field(default_factory=dict)
     prerequisites: list[list[int]] = field(default_factory=list)
     gate: list[float] = field(default_factory=list)
+    skill_order: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.prerequisites:
             self.prerequisites = [[] for _ in self.skill_ids]
         if not self.gate:
             self.gate = [1.0 for _ in self.skill_ids]
+        if not self.skill_order:
+            self.skill_order = list(range(len(self.skill_ids)))
 
     @property
     def n_skills(self) -> int:
@@ -243,8 +248,8 @@ class KnowledgeTracer:
     def trace_log(self, df: pd.DataFrame) -> np.ndarray:
         """Knowledge state before each row of a canonical log (vectorized over students).
 
-        Rows of one interaction (an item with several skills is one row per skill, sharing
-        ``interaction_id``) get the same state and update it once.
+        Rows of one answer (an item with several skills is one row per skill, sharing student,
+        timestamp and item) get the same state and update it once.
 
         Args:
             df: Canonical rows sorted by student, then timestamp.
@@ -309,6 +314,7 @@ class KnowledgeTracer:
             "item_tags": self.item_tags,
             "prerequisites": self.prerequisites,
             "gate": self.gate,
+            "skill_order": self.skill_order,
         }
 
     @classmethod
@@ -331,11 +337,16 @@ class KnowledgeTracer:
             },
             prerequisites=[[int(p) for p in ps] for ps in data.get("prerequisites", [])],
             gate=[float(g) for g in data.get("gate", [])],
+            skill_order=[int(k) for k in data.get("skill_order", [])],
         )
 
 
 def interaction_keys(df: pd.DataFrame) -> pd.Series:
-    """One key per interaction: ``interaction_id`` when present, else student, time and item.
+    """One key per answer: student, time and item.
+
+    The rows of one answer to a multi-skill item (one per skill) share all three: ingest gives
+    each row its own ``interaction_id`` (``<order_id>:<skill_id>`` for ASSISTments), and EdNet
+    splits an answer's tags into rows at the same timestamp.
 
     Args:
         df: Canonical rows.
@@ -343,8 +354,6 @@ def interaction_keys(df: pd.DataFrame) -> pd.Series:
     Returns:
         A string key per row.
     """
-    if "interaction_id" in df.columns and df["interaction_id"].notna().all():
-        return df["student_id"].astype(str) + "\x1f" + df["interaction_id"].astype(str)
     return (
         df["student_id"].astype(str)
         + "\x1f"

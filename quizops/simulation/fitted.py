@@ -353,7 +353,7 @@ def fit_simulators(interactions: pd.DataFrame, *,
 
     Args:
         interactions: Canonical rows (student_id, item_id, skill_id, correct, timestamp, and
-            interaction_id when an item has several skills).
+            the rows of one answer to a multi-skill item share student, timestamp and item).
         seed: Seed of the held-out split.
 
     Returns:
