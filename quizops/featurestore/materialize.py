@@ -25,7 +25,7 @@ from quizops.featurestore.config import (
     offline_root,
     open_store,
 )
-from quizops.featurestore.definitions import EVENT_TIMESTAMP, build_definitions, offline_paths
+from quizops.featurestore.definitions import STUDENT_KEY, build_definitions, offline_paths
 from quizops.featurestore.offline import (
     item_table,
     state_snapshots,
@@ -76,6 +76,24 @@ class MaterializeResult:
         return {k: float(v) for k, v in asdict(self).items() if isinstance(v, int | float)}
 
 
+def latest_states(scalars: pd.DataFrame, states: Any) -> pd.DataFrame:
+    """The last offline row of every student, in the ``student_state`` schema.
+
+    Args:
+        scalars: Scalar columns of :func:`~quizops.featurestore.offline.state_snapshots`
+            (sorted by student, then time).
+        states: The matching state matrix.
+
+    Returns:
+        One row per student.
+    """
+    last = ~scalars[STUDENT_KEY].duplicated(keep="last").to_numpy()
+    latest = scalars.loc[last].reset_index(drop=True)
+    latest["state"] = list(states[last])
+    latest["recent_request_ids"] = [[] for _ in range(len(latest))]
+    return latest
+
+
 def materialize_features(
     df: pd.DataFrame,
     tracer: Any,
@@ -120,14 +138,12 @@ def materialize_features(
     write_atomic(item_rows, item_uri)
     try:
         store.apply(definitions.objects())
-        first = min(scalars[EVENT_TIMESTAMP].min(), fitted_at) - pd.Timedelta(seconds=1)
-        last = max(scalars[EVENT_TIMESTAMP].max(), fitted_at) + pd.Timedelta(seconds=1)
         materialize_started = time.monotonic()
-        store.materialize(
-            start_date=first.to_pydatetime(),
-            end_date=last.to_pydatetime(),
-            feature_views=[definitions.student_view.name, definitions.item_view.name],
-        )
+        # The latest offline row of every student and item, written to the online store: what
+        # `feast materialize` leaves there, without its file-store (dask) scan of every row
+        # (266 s for 1,000,000 rows here, against seconds for this).
+        store.write_to_online_store(definitions.student_view.name, latest_states(scalars, states))
+        store.write_to_online_store(definitions.item_view.name, item_rows)
         materialize_seconds = time.monotonic() - materialize_started
     except Exception as exc:  # Feast raises many unrelated types
         raise FeatureStoreError(f"{repo}: apply or materialize failed ({exc})") from exc

@@ -2,11 +2,16 @@
 
 :class:`OnlineStateStore` pseudonymizes the caller's student id with the PII stage's HMAC (so
 the key matches the rows the pipeline materialized), reads ``student_state`` from the online
-store, applies the answer with the shared feature code (:func:`quizops.featurestore.state
-.advance`) unless its request id was already applied, and writes the new state back with a
-Feast push (online). Read, update and write of one process are serialized by a lock; Feast
-offers no compare-and-set, so replicas must route one student's requests to one replica (or
-accept that two simultaneous answers of one student may race).
+store, applies the answer with the shared feature code
+(:func:`quizops.featurestore.state.advance`) unless its request id was already applied, and
+writes the new state back to the online store. Reads and writes go through the store's
+provider (``online_read`` / ``online_write_batch``: where ``get_online_features`` and a push to
+the online store end up) with the feature view looked up once, not on every call (the public
+calls re-read the registry each time: about 5 ms a push here).
+
+Read, update and write of one process are serialized by a lock; Feast offers no
+compare-and-set, so replicas must route one student's requests to one replica (or accept that
+two simultaneous answers of one student may race).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -25,10 +31,8 @@ from quizops.errors import FeatureStoreError
 from quizops.features import KnowledgeTracer
 from quizops.featurestore.config import open_store
 from quizops.featurestore.definitions import (
-    EVENT_TIMESTAMP,
     STUDENT_FEATURES,
     STUDENT_KEY,
-    STUDENT_PUSH,
     STUDENT_VIEW,
 )
 from quizops.featurestore.state import StudentState, tracer_version
@@ -78,14 +82,13 @@ class OnlineStateStore:
         self._refs = [f"{STUDENT_VIEW}:{name}" for name in STUDENT_FEATURES]
         self.stale_reads = 0
         try:
-            self.store.get_feature_view(STUDENT_VIEW)
+            self._view = self.store.get_feature_view(STUDENT_VIEW)
         except Exception as exc:  # Feast's FeatureViewNotFoundException and registry errors
             raise FeatureStoreError(
                 f"{repo_path}: no '{STUDENT_VIEW}' feature view (run the training pipeline)"
             ) from exc
-        from feast.data_source import PushMode
-
-        self._online = PushMode.ONLINE
+        self._provider = self.store._get_provider()
+        self._features = list(STUDENT_FEATURES)
 
     def pseudonym(self, student_id: str) -> str:
         """Returns a student's pseudonym under the store's key.
@@ -97,6 +100,12 @@ class OnlineStateStore:
             The pseudonym.
         """
         return student_pseudonym(student_id, self._key)
+
+    def _entity_key(self, pseudonym: str) -> Any:
+        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+        from feast.protos.feast.types.Value_pb2 import Value
+
+        return EntityKey(join_keys=[STUDENT_KEY], entity_values=[Value(string_val=pseudonym)])
 
     def read(self, pseudonym: str) -> StudentState:
         """Reads a student's state; a student the store lacks gets the prior.
@@ -110,13 +119,15 @@ class OnlineStateStore:
         Returns:
             The state.
         """
-        row = self.store.get_online_features(
-            features=self._refs, entity_rows=[{STUDENT_KEY: pseudonym}]
-        ).to_dict()
-        vector = row["state"][0]
-        if vector is None:
+        from feast.type_map import feast_value_type_to_python_type
+
+        ((_, values),) = self._provider.online_read(
+            self.store.config, self._view, [self._entity_key(pseudonym)], self._features
+        )
+        row = {k: feast_value_type_to_python_type(v) for k, v in (values or {}).items()}
+        if row.get("state") is None:
             return StudentState.prior(self.tracer, self.version)
-        stored_version = row["tracer_version"][0] or ""
+        stored_version = row.get("tracer_version") or ""
         if stored_version != self.version:
             self.stale_reads += 1
             logger.warning(
@@ -127,37 +138,40 @@ class OnlineStateStore:
             )
             return StudentState.prior(self.tracer, self.version)
         return StudentState(
-            state=np.asarray(vector, dtype=np.float64),
-            n_answers=int(row["n_answers"][0] or 0),
-            n_correct=int(row["n_correct"][0] or 0),
-            last_item_id=str(row["last_item_id"][0] or ""),
-            last_answer_ms=int(row["last_answer_ms"][0] or 0),
-            recent_request_ids=tuple(row["recent_request_ids"][0] or ()),
+            state=np.asarray(row["state"], dtype=np.float64),
+            n_answers=int(row.get("n_answers") or 0),
+            n_correct=int(row.get("n_correct") or 0),
+            last_item_id=str(row.get("last_item_id") or ""),
+            last_answer_ms=int(row.get("last_answer_ms") or 0),
+            recent_request_ids=tuple(row.get("recent_request_ids") or ()),
             tracer_version=stored_version,
             found=True,
         )
 
     def write(self, pseudonym: str, state: StudentState) -> None:
-        """Pushes a state to the online store.
+        """Writes a state to the online store (what a Feast push to the online store does).
 
         Args:
             pseudonym: The student's pseudonym.
             state: The new state.
         """
-        frame = pd.DataFrame(
-            {
-                STUDENT_KEY: [pseudonym],
-                EVENT_TIMESTAMP: [pd.Timestamp.now(tz="UTC")],
-                "state": [np.asarray(state.state, dtype=np.float64)],
-                "n_answers": [state.n_answers],
-                "n_correct": [state.n_correct],
-                "last_item_id": [state.last_item_id],
-                "last_answer_ms": [state.last_answer_ms],
-                "recent_request_ids": [list(state.recent_request_ids)],
-                "tracer_version": [state.tracer_version],
-            }
+        from feast.protos.feast.types.Value_pb2 import DoubleList, StringList, Value
+
+        values = {
+            "state": Value(double_list_val=DoubleList(val=[float(x) for x in state.state])),
+            "n_answers": Value(int64_val=int(state.n_answers)),
+            "n_correct": Value(int64_val=int(state.n_correct)),
+            "last_item_id": Value(string_val=state.last_item_id),
+            "last_answer_ms": Value(int64_val=int(state.last_answer_ms)),
+            "recent_request_ids": Value(
+                string_list_val=StringList(val=list(state.recent_request_ids))
+            ),
+            "tracer_version": Value(string_val=state.tracer_version),
+        }
+        now = datetime.now(UTC)
+        self._provider.online_write_batch(
+            self.store.config, self._view, [(self._entity_key(pseudonym), values, now, now)], None
         )
-        self.store.push(STUDENT_PUSH, frame, to=self._online)
 
     def advance(
         self,

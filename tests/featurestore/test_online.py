@@ -135,3 +135,41 @@ def test_item_parameters_are_served_online(materialized, feature_set):
         assert got["tag_skills"][n] == [t[0] for t in tags]
         assert got["tag_guess"][n] == pytest.approx([t[1] for t in tags], abs=0)
         assert got["tracer_version"][n] == result.tracer_version
+
+
+def test_online_writes_and_feast_public_api_agree(online, feature_set):
+    """What the predictor writes, Feast's get_online_features reads; what a Feast push writes,
+    the predictor reads (the provider path is the public API's own end point)."""
+    import pandas as pd
+    from feast.data_source import PushMode
+
+    written, _ = online.advance("api-student", ("i05", 1), request_id="api-1")
+    pseudonym = online.pseudonym("api-student")
+    got = online.store.get_online_features(
+        features=["student_state:state", "student_state:n_answers",
+                  "student_state:recent_request_ids"],
+        entity_rows=[{"student_pseudonym": pseudonym}],
+    ).to_dict()  # fmt: skip
+    assert got["state"][0] == list(written.state)
+    assert got["n_answers"][0] == 1 and got["recent_request_ids"][0] == ["api-1"]
+    pushed = feature_set.tracer.state_after([("i05", 1), ("i06", 0)])
+    online.store.push(
+        "student_state_push",
+        pd.DataFrame(
+            {
+                "student_pseudonym": [pseudonym],
+                "event_timestamp": [pd.Timestamp.now(tz="UTC")],
+                "state": [pushed],
+                "n_answers": [2],
+                "n_correct": [1],
+                "last_item_id": ["i06"],
+                "last_answer_ms": [0],
+                "recent_request_ids": [["api-1", "api-2"]],
+                "tracer_version": [online.version],
+            }
+        ),
+        to=PushMode.ONLINE,
+    )
+    state = online.read(pseudonym)
+    np.testing.assert_array_equal(state.state, pushed)
+    assert state.n_answers == 2 and state.applied("api-2")
