@@ -939,7 +939,8 @@ def make_district_export(
 
 _TITLE_TOKENS = frozenset(
     "mr mrs ms miss dr prof herr frau dipl ing univ mme mlle m sr sra srta dott dott.ssa sig "
-    "sig.ra dhr mevr de del la le du von van der den y da do dos das di jr phd md".split()
+    "sig.ra ra ssa dra dhr mevr de del la le du von van der den y da do dos das di jr phd md "
+    "te ter ten het zu auf auch".split()
 )
 
 

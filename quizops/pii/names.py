@@ -96,6 +96,14 @@ PARTICLES = (
     "te",
     "della",
     "dei",
+    "den",
+    "van 't",
+    "'t",
+    "in 't",
+    "op 't",
+    "op den",
+    "auf der",
+    "zu",
 )
 
 #: First words of place names ("Port Sarah", "Santa Cruz", "Lake Jessica"): such a run is a place.
