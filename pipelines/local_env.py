@@ -7,11 +7,17 @@ in the local virtual environment that stands in for its component's image
 ``kfp.local.subprocess_task_handler.SubprocessTaskHandler`` at every task, so
 :func:`image_env_tasks` swaps in a subclass for the duration of a block and restores kfp's class
 on the way out, whatever happens inside.
+
+kfp.local 2.17 does not know the ``{{$.pipeline_job_schedule_time_utc}}`` placeholder (it fails
+with an IndexError on it); inside the block it resolves to the block's start time, which is
+what KFP gives a one-off run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import functools
 import logging
 import re
 import time
@@ -20,8 +26,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kfp import dsl
+from kfp.local import placeholder_utils, subprocess_task_handler
 from kfp.local import status as kfp_status
-from kfp.local import subprocess_task_handler
 
 from components.images import LOCAL_ENVS
 from quizops.errors import ConfigurationError
@@ -154,10 +161,21 @@ def image_env_tasks(tracker: StageTracker, venvs: Path) -> Iterator[None]:
         Nothing.
     """
     original = subprocess_task_handler.SubprocessTaskHandler
+    original_resolve = placeholder_utils.resolve_individual_placeholder
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @functools.wraps(original_resolve)
+    def resolve(element: str, *args: object, **kwargs: object) -> str:
+        if dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER in element:
+            element = element.replace(dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER, started)
+        return original_resolve(element, *args, **kwargs)
+
     subprocess_task_handler.SubprocessTaskHandler = _handler_class(tracker, venvs)
+    placeholder_utils.resolve_individual_placeholder = resolve
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*no effect in the current local runner.*")
             yield
     finally:
         subprocess_task_handler.SubprocessTaskHandler = original
+        placeholder_utils.resolve_individual_placeholder = original_resolve

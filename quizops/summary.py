@@ -26,6 +26,7 @@ TRAINING_STAGES: tuple[str, ...] = (
     "pii-scan",
     "data-validation",
     "feature-engineering",
+    "materialize-features",
     "train-policy",
     "evaluate-policy",
     "deploy-kserve",

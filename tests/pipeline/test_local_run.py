@@ -39,8 +39,8 @@ def test_every_stage_succeeds_and_the_summary_says_so(local_run):
     assert {s: v["status"] for s, v in summary["stages"].items()} == {
         "fingerprint": "SUCCESS", "ingest": "SUCCESS", "pii-scan": "SUCCESS",
         "data-validation": "SUCCESS", "feature-engineering": "SUCCESS",
-        "train-policy": "SUCCESS", "evaluate-policy": "SUCCESS", "deploy-kserve": "SUCCESS",
-        "run-summary": "SUCCESS",
+        "materialize-features": "SUCCESS", "train-policy": "SUCCESS",
+        "evaluate-policy": "SUCCESS", "deploy-kserve": "SUCCESS", "run-summary": "SUCCESS",
     }  # fmt: skip
     assert summary["metrics"]["evaluate-policy.sim_lift_over_random"] >= 0.05
     for stage in ("ingest", "pii-scan", "data-validation", "train-policy", "evaluate-policy"):
