@@ -40,6 +40,11 @@ def _resolve(future: asyncio.Future, result: Any, error: BaseException | None) -
         future.set_result(result)
 
 
+def _resolve_all(outcomes: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for future, result, error in outcomes:
+        _resolve(future, result, error)
+
+
 class Batcher:
     """Scoring threads fed by a queue; see the module docstring."""
 
@@ -120,9 +125,13 @@ class Batcher:
             except BaseException as exc:  # never leave a caller waiting
                 logger.error("scoring pass failed (%s)", type(exc).__name__)
                 results = [(None, exc)] * len(jobs)
+            # One wake-up of each event loop per batch, not one per request.
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any, Any]]] = {}
             for job, (answer, error) in zip(jobs, results, strict=True):
+                by_loop.setdefault(job.loop, []).append((job.future, answer, error))
+            for loop, outcomes in by_loop.items():
                 try:
-                    job.loop.call_soon_threadsafe(_resolve, job.future, answer, error)
+                    loop.call_soon_threadsafe(_resolve_all, outcomes)
                 except RuntimeError:  # the loop is closed: nobody is waiting
                     pass
 

@@ -8,8 +8,9 @@
 * more than ``max_in_flight`` inference requests at once are answered 503;
 * every inference request is counted by protocol and status code and timed
   (:mod:`quizops_predictor.metrics`);
-* one access-log line per request names the method, the endpoint kind, the status and the
-  time, never the path or the query (a path can carry request content).
+* one access-log line per failed request (INFO; every request at DEBUG) names the method, the
+  endpoint kind, the status and the time, never the path or the query (a path can carry
+  request content); the metrics count every request.
 
 :func:`install_error_handlers` replaces KServe's exception handlers, which log each exception
 with its message and traceback and may quote the request (pydantic validation errors carry the
@@ -222,8 +223,10 @@ class RequestGuard:
             if counted and self.metrics is not None:
                 self.metrics.in_flight.labels(variant=self.metrics.variant).dec()
                 self.metrics.observe_request(protocol or "", status["code"], elapsed)
-            if kind not in ("health", "metrics"):
+            if status["code"] >= 300:
                 logger.info("%s %s %d %.1fms", method, kind, status["code"], elapsed * 1000)
+            elif kind not in ("health", "metrics") and logger.isEnabledFor(logging.DEBUG):
+                logger.debug("%s %s %d %.1fms", method, kind, status["code"], elapsed * 1000)
 
 
 def _location(loc: tuple[Any, ...]) -> str:

@@ -20,7 +20,7 @@ are not counted). The metrics live in the process's default registry, which KSer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info
 
@@ -84,6 +84,11 @@ class PredictorMetrics:
     model: Info
     log_records: Counter
     log_failures: Counter
+    _children: dict = field(default_factory=dict, repr=False)
+    _items: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._propensity = self.propensity.labels(variant=self.variant)
 
     def observe_request(self, protocol: str, code: int, seconds: float) -> None:
         """Counts one inference request and its latency.
@@ -93,8 +98,16 @@ class PredictorMetrics:
             code: HTTP status code answered.
             seconds: Time from the first byte received to the answer sent.
         """
-        self.requests.labels(protocol=protocol, code=str(code), variant=self.variant).inc()
-        self.duration.labels(protocol=protocol, variant=self.variant).observe(seconds)
+        key = (protocol, code)
+        children = self._children.get(key)
+        if children is None:  # label lookups cost more than the update: keep the children
+            children = (
+                self.requests.labels(protocol=protocol, code=str(code), variant=self.variant),
+                self.duration.labels(protocol=protocol, variant=self.variant),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_decision(self, item_id: str, propensity: float) -> None:
         """Counts one served decision.
@@ -103,8 +116,13 @@ class PredictorMetrics:
             item_id: The chosen item (an id of the policy's item bank).
             propensity: Its probability under the served policy.
         """
-        self.decisions.labels(item_id=item_id, variant=self.variant).inc()
-        self.propensity.labels(variant=self.variant).observe(propensity)
+        child = self._items.get(item_id)
+        if child is None:
+            child = self._items[item_id] = self.decisions.labels(
+                item_id=item_id, variant=self.variant
+            )
+        child.inc()
+        self._propensity.observe(propensity)
 
     def set_model(self, model_name: str, policy_version: str) -> None:
         """Publishes the served model.

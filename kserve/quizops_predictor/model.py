@@ -9,10 +9,11 @@ request has been answered: a request rejected at any point logs nothing.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import secrets
 import threading
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,15 @@ class FieldError(InvalidInput):
 
 class TooLargeError(FieldError):
     """A 413: the request exceeds a configured limit (instances, history, candidates)."""
+
+
+_ID_PREFIX = secrets.token_hex(6)
+_ID_COUNTER = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    """A request id unique across processes (random prefix) without a syscall per request."""
+    return f"{_ID_PREFIX}-{next(_ID_COUNTER):x}"
 
 
 def _single_threaded_scoring() -> None:
@@ -340,7 +350,7 @@ class QuizPolicyModel(Model):
         request_id = (headers or {}).get(REQUEST_ID_HEADER) or ""
         if isinstance(payload, InferRequest):
             request_id = payload.id or request_id
-        request_id = request_id[:128] or uuid.uuid4().hex
+        request_id = request_id[:128] or _new_request_id()
         if response_headers is not None:
             response_headers[REQUEST_ID_HEADER] = request_id
         return await self._batcher.submit(payload, request_id)
@@ -359,7 +369,7 @@ class QuizPolicyModel(Model):
             FieldError: The request breaks the contract (400, message names the field).
             TooLargeError: The request exceeds a limit (413).
         """
-        prepared = self.prepare(payload, request_id or uuid.uuid4().hex)
+        prepared = self.prepare(payload, request_id or _new_request_id())
         chosen, records = self.choose_all(
             prepared.instances, prepared.request_id, prepared.protocol
         )
@@ -382,7 +392,7 @@ class QuizPolicyModel(Model):
         ready: list[tuple[int, Prepared]] = []
         for n, (payload, request_id) in enumerate(batch):
             try:
-                ready.append((n, self.prepare(payload, request_id or uuid.uuid4().hex)))
+                ready.append((n, self.prepare(payload, request_id or _new_request_id())))
             except Exception as exc:
                 results[n] = (None, exc)
         if len(ready) > 1:

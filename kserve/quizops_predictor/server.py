@@ -16,9 +16,11 @@ KServe's exception handlers with value-free ones, by wrapping the REST server's
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import FastAPIDeprecationWarning
 
 from kserve import ModelServer
 from quizops_predictor.guard import RequestGuard, install_error_handlers
@@ -94,5 +96,9 @@ class BoundModelServer(ModelServer):
         logging.getLogger("uvicorn.access").disabled = True
         # KServe's timing middleware logs two lines per request naming the route; metrics remain.
         logging.getLogger("kserve.trace").setLevel(logging.WARNING)
+        # KServe answers with FastAPI's deprecated ORJSONResponse; scikit-learn's
+        # catch_warnings in every predict resets the once-per-location registry, so the
+        # warning would be printed on every request.
+        warnings.filterwarnings("ignore", category=FastAPIDeprecationWarning)
         logger.info("binding the REST server to %s:%d", self.host, self.http_port)
         super().setup_event_loop()
