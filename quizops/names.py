@@ -17,8 +17,14 @@ CHAMPION_ALIAS = "champion"
 PREVIOUS_ALIAS = "previous"
 #: Name of the KServe InferenceService (and its Kubernetes labels).
 SERVICE_NAME = MODEL_NAME
+#: Model version tag where the evaluation gate records the champion it compared against; the
+#: deploy stage refuses to promote when the champion is no longer that version.
+GATE_CHAMPION_TAG = "gate.champion_version"
 #: Kubernetes service account the predictor pods run under (manifests/ creates it).
 PREDICTOR_SERVICE_ACCOUNT = "quizops-predictor"
+#: Kubernetes service account of the pipelines' pods (runs InferenceService verbs in deploy and
+#: rollback; manifests/cluster/serviceaccounts.yaml).
+PIPELINE_SERVICE_ACCOUNT = "quizops-pipeline"
 
 # --- Kubernetes secrets -----------------------------------------------------------------------
 
