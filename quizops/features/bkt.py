@@ -210,9 +210,17 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
         den_t = np.bincount(t_tags, opp * mult, n_tags) + m
         teach = np.clip(num_t / den_t, _EPS, 1.0 - _EPS)
         if ready is not None:
+            # Learning per unit of teaching where prerequisites are surely known vs surely not
+            # (soft weights would mix the two and pull the gate towards 1).
             r = ready_m[at]
-            k_ready = (learn_t * r).sum() / max((opp * r * teach[t_tags]).sum(), _EPS)
-            k_unready = (learn_t * (1 - r)).sum() / max((opp * (1 - r) * teach[t_tags]).sum(), _EPS)
+            expected = opp * teach[t_tags]
+            hi, lo = r > 0.8, r < 0.2
+            if expected[hi].sum() > 5.0 and expected[lo].sum() > 5.0:
+                k_ready = learn_t[hi].sum() / expected[hi].sum()
+                k_unready = learn_t[lo].sum() / expected[lo].sum()
+            else:
+                k_ready = (learn_t * r).sum() / max((expected * r).sum(), _EPS)
+                k_unready = (learn_t * (1 - r)).sum() / max((expected * (1 - r)).sum(), _EPS)
             gate = float(np.clip(k_unready / max(k_ready, _EPS), 0.0, 1.0))
         p_init = float(np.clip(gamma1[:, 0].mean(), _EPS, 1.0 - _EPS))
         if loglik - previous < tol * n_obs:
