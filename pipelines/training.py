@@ -78,11 +78,18 @@ def training_pipeline(
     temperature: float = 0.0,
     epsilon: float = 0.0,
     seed: int = 0,
-    world_seed: int = 7,
     eval_students: int = 300,
-    eval_steps: int = 30,
+    eval_steps: int = 20,
+    holdout_fraction: float = 0.2,
+    bootstrap_resamples: int = 200,
+    clip_weight: float = 20.0,
+    ope_estimator: str = "dr",
+    ope_margin: float = 0.0,
+    min_effective_sample: float = 30.0,
+    min_support: float = 0.9,
     min_lift: float = 0.05,
-    champion_tolerance: float = 0.01,
+    max_item_share: float = 0.25,
+    slice_margin: float = 0.25,
     deploy_target: str = "kserve",
     namespace: str = "quizops",
     service_name: str = SERVICE_NAME,
@@ -122,11 +129,23 @@ def training_pipeline(
         epsilon: Uniform exploration share of the policy (keeps every propensity positive); 0
             chooses it by validation.
         seed: Seed of the simulators' held-out split and the policy search.
-        world_seed: Seed of the simulated course the evaluation uses.
-        eval_students: Simulated students per policy in the evaluation.
+        eval_students: Simulated students per policy and fitted simulator in the evaluation.
         eval_steps: Items per simulated student in the evaluation.
-        min_lift: Least gain in final mastery over a random policy for a blessing.
-        champion_tolerance: How much worse than the champion a blessed challenger may be.
+        holdout_fraction: Share of students held out for off-policy evaluation.
+        bootstrap_resamples: Bootstrap resamples (over students) of every interval.
+        clip_weight: Importance-weight cap of clipped IPS and switch-DR.
+        ope_estimator: Off-policy estimator the gate reads (dm, ips, snips, clipped_ips, dr,
+            switch_dr).
+        ope_margin: How far below the reference the off-policy interval's upper bound may be.
+        min_effective_sample: Least effective sample of the importance weights; below it
+            off-policy evaluation is refused and the gate fails.
+        min_support: Least share of the challenger's choices the logging policy covers.
+        min_lift: Least lower 95% bound of the challenger's paired improvement in skills
+            mastered over the champion (the best baseline when there is none), in every
+            fitted simulator.
+        max_item_share: Largest share of the challenger's simulated decisions on one item.
+        slice_margin: Largest loss in skills mastered of a slice of students (prior mastery)
+            against the champion (the best baseline).
         deploy_target: kserve (InferenceService canary) or local (predictor smoke test).
         namespace: Kubernetes namespace of the InferenceService.
         service_name: Name of the InferenceService.
@@ -233,11 +252,18 @@ def training_pipeline(
                 model=train_task.outputs["model"],
                 features=features_task.outputs["features"],
                 tracking_uri=mlflow_tracking_uri,
-                world_seed=world_seed,
                 students=eval_students,
                 steps=eval_steps,
+                holdout_fraction=holdout_fraction,
+                bootstrap_resamples=bootstrap_resamples,
+                clip_weight=clip_weight,
+                ope_estimator=ope_estimator,
+                ope_margin=ope_margin,
+                min_effective_sample=min_effective_sample,
+                min_support=min_support,
                 min_lift=min_lift,
-                champion_tolerance=champion_tolerance,
+                max_item_share=max_item_share,
+                slice_margin=slice_margin,
             ),
             "evaluate-policy",
             "Evaluate the policy",

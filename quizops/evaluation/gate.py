@@ -7,7 +7,7 @@ hand-made evidence. A challenger is blessed when every check passes:
 * ``registry``: the champion could be read (any MLflow error fails closed).
 * ``simulation:<family>``: in every fitted simulator family, the lower 95% bound of the
   challenger's paired improvement in skills mastered over the champion (over the best baseline
-  when there is no champion) is above ``min_improvement``.
+  when there is no champion) is above ``min_lift``.
 * ``overlap``: the logging policy covers the challenger well enough for off-policy evaluation to
   say anything (effective sample at least ``min_effective_sample``; support at least
   ``min_support``); otherwise off-policy evaluation is refused and the gate fails.
@@ -47,7 +47,7 @@ class GateConfig:
         students: Simulated students per policy and family.
         steps: Items per simulated student.
         seed: Seed of the simulated students and draws (shared by every policy: paired).
-        min_improvement: Least lower bound of the paired improvement, in skills mastered.
+        min_lift: Least lower bound of the paired improvement, in skills mastered.
         max_item_share: Largest share of the challenger's simulated decisions on one item.
         slice_margin: Largest loss of a slice against the reference, in skills mastered.
     """
@@ -59,12 +59,12 @@ class GateConfig:
     clip_weight: float = 20.0
     ope_estimator: str = "dr"
     ope_margin: float = 0.0
-    min_effective_sample: float = 50.0
+    min_effective_sample: float = 30.0
     min_support: float = 0.9
     students: int = 300
     steps: int = 20
     seed: int = 1000
-    min_improvement: float = 0.0
+    min_lift: float = 0.05
     max_item_share: float = 0.25
     slice_margin: float = 0.25
 
@@ -211,9 +211,9 @@ def decide(
         checks.append(
             Check(
                 f"simulation:{fam.family}",
-                math.isfinite(low) and low > config.min_improvement,
+                math.isfinite(low) and low > config.min_lift,
                 f"skills mastered vs {fam.reference} {_fmt(fam.improvement)}, "
-                f"need lower bound > {config.min_improvement:+.3f}",
+                f"need lower bound > {config.min_lift:+.3f}",
             )
         )
     if ope is None:

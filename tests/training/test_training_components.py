@@ -3,7 +3,7 @@
 import mlflow
 import pandas as pd
 import pytest
-from kfp.dsl import HTML, Dataset, Metrics, Model
+from kfp.dsl import HTML, Dataset, Markdown, Metrics, Model
 
 from components.evaluate_policy.component import evaluate_policy
 from components.feature_engineering.component import feature_engineering
@@ -46,21 +46,29 @@ def test_features_train_evaluate_chain(canonical_log, tmp_path):
     assert (tmp_path / "mlflow" / "artifacts").is_dir()  # artifacts beside the SQLite store
 
     report = artifact(HTML, tmp_path / "report.html")
+    summary = artifact(Markdown, tmp_path / "summary.md")
     eval_metrics = artifact(Metrics, tmp_path / "eval_metrics")
     blessed = evaluate_policy.python_func(
         model=model,
         features=features,
         metrics=eval_metrics,
         report=report,
+        summary=summary,
         tracking_uri=uri,
         students=100,
         steps=20,
     )
-    assert blessed is True
-    assert eval_metrics.metadata["blessed"] == 1.0
-    assert "learning curves" in (tmp_path / "report.html").read_text()
+    # The gate's verdict is the conjunction of its checks, recorded everywhere.
+    checks = {k: v for k, v in eval_metrics.metadata.items() if k.startswith("check_")}
+    assert checks and blessed == all(v == 1.0 for v in checks.values())
+    assert eval_metrics.metadata["blessed"] == float(blessed)
+    assert eval_metrics.metadata["champion_version"] == ""
+    assert "Learning curves" in (tmp_path / "report.html").read_text()
+    assert ("NOT BLESSED" in (tmp_path / "summary.md").read_text()) == (not blessed)
     client = mlflow.MlflowClient(uri)
-    assert client.get_model_version(REGISTERED_MODEL, version).tags["blessed"] == "true"
+    tags = client.get_model_version(REGISTERED_MODEL, version).tags
+    assert tags["blessed"] == ("true" if blessed else "false")
+    assert tags["gate.champion_version"] == ""
 
 
 def test_feature_engineering_fails_on_an_empty_table_and_writes_nothing(tmp_path):

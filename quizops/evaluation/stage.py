@@ -1,0 +1,402 @@
+"""The evaluate_policy stage: simulation and off-policy evaluation, the gate, the reports.
+
+:func:`run_evaluation_stage` reads the challenger and the feature set (whose
+``interactions.parquet`` holds the de-identified log), reads the champion from the registry
+(failing closed), fits the simulators to the log, runs the challenger, the champion and the
+baselines on the same simulated students in every family, evaluates them off-policy on
+held-out students, applies the gate, logs everything to the challenger's MLflow run and writes
+the HTML report and Markdown summary. Outputs are written only once everything they contain
+is known, so a failed stage leaves none behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quizops.errors import InputDataError, QuizopsError, RegistryError
+from quizops.evaluation import report as reporting
+from quizops.evaluation.decisions import build_decision_log
+from quizops.evaluation.gate import (
+    Check,
+    FamilyEvidence,
+    GateConfig,
+    GateDecision,
+    OPEEvidence,
+    decide,
+)
+from quizops.evaluation.offpolicy import OffPolicyReport, TargetDistribution, evaluate_off_policy
+from quizops.evaluation.simulation_eval import (
+    CHALLENGER,
+    CHAMPION,
+    FamilyResult,
+    evaluate_family,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Model version tag holding the champion version the gate compared the challenger with.
+GATE_CHAMPION_TAG = "gate.champion_version"
+#: Model version tag holding the gate's verdict ("true"/"false").
+GATE_BLESSED_TAG = "blessed"
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """What the stage hands back.
+
+    Attributes:
+        blessed: Whether the challenger passed the gate.
+        decision: Every check and its numbers.
+        metrics: Flat metrics (KFP and MLflow).
+        champion_version: The champion compared with ("" = none), for compare-and-set.
+        challenger_version: The challenger's registered version.
+        markdown: The Markdown summary.
+        families: Simulation results per fitted family.
+        offpolicy: Off-policy results (None when refused).
+        mlflow_logged: Whether the evaluation reached the challenger's MLflow run.
+    """
+
+    blessed: bool
+    decision: GateDecision
+    metrics: dict[str, float]
+    champion_version: str
+    challenger_version: str
+    markdown: str
+    families: list[FamilyResult] = field(default_factory=list)
+    offpolicy: OffPolicyReport | None = None
+    mlflow_logged: bool = False
+
+    @property
+    def reasons(self) -> list[str]:
+        """One line per check."""
+        return self.decision.reasons
+
+
+def policy_distribution(policy: Any) -> TargetDistribution:
+    """A policy's choice distribution over a log's items, for off-policy evaluation.
+
+    Items the policy does not know get probability 0 (it can never choose them).
+
+    Args:
+        policy: A :class:`quizops.policy.QuizPolicy`.
+
+    Returns:
+        The distribution function.
+    """
+
+    def distribution(histories: list[list[tuple[str, int]]], items: list[str]) -> np.ndarray:
+        bank = set(policy.item_bank)
+        known = [j for j, item in enumerate(items) if item in bank]
+        out = np.zeros((len(histories), len(items)))
+        if not known:
+            return out + 1.0 / len(items)
+        rows = policy.item_rows([items[j] for j in known])
+        states = np.array([policy.state(h) for h in histories])
+        out[:, known] = policy.probabilities(states, rows)
+        return out
+
+    return distribution
+
+
+def _error_text(error: BaseException) -> str:
+    # Library errors carry value-free messages; anything else is named by its type only.
+    if isinstance(error, QuizopsError):
+        return f"{type(error).__name__}: {error}"
+    return type(error).__name__
+
+
+def _read_champion(tracking_uri: str, challenger_version: str, scratch: Path) -> tuple[str, Any]:
+    """The champion's version and policy (("", None) when there is none)."""
+    import mlflow
+
+    from quizops.names import CHAMPION_ALIAS
+    from quizops.policy import QuizPolicy
+    from quizops.tracking import download_policy, resolve_tracking_uri, version_by_alias
+
+    mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
+    found = version_by_alias(CHAMPION_ALIAS)
+    if found is None:
+        return "", None
+    version = str(found.version)
+    if version == challenger_version:
+        return version, None
+    try:
+        return version, QuizPolicy.load(download_policy(found, scratch))
+    except Exception as exc:
+        raise RegistryError(
+            f"MLflow registry: could not load champion version {version} ({_error_text(exc)})"
+        ) from exc
+
+
+def _simulate(challenger: Any, champion: Any, interactions: Any,
+              config: GateConfig) -> list[FamilyResult]:  # fmt: skip
+    from quizops.simulation import (
+        OracleChooser,
+        baseline_choosers,
+        best_mastery_chooser,
+        fit_simulators,
+        simulate,
+    )
+
+    worlds = fit_simulators(interactions, seed=config.split_seed)
+    tracer = challenger.tracer
+    results = []
+    for family, world in worlds.items():
+        choosers: dict[str, Any] = {CHALLENGER: lambda w: challenger.as_chooser(CHALLENGER)}
+        if champion is not None:
+            choosers[CHAMPION] = lambda w: champion.as_chooser(CHAMPION)
+        for baseline in baseline_choosers(tracer, horizon=config.steps):
+            choosers[baseline.name] = lambda w, b=baseline: b
+        best = best_mastery_chooser(
+            tracer, world, students=config.students, steps=config.steps, seed=config.seed + 1
+        )
+        choosers[best.name] = lambda w, b=best: b
+        choosers["oracle"] = lambda w: OracleChooser()
+        results.append(
+            evaluate_family(
+                family,
+                world,
+                choosers,
+                simulate=simulate,
+                students=config.students,
+                steps=config.steps,
+                seed=config.seed,
+                resamples=config.bootstrap_resamples,
+                bootstrap_seed=config.bootstrap_seed,
+            )
+        )
+    return results
+
+
+def _off_policy(challenger: Any, champion: Any, interactions: Any,
+                config: GateConfig) -> OffPolicyReport:  # fmt: skip
+    log = build_decision_log(
+        interactions, holdout_fraction=config.holdout_fraction, split_seed=config.split_seed
+    )
+    targets = {CHALLENGER: policy_distribution(challenger)}
+    if champion is not None:
+        targets[CHAMPION] = policy_distribution(champion)
+    return evaluate_off_policy(
+        log,
+        targets,
+        clip=config.clip_weight,
+        resamples=config.bootstrap_resamples,
+        seed=config.bootstrap_seed,
+        reference=CHAMPION if champion is not None else None,
+    )
+
+
+def evaluate(challenger: Any, champion: Any, interactions: Any, config: GateConfig, *,
+             champion_version: str = "", registry_error: str = "",
+             ) -> tuple[GateDecision, list[FamilyResult], OffPolicyReport | None]:  # fmt: skip
+    """Simulation and off-policy evaluation and the gate, without MLflow or files.
+
+    Args:
+        challenger: The challenger policy.
+        champion: The champion policy (None when there is none or it could not be read).
+        interactions: Canonical de-identified interactions.
+        config: Gate settings.
+        champion_version: The champion's version ("" = none).
+        registry_error: Why the registry could not be read ("" = it could).
+
+    Returns:
+        The decision, the simulation results and the off-policy results.
+    """
+    from threadpoolctl import threadpool_limits
+
+    # Many small model calls: OpenMP threads cost more than they give on a shared machine.
+    with threadpool_limits(1):
+        families = _simulate(challenger, champion, interactions, config)
+        ope_refusal = ""
+        offpolicy: OffPolicyReport | None = None
+        try:
+            offpolicy = _off_policy(challenger, champion, interactions, config)
+        except InputDataError as exc:
+            ope_refusal = str(exc)
+            logger.warning("off-policy evaluation refused: %s", exc)
+    evidence = [
+        FamilyEvidence(
+            family=f.family,
+            reference=f.reference,
+            improvement=f.differences[f.reference],
+            slices=f.slices,
+            max_item_share=f.challenger_max_item_share,
+        )
+        for f in families
+        if f.reference
+    ]
+    ope_evidence = None
+    if offpolicy is not None:
+        ope_evidence = OPEEvidence(
+            reference=offpolicy.reference,
+            difference=offpolicy.differences[CHALLENGER][config.ope_estimator],
+            overlap=offpolicy.overlap[CHALLENGER],
+        )
+    decision = decide(
+        config,
+        champion_version=champion_version,
+        registry_error=registry_error,
+        families=evidence,
+        ope=ope_evidence,
+        ope_refusal=ope_refusal,
+    )
+    return decision, families, offpolicy
+
+
+def _log_to_mlflow(run_id: str, challenger_version: str, config: GateConfig,
+                   numbers: dict[str, float], files: dict[str, str],
+                   decision: GateDecision) -> None:  # fmt: skip
+    import mlflow
+
+    from quizops.tracking import REGISTERED_MODEL
+
+    client = mlflow.MlflowClient()
+    now = int(time.time() * 1000)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "evaluation"
+        (folder / "plots").mkdir(parents=True)
+        for name, text in files.items():
+            (folder / name).write_text(text)
+        for key, value in asdict(config).items():
+            client.log_param(run_id, f"eval.{key}", value)
+        client.log_batch(
+            run_id,
+            metrics=[mlflow.entities.Metric(f"eval.{k}", v, now, 0) for k, v in numbers.items()],
+        )
+        client.log_artifacts(run_id, str(folder), "evaluation")
+    if challenger_version:
+        client.set_model_version_tag(
+            REGISTERED_MODEL, challenger_version, GATE_BLESSED_TAG, json.dumps(decision.blessed)
+        )
+        client.set_model_version_tag(
+            REGISTERED_MODEL, challenger_version, GATE_CHAMPION_TAG, decision.champion_version
+        )
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def run_evaluation_stage(
+    *,
+    model_dir: str | os.PathLike[str],
+    features_dir: str | os.PathLike[str],
+    report_path: str | os.PathLike[str],
+    markdown_path: str | os.PathLike[str] | None = None,
+    tracking_uri: str = "",
+    run_id: str = "",
+    config: GateConfig | None = None,
+) -> EvaluationResult:
+    """Evaluates the challenger, applies the gate, logs to MLflow and writes the reports.
+
+    Any MLflow error (reading the champion, or logging the evaluation) fails the gate with the
+    reason in the report; the stage itself still completes so the report explains the verdict.
+
+    Args:
+        model_dir: The challenger's folder (train_policy's model).
+        features_dir: Feature engineering output (with ``interactions.parquet``).
+        report_path: Where the HTML report goes.
+        markdown_path: Where the Markdown summary goes (None = not written).
+        tracking_uri: MLflow tracking URI ("" = ``MLFLOW_TRACKING_URI``).
+        run_id: The challenger's MLflow run ("" = log nothing to a run).
+        config: Gate settings.
+
+    Returns:
+        The result.
+
+    Raises:
+        InputDataError: The feature set lacks the interaction log, or the log is unusable.
+        ModelNotFoundError: The model folder holds no policy.
+    """
+    from quizops.features import load_features
+    from quizops.policy import QuizPolicy
+
+    config = config or GateConfig()
+    challenger = QuizPolicy.load(model_dir)
+    features = load_features(features_dir)
+    if features.interactions is None or features.interactions.empty:
+        raise InputDataError(f"{features_dir}: feature set lacks interactions.parquet")
+    interactions = features.interactions
+    champion, champion_version, registry_error = None, "", ""
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            champion_version, champion = _read_champion(
+                tracking_uri, challenger.version, Path(scratch)
+            )
+        except QuizopsError as exc:
+            registry_error = _error_text(exc)
+        except Exception as exc:  # any MLflow failure fails the gate closed
+            registry_error = f"MLflow failed ({_error_text(exc)})"
+        if registry_error:
+            logger.error("registry: %s", registry_error)
+        decision, families, offpolicy = evaluate(
+            challenger,
+            champion,
+            interactions,
+            config,
+            champion_version=champion_version,
+            registry_error=registry_error,
+        )
+    mlflow_logged = False
+    for attempt in range(2):
+        numbers = reporting.metrics(decision, families, offpolicy)
+        charts = reporting.figures(families, offpolicy, config)
+        summary = reporting.markdown(decision, families, offpolicy, challenger.version)
+        page = reporting.render_html(
+            decision, families, offpolicy, config, challenger.version, charts, numbers
+        )
+        if attempt == 1 or registry_error or not run_id:
+            break
+        files = {
+            "report.html": page,
+            "summary.md": summary,
+            "evaluation.json": json.dumps(
+                {
+                    "reasons": decision.reasons,
+                    "champion_version": decision.champion_version,
+                    "metrics": numbers,
+                },
+                indent=1,
+            ),
+            **{f"plots/{stem}.svg": text for stem, text in charts.items()},
+        }
+        try:
+            _log_to_mlflow(run_id, challenger.version, config, numbers, files, decision)
+            mlflow_logged = True
+            break
+        except Exception as exc:  # the evaluation must be on record to bless
+            reason = f"could not log the evaluation to MLflow ({_error_text(exc)})"
+            logger.error("tracking: %s", reason)
+            decision = replace(
+                decision,
+                blessed=False,
+                checks=[*decision.checks, Check("tracking", False, reason)],
+            )
+    for line in decision.reasons:
+        logger.info("gate %s", line)
+    _write_atomic(Path(report_path), page)
+    if markdown_path is not None:
+        _write_atomic(Path(markdown_path), summary)
+    return EvaluationResult(
+        blessed=decision.blessed,
+        decision=decision,
+        metrics=numbers,
+        champion_version=decision.champion_version,
+        challenger_version=challenger.version,
+        markdown=summary,
+        families=families,
+        offpolicy=offpolicy,
+        mlflow_logged=mlflow_logged,
+    )
