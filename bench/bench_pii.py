@@ -26,23 +26,35 @@ from bench.pii_corpus import (
 from quizops.canonical import CANONICAL_COLUMNS, conform
 from quizops.pii import TextScanner, deidentify_frame, deidentify_table, redact
 
+#: Throughputs are per core: rows over the CPU seconds this process spent (``process_time``),
+#: so that other jobs sharing the machine do not count against the figure.
 ANCHOR = "tuned Presidio F2 0.845 / R 0.839; stock Presidio F2 0.618"
 STRUCTURED_ROWS = int(os.environ.get("QUIZOPS_BENCH_PII_ROWS", "200000"))
 TEXT_RECORDS = 5000
 
 
 def _per_core(seconds: float) -> float:
-    return seconds  # every measurement below runs in one process on one core
+    return seconds  # every measurement below runs in one thread of one process
+
+
+def _cpu_clock() -> float:
+    """CPU seconds of this process: per-core time, unaffected by other jobs on a shared machine."""
+    return time.process_time()
+
+
+#: Wall-clock rows/s of the last :func:`structured_throughput` (reported beside the CPU figure).
+LAST_WALL_CLOCK: dict[str, float] = {}
 
 
 def structured_throughput(rows: int = STRUCTURED_ROWS) -> float:
-    """Canonical rows per second through deidentify_table (1% free-text answers)."""
+    """Canonical rows per CPU second through deidentify_table (1% free-text answers)."""
     df = conform(make_structured_table(rows, seed=7, text_share=0.01)[CANONICAL_COLUMNS], "bench")
     key = bytes(range(32))
     deidentify_table(df.head(1000), key)  # warm the gazetteer and compiled patterns
-    started = time.perf_counter()
+    started, wall = _cpu_clock(), time.perf_counter()
     deidentify_table(df, key)
-    return rows / _per_core(time.perf_counter() - started)
+    LAST_WALL_CLOCK["structured"] = rows / (time.perf_counter() - wall)
+    return rows / _per_core(_cpu_clock() - started)
 
 
 def text_throughput() -> float:
@@ -50,11 +62,11 @@ def text_throughput() -> float:
     records = make_corpus(TEXT_RECORDS, seed=TEST_SEED + 1)
     scanner = TextScanner()
     scanner.scan("warm up")
-    started = time.perf_counter()
+    started = _cpu_clock()
     for record in records:
         redacted = redact(record.text, scanner.scan(record.text))
         scanner.scan(redacted)
-    return len(records) / _per_core(time.perf_counter() - started)
+    return len(records) / _per_core(_cpu_clock() - started)
 
 
 def district_export(rows: int = 3000) -> list[dict]:
@@ -85,12 +97,12 @@ def district_export(rows: int = 3000) -> list[dict]:
             )
     big, _ = make_district_export(STRUCTURED_ROWS // 2, seed=7, text_share=0.01)
     deidentify_frame(big.head(1000), bytes(range(32)), auto=True)
-    started = time.perf_counter()
+    started = _cpu_clock()
     deidentify_frame(big, bytes(range(32)), auto=True)
     out.append(
         {
             "benchmark": f"pii-scan any table rows/s/core ({len(big):,} rows, 14 columns)",
-            "measured": len(big) / _per_core(time.perf_counter() - started),
+            "measured": len(big) / _per_core(_cpu_clock() - started),
             "unit": "rows/s",
             "target": ">= 50,000",
             "anchor": "-",
@@ -122,6 +134,13 @@ def run() -> list[dict]:
             "measured": structured_throughput(),
             "unit": "rows/s",
             "target": ">= 50,000",
+            "anchor": "-",
+        },
+        {
+            "benchmark": "pii structured rows/s, wall clock on the shared machine (same run)",
+            "measured": LAST_WALL_CLOCK["structured"],
+            "unit": "rows/s",
+            "target": "(reported)",
             "anchor": "-",
         },
         {

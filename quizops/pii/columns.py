@@ -214,10 +214,14 @@ def is_numeric_column(values: pd.Series) -> bool:
     """
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return True
-    present = pd.Series(values.dropna().unique())
+    present = pd.Series(values.dropna().unique()).astype(str)
     if present.empty:
         return False
-    return bool(present.astype(str).str.match(_NUMBER_RE).all())
+    sample = present if len(present) <= SAMPLE_SIZE else present.sample(SAMPLE_SIZE, random_state=0)
+    if not sample.str.match(_NUMBER_RE).all():
+        return False  # most text columns stop here, after a small sample
+    numbers = pd.to_numeric(present, errors="coerce")  # decimal commas: text, scanned
+    return bool(numbers.notna().all())
 
 
 _DATE_ONLY_RE = re.compile(
