@@ -56,6 +56,26 @@ def student_pseudonym(student_id: str, key: bytes) -> str:
     return str(pseudonymize_values(pd.Series([student_id]), key).iloc[0])
 
 
+def tune_local_sqlite(provider: Any, config: Any) -> None:
+    """Puts a local SQLite online store in write-ahead-log mode without a sync per commit.
+
+    Feast's SQLite store commits every write with SQLite's defaults (rollback journal, a full
+    sync per commit): 28 ms a write on the development machine, which caps the stateful form
+    near 35 requests/s. WAL with ``synchronous=NORMAL`` commits without a sync (a power loss may
+    lose the last writes, never corrupt the file) and lets readers run beside the writer. Other
+    online stores (Redis in production) are left alone.
+
+    Args:
+        provider: The store's provider.
+        config: The store's ``RepoConfig``.
+    """
+    if getattr(config.online_store, "type", "") != "sqlite":
+        return
+    conn = provider.online_store._get_conn(config)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+
+
 class OnlineStateStore:
     """Students' knowledge states in the Feast online store, for one served tracer."""
 
@@ -89,6 +109,7 @@ class OnlineStateStore:
             ) from exc
         self._provider = self.store._get_provider()
         self._features = list(STUDENT_FEATURES)
+        tune_local_sqlite(self._provider, self.store.config)
 
     def pseudonym(self, student_id: str) -> str:
         """Returns a student's pseudonym under the store's key.
