@@ -1,22 +1,7 @@
-import pandas as pd
 import pytest
 
 from quizops.simulation import make_world, simulate_logs
-
-
-def to_canonical(raw: pd.DataFrame) -> pd.DataFrame:
-    """Minimal ASSISTments -> canonical mapping (the columns evaluation reads)."""
-    return pd.DataFrame(
-        {
-            "interaction_id": raw["order_id"].astype(str),
-            "student_id": raw["user_id"].astype(str),
-            "item_id": raw["problem_id"].astype(str),
-            "skill_id": raw["skill_id"].astype(str),
-            "correct": raw["correct"],
-            "timestamp": raw["order_id"],
-            "propensity": raw["propensity"],
-        }
-    )
+from tests.evaluation.simlogs import to_canonical
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,139 @@
+"""The evaluation stage end to end: fitted simulators, OPE with estimated propensities (the log
+has none), the gate, the reports and MLflow; the registry failing closed; no partial output."""
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from quizops.errors import ModelNotFoundError
+from quizops.evaluation import GATE_CHAMPION_TAG, GateConfig, run_evaluation_stage
+from quizops.features import engineer_features, save_features
+from quizops.names import CHAMPION_ALIAS
+from quizops.tracking import REGISTERED_MODEL
+from quizops.training import run_training_stage
+from tests.conftest import free_port
+from tests.evaluation.simlogs import to_canonical
+
+CONFIG = GateConfig(students=120, steps=15, bootstrap_resamples=100)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, world):
+    """Features of logs without propensities, and two registered policies (SQLite MLflow)."""
+    from quizops.simulation import simulate_logs
+
+    root = tmp_path_factory.mktemp("stage")
+    table = to_canonical(simulate_logs(world, 15_000, seed=5)).drop(columns=["propensity"])
+    save_features(engineer_features(table), root / "features")
+    uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
+    first = run_training_stage(
+        features_dir=root / "features", model_dir=root / "m1", tracking_uri=uri, experiment="e"
+    )
+    second = run_training_stage(
+        features_dir=root / "features", model_dir=root / "m2", tracking_uri=uri, experiment="e"
+    )
+    return root, uri, first, second
+
+
+def test_stage_without_champion_records_everything(trained):
+    root, uri, first, _ = trained
+    result = run_evaluation_stage(
+        model_dir=root / "m1",
+        features_dir=root / "features",
+        report_path=root / "out1" / "report.html",
+        markdown_path=root / "out1" / "summary.md",
+        tracking_uri=uri,
+        run_id=first.run_id,
+        config=CONFIG,
+    )
+    assert result.champion_version == "" and result.mlflow_logged
+    names = [c.name for c in result.decision.checks]
+    assert names[0] == "registry" and result.decision.checks[0].passed
+    assert {"simulation:bkt", "simulation:pfa", "overlap", "item_share"} <= set(names)
+    assert result.blessed == all(c.passed for c in result.decision.checks)
+    # Off-policy evaluation ran on held-out students with estimated propensities.
+    assert result.offpolicy is not None and result.offpolicy.propensity_source == "estimated"
+    # Reference without a champion: the best non-oracle baseline of each family.
+    for fam in result.families:
+        assert fam.reference not in ("champion", "oracle", "challenger")
+        best = max(
+            (r.mastered.estimate, n)
+            for n, r in fam.runs.items()
+            if n not in ("challenger", "oracle")
+        )
+        assert fam.reference == best[1]
+    page = (root / "out1" / "report.html").read_text()
+    assert page.count("<svg") >= 9
+    assert "src=" not in page and "href=" not in page  # nothing to fetch: renders offline
+    summary = (root / "out1" / "summary.md").read_text()
+    assert ("NOT BLESSED" in summary) != result.blessed
+    client = mlflow.MlflowClient(uri)
+    run = client.get_run(first.run_id)
+    assert run.data.metrics["eval.blessed"] == float(result.blessed)
+    assert run.data.params["eval.ope_estimator"] == "dr"
+    logged = {a.path for a in client.list_artifacts(first.run_id, "evaluation")}
+    assert {"evaluation/report.html", "evaluation/summary.md", "evaluation/plots"} <= logged
+    plots = {a.path for a in client.list_artifacts(first.run_id, "evaluation/plots")}
+    assert {"evaluation/plots/curves_bkt.svg", "evaluation/plots/ope_estimators.svg"} <= plots
+    tags = client.get_model_version(REGISTERED_MODEL, first.model_version).tags
+    assert tags["blessed"] == json.dumps(result.blessed)
+    assert tags[GATE_CHAMPION_TAG] == ""
+
+
+def test_stage_compares_with_the_champion_and_records_its_version(trained):
+    root, uri, first, second = trained
+    client = mlflow.MlflowClient(uri)
+    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, first.model_version)
+    try:
+        result = run_evaluation_stage(
+            model_dir=root / "m2",
+            features_dir=root / "features",
+            report_path=root / "out2" / "report.html",
+            tracking_uri=uri,
+            run_id=second.run_id,
+            config=CONFIG,
+        )
+    finally:
+        client.delete_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS)
+    assert result.champion_version == first.model_version
+    for fam in result.families:
+        assert fam.reference == "champion" and "champion" in fam.runs
+    assert result.offpolicy is not None and result.offpolicy.reference == "champion"
+    assert result.metrics["champion_version"] == float(first.model_version)
+    tags = client.get_model_version(REGISTERED_MODEL, second.model_version).tags
+    assert tags[GATE_CHAMPION_TAG] == first.model_version
+
+
+def test_unreachable_registry_fails_the_gate_closed(trained, monkeypatch):
+    root, _, _, _ = trained
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
+    result = run_evaluation_stage(
+        model_dir=root / "m1",
+        features_dir=root / "features",
+        report_path=root / "out3" / "report.html",
+        tracking_uri=f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        run_id="0" * 32,
+        config=CONFIG,
+    )
+    assert not result.blessed
+    registry = result.decision.checks[0]
+    assert registry.name == "registry" and not registry.passed
+    assert "fails closed" in registry.detail
+    assert not result.mlflow_logged
+    assert "registry" in (root / "out3" / "report.html").read_text()
+
+
+def test_a_folder_without_a_policy_fails_and_writes_nothing(trained, tmp_path):
+    root, uri, _, _ = trained
+    with pytest.raises(ModelNotFoundError):
+        run_evaluation_stage(
+            model_dir=tmp_path / "empty",
+            features_dir=root / "features",
+            report_path=tmp_path / "report.html",
+            tracking_uri=uri,
+            config=CONFIG,
+        )
+    assert not Path(tmp_path / "report.html").exists()
