@@ -78,6 +78,13 @@ def _task_values(tracker: StageTracker, task: str) -> dict[str, Any]:
     return dict(json.loads(path.read_text()).get("parameterValues", {}))
 
 
+def _verdict(tracker: StageTracker) -> dict[str, Any]:
+    if tracker.run_dir is None:
+        return {}
+    path = tracker.run_dir / "monitor-serving" / "verdict"
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
 def simulate_decisions(home: LocalHome, span: str, drift: bool) -> list[Path]:
     """Writes a day of replayed decisions (and a clean day before it when missing).
 
@@ -154,13 +161,13 @@ def monitor_local(
         tracker, error = _run_pipeline(
             monitoring_pipeline, arguments, home, ("monitor-serving", "start-retraining")
         )
-        values = _task_values(tracker, "monitor-serving")
+        verdict = _verdict(tracker)
     summary: dict[str, Any] = {
         "ok": error is None,
         "error": error,
-        "span": values.get("span", ""),
-        "crossed": bool(values.get("crossed", False)),
-        "reasons": list(values.get("reasons", [])),
+        "span": verdict.get("span", ""),
+        "crossed": bool(verdict.get("crossed", False)),
+        "reasons": list(verdict.get("reasons", [])),
         "report": str(tracker.run_dir / "monitor-serving" / "report") if tracker.run_dir else "",
         "retraining": None,
     }

@@ -76,12 +76,11 @@ def monitoring_pipeline(
         "monitor-serving",
         "Monitor the served decisions",
     )
-    with dsl.If(monitor.outputs["crossed"] == True, name="If a threshold is crossed"):  # noqa: E712
+    with dsl.If(monitor.outputs["Output"] == True, name="If a threshold is crossed"):  # noqa: E712
         with dsl.If(on_threshold == "retrain", name="If retraining is on"):
             apply_policy(
                 start_retraining(
-                    span=monitor.outputs["span"],
-                    reasons=monitor.outputs["reasons"],
+                    verdict=monitor.outputs["verdict"],
                     kfp_host=kfp_host,
                     experiment=training_experiment,
                     training_arguments=training_arguments,

@@ -1,9 +1,7 @@
 """KFP component: drift, skew and live quality of the newest span of serving decisions."""
 
-from typing import NamedTuple
-
 from kfp import dsl
-from kfp.dsl import Markdown, Metrics, Output
+from kfp.dsl import Artifact, Markdown, Metrics, Output
 
 from components.images import VALIDATION_IMAGE
 
@@ -13,6 +11,7 @@ def monitor_serving(
     decisions_uri: str,
     report: Output[Markdown],
     metrics: Output[Metrics],
+    verdict: Output[Artifact],
     statistics_store_uri: str = "",
     span: str = "",
     outcomes_uri: str = "",
@@ -23,13 +22,15 @@ def monitor_serving(
     min_decisions: int = 100,
     min_outcome_correct_rate: float = 0.0,
     on_threshold: str = "retrain",
-) -> NamedTuple("Monitoring", crossed=bool, span=str, reasons=list):
+) -> bool:
     """Measures the newest decision span against the previous one and the training baseline.
 
     Args:
         decisions_uri: The predictor's decision logs (local folder or gs://).
         report: Output: the Markdown report.
         metrics: Output: drift, skew and live-quality values.
+        verdict: Output: JSON with the span checked, whether a threshold was crossed and the
+            reasons (what start_retraining reads).
         statistics_store_uri: Statistics store of the training runs (skew baseline).
         span: Decision span to check ("" = the newest).
         outcomes_uri: De-identified canonical table of the answers that followed ("" = none).
@@ -42,10 +43,9 @@ def monitor_serving(
         on_threshold: "retrain" or "report" (recorded in the report).
 
     Returns:
-        crossed: whether a threshold was crossed; span: the span checked; reasons: one line each.
+        Whether a threshold was crossed (the pipeline's condition).
     """
     import json
-    from collections import namedtuple
 
     from quizops.monitoring import run_monitoring_stage
     from quizops.monitoring.stage import MonitoringConfig
@@ -70,5 +70,9 @@ def monitor_serving(
         metrics.log_metric(name, value)
     with open(metrics.path, "w") as handle:
         json.dump(result.metrics, handle, sort_keys=True)
-    outputs = namedtuple("Monitoring", ["crossed", "span", "reasons"])
-    return outputs(result.crossed, result.span, list(result.reasons))
+    with open(verdict.path, "w") as handle:
+        json.dump(
+            {"span": result.span, "crossed": result.crossed, "reasons": list(result.reasons)},
+            handle,
+        )
+    return result.crossed

@@ -1,15 +1,14 @@
 """KFP component: start a training run on the monitored span (a side effect: never cached)."""
 
 from kfp import dsl
-from kfp.dsl import Artifact, Output
+from kfp.dsl import Artifact, Input, Output
 
 from components.images import CORE_IMAGE
 
 
 @dsl.component(base_image=CORE_IMAGE, install_kfp_package=False)
 def start_retraining(
-    span: str,
-    reasons: list,
+    verdict: Input[Artifact],
     request: Output[Artifact],
     kfp_host: str = "",
     experiment: str = "quizops",
@@ -19,8 +18,8 @@ def start_retraining(
     records the request for ``make monitor``).
 
     Args:
-        span: The monitored decision span; the training run reads the same span.
-        reasons: The crossed thresholds.
+        verdict: The monitoring verdict (span checked, reasons); the training run reads the
+            same span.
         request: Output: JSON record of what was started.
         kfp_host: KFP API ("" = the in-cluster service; "local" = leave it to make monitor).
         experiment: Experiment of the training run.
@@ -29,11 +28,15 @@ def start_retraining(
     Returns:
         The run id ("" when only requested locally).
     """
+    import json
+
     from quizops.monitoring.retrain import run_retraining_stage
 
+    with open(verdict.path) as handle:
+        found = json.load(handle)
     result = run_retraining_stage(
-        span=span,
-        reasons=[str(r) for r in reasons],
+        span=str(found["span"]),
+        reasons=[str(r) for r in found["reasons"]],
         kfp_host=kfp_host,
         experiment=experiment,
         training_arguments=dict(training_arguments),
