@@ -64,6 +64,77 @@ class PlanningModel:
 
 
 @dataclass
+class PFAPlanningModel:
+    """Planning in a fitted Performance Factors Analysis learner (state: answer counts).
+
+    PFA's state (each student's successes and failures per skill) is observable from the
+    history, so planning in it is a one-step lookahead on exact state: the value of an item is
+    its expected progress towards PFA mastery (``FittedPFAWorld.oracle_scores``).
+
+    Attributes:
+        item_ids: Items of the PFA fit.
+        skill_ids: Skills.
+        item_skills: Skill indices per item.
+        beta: Easiness per item.
+        gamma: Weight of successes per skill.
+        rho: Weight of failures per skill.
+    """
+
+    item_ids: list[str]
+    skill_ids: list[str]
+    item_skills: list[list[int]]
+    beta: list[float]
+    gamma: list[float]
+    rho: list[float]
+
+    def world(self) -> Any:
+        """The PFA learner as a fitted world (built once)."""
+        cached = getattr(self, "_world", None)
+        if cached is None:
+            from quizops.simulation.fitted import FittedPFAWorld
+
+            cached = FittedPFAWorld(
+                item_ids=list(self.item_ids),
+                skill_ids=list(self.skill_ids),
+                item_skills=[list(s) for s in self.item_skills],
+                beta=np.asarray(self.beta, dtype=float),
+                gamma=np.asarray(self.gamma, dtype=float),
+                rho=np.asarray(self.rho, dtype=float),
+            )
+            object.__setattr__(self, "_world", cached)
+            object.__setattr__(self, "_index", {i: k for k, i in enumerate(self.item_ids)})
+        return cached
+
+    def rows_of(self, item_ids: Sequence[str] | np.ndarray) -> np.ndarray:
+        """Rows of item ids in the PFA fit, -1 for unknown ones."""
+        self.world()
+        index: dict[str, int] = self._index  # type: ignore[attr-defined]
+        return np.array([index.get(str(i), -1) for i in item_ids], dtype=np.int64)
+
+    def observe(self, counts: np.ndarray, item_ids: Sequence[str], correct: np.ndarray) -> None:
+        """Adds answers to count states [n, 2 * skills] in place (unknown items: no change)."""
+        world = self.world()
+        rows = self.rows_of(item_ids)
+        s = len(self.skill_ids)
+        view = counts.reshape(len(counts), 2, s)
+        for who in np.flatnonzero(rows >= 0):
+            for skill in world.item_skills[rows[who]]:
+                view[who, 1 - int(correct[who]), skill] += 1.0
+
+    @classmethod
+    def from_world(cls, world: Any) -> PFAPlanningModel:
+        """The planning model of a fitted PFA world."""
+        return cls(
+            item_ids=list(world.item_ids),
+            skill_ids=list(world.skill_ids),
+            item_skills=[list(map(int, s)) for s in world.item_skills],
+            beta=[float(v) for v in world.beta],
+            gamma=[float(v) for v in world.gamma],
+            rho=[float(v) for v in world.rho],
+        )
+
+
+@dataclass
 class TrainingConfig:
     """Hyper-parameters of :func:`quizops.training.train_policy` and their search grids.
 
@@ -145,7 +216,14 @@ class QuizPolicy:
     @property
     def is_planning(self) -> bool:
         """Whether this is a planning policy (not a legacy gain model)."""
-        return isinstance(self.model, PlanningModel)
+        return isinstance(self.model, (PlanningModel, PFAPlanningModel))
+
+    @property
+    def family(self) -> str:
+        """The simulator family the policy plans in: ``bkt``, ``pfa`` or ``legacy``."""
+        if isinstance(self.model, PFAPlanningModel):
+            return "pfa"
+        return "bkt" if isinstance(self.model, PlanningModel) else "legacy"
 
     def item_rows(self, item_ids: Sequence[str]) -> np.ndarray:
         """Rows in the bank of some item ids.
@@ -200,6 +278,13 @@ class QuizPolicy:
         Returns:
             ``(values, allowed)``, both [students, candidates].
         """
+        if isinstance(self.model, PFAPlanningModel):
+            world = self.model.world()
+            counts = states.reshape(len(states), 2, len(self.model.skill_ids))
+            scores = world.oracle_scores(counts)
+            rows = self.model.rows_of(self._bank[candidates])
+            values = np.where(rows[None, :] >= 0, scores[:, np.maximum(rows, 0)], 0.0)
+            return values, values > 0
         model: PlanningModel = self.model
         a = self.tracer.arrays
         b = np.clip(states, 1e-6, 1.0 - 1e-6)
@@ -293,6 +378,20 @@ class QuizPolicy:
         Returns:
             Probability per skill.
         """
+        if isinstance(self.model, PFAPlanningModel):
+            world = self.model.world()
+            index: dict[str, int] = self.model._index  # type: ignore[attr-defined]
+            n_skills = len(self.model.skill_ids)
+            counts = np.zeros(2 * n_skills)
+            for position, (item, ok) in enumerate(history):
+                if ok not in (0, 1):
+                    raise InputDataError(f"history[{position}]: 'correct' must be 0 or 1")
+                row = index.get(str(item))
+                if row is None:
+                    continue
+                for skill in world.item_skills[row]:
+                    counts[(1 - int(ok)) * n_skills + skill] += 1.0
+            return counts
         return self.tracer.state_after(list(history), strict=not self.is_planning)
 
     def choose_many(
@@ -353,7 +452,7 @@ class QuizPolicy:
         }
         if self.is_planning:
             meta["format"] = POLICY_FORMAT
-            meta["planning"] = asdict(self.model)
+            meta["planning"] = {"family": self.family, **asdict(self.model)}
         else:
             import joblib
 
@@ -380,7 +479,11 @@ class QuizPolicy:
             raise ModelNotFoundError(f"{directory}: no policy.json (not a saved quiz policy)")
         meta: dict[str, Any] = json.loads(meta_path.read_text())
         if meta.get("format") == POLICY_FORMAT:
-            model: Any = PlanningModel(**meta["planning"])
+            settings = dict(meta["planning"])
+            family = settings.pop("family", "bkt")
+            model: Any = (
+                PFAPlanningModel(**settings) if family == "pfa" else PlanningModel(**settings)
+            )
         elif meta.get("format") == LEGACY_POLICY_FORMAT:
             import joblib
 
@@ -439,7 +542,7 @@ class PolicyChooser:
         if not known:
             raise InputDataError(f"{self.name}: no item of the world is in the policy's bank")
         self._rows = self.policy.item_rows(known)
-        self._states = np.tile(self.policy.tracer.initial_state(), (context.n_students, 1))
+        self._states = np.tile(self.policy.state([]), (context.n_students, 1))
         self._rng = context.rng
 
     def choose(self) -> tuple[list[str], np.ndarray]:
@@ -451,5 +554,8 @@ class PolicyChooser:
 
     def observe(self, item_ids: Sequence[str], correct: np.ndarray) -> None:
         """Updates beliefs (see :class:`~quizops.simulation.base.Chooser`)."""
+        if isinstance(self.policy.model, PFAPlanningModel):
+            self.policy.model.observe(self._states, item_ids, np.asarray(correct))
+            return
         rows = self.policy.tracer.arrays.rows_of(item_ids)
         self.policy.tracer.apply_batch(self._states, rows, np.asarray(correct))

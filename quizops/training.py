@@ -1,13 +1,13 @@
 """Training: choose the planning policy's settings in fitted simulators; track and register it.
 
-The policy's value function comes from the knowledge tracer fitted in feature engineering (see
-:mod:`quizops.policy`). Training chooses what the logs cannot give directly: the weight of
-opened-up skills, the ZPD mask's mastery cap, the softmax temperature and the exploration share.
-Each candidate setting is simulated for a session of ``horizon`` questions on validation
-students of the simulators fitted to the logs (:func:`quizops.simulation.fitted.fit_simulators`;
-the ``bkt`` family always, ``pfa`` too when the interaction table is at hand), all candidates on
-the same students (common random numbers); the setting with the highest mean number of skills
-mastered, averaged over the simulators, wins.
+The policy plans in the simulator family that fits held-out students best
+(:func:`quizops.simulation.fitted.fit_simulators`: ``bkt``, whose planner uses the knowledge
+tracer of feature engineering, or ``pfa``; see :mod:`quizops.policy`). Training chooses what the
+logs cannot give directly: the weight of opened-up skills, the ZPD mask's mastery cap, the
+softmax temperature and the exploration share. Each candidate setting is simulated for a
+session of ``horizon`` questions on validation students of that fitted simulator, all
+candidates on the same students (common random numbers); the setting with the highest mean
+number of skills mastered wins.
 """
 
 from __future__ import annotations
@@ -56,76 +56,94 @@ def _settings(config: TrainingConfig) -> list[tuple[float, float, float, float]]
     )
 
 
+def choose_family(simulators: dict[str, Any] | None) -> str:
+    """The simulator family to plan in: the best held-out log-likelihood (``bkt`` without any).
+
+    Args:
+        simulators: Fitted simulators with their ``validation`` figures.
+
+    Returns:
+        The family name.
+    """
+    if not simulators:
+        return "bkt"
+    return max(simulators, key=lambda n: simulators[n].validation.get("heldout_loglik", -np.inf))
+
+
 def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
-                 simulators: dict[str, Any] | None = None) -> QuizPolicy:  # fmt: skip
+                 simulators: dict[str, Any] | None = None,
+                 family: str | None = None) -> QuizPolicy:  # fmt: skip
     """Builds the planning policy and chooses its settings by simulation.
 
     Args:
-        features: Output of feature engineering (its tracer drives the policy).
+        features: Output of feature engineering (its tracer drives the ``bkt`` planner).
         config: Hyper-parameters and search grids.
-        simulators: Fitted simulators to search in (default: the ``bkt`` world of the tracer).
+        simulators: Fitted simulators (default: the ``bkt`` world of the tracer).
+        family: Family to plan in (default: the best held-out fit, see :func:`choose_family`).
 
     Returns:
         The trained policy (unversioned), with the search's figures in ``metrics``.
 
     Raises:
-        InputDataError: There are too few examples to learn from.
+        InputDataError: Too few examples, or an unknown family.
     """
     from threadpoolctl import threadpool_limits
 
+    from quizops.policy import PFAPlanningModel
     from quizops.simulation.fitted import FittedBKTWorld
     from quizops.simulation.rollouts import simulate
 
     config = config or TrainingConfig()
     if len(features.examples) < 100:
         raise InputDataError(f"training: {len(features.examples)} examples, need at least 100")
-    worlds = simulators or {"bkt": FittedBKTWorld(features.tracer)}
+    worlds = dict(simulators or {"bkt": FittedBKTWorld(features.tracer)})
+    family = family or choose_family(simulators)
+    if family not in worlds:
+        raise InputDataError(f"training: no fitted simulator of family '{family}'")
+    world = worlds[family]
     items = features.items.reset_index(drop=True)
+    settings = _settings(config)
+    if family == "pfa":  # the PFA planner has no unlock weight or mastery cap
+        settings = sorted({(0.0, 0.0, t, e) for _, _, t, e in settings})
+
+    def build(setting: tuple[float, float, float, float]) -> QuizPolicy:
+        unlock, cap, temperature, epsilon = setting
+        model: Any = (
+            PFAPlanningModel.from_world(world)
+            if family == "pfa"
+            else PlanningModel(unlock, cap, config.ready_floor)
+        )
+        return QuizPolicy(features.tracer, items, model, temperature, epsilon)
+
     results: list[tuple[float, tuple[float, float, float, float]]] = []
     with threadpool_limits(1):
-        for setting in _settings(config):
-            unlock, cap, temperature, epsilon = setting
-            policy = QuizPolicy(
-                features.tracer,
-                items,
-                PlanningModel(unlock, cap, config.ready_floor),
-                temperature,
-                epsilon,
+        for setting in settings:
+            result = simulate(
+                build(setting).as_chooser(),
+                world,
+                students=config.validation_students,
+                steps=config.horizon,
+                seed=config.seed,
             )
-            scores = [
-                simulate(
-                    policy.as_chooser(),
-                    world,
-                    students=config.validation_students,
-                    steps=config.horizon,
-                    seed=config.seed,
-                ).final_mastered.mean()
-                for world in worlds.values()
-            ]
-            results.append((float(np.mean(scores)), setting))
-    best_score, (unlock, cap, temperature, epsilon) = max(results, key=lambda r: r[0])
-    policy = QuizPolicy(
-        features.tracer,
-        items,
-        PlanningModel(unlock, cap, config.ready_floor),
-        temperature,
-        epsilon,
-    )
+            results.append((float(result.final_mastered.mean()), setting))
+    best_score, best = max(results, key=lambda r: r[0])
+    policy = build(best)
+    unlock, cap, temperature, epsilon = best
     policy.metrics = {
         "train_examples": float(len(features.examples)),
         "search_settings": float(len(results)),
         "search_best_mastered": best_score,
         "search_worst_mastered": float(min(r[0] for r in results)),
+        "planning_family_pfa": float(family == "pfa"),
         "chosen_unlock": unlock,
         "chosen_mastery_cap": cap,
         "chosen_temperature": temperature,
         "chosen_epsilon": epsilon,
     }
     logger.info(
-        "policy search: %d settings in %s; best %.3f skills mastered after %d questions "
-        "(unlock %.1f, cap %.2f, temperature %.2f, epsilon %.2f)",
-        len(results), sorted(worlds), best_score, config.horizon, unlock, cap, temperature,
-        epsilon,
+        "policy search in the %s simulator: %d settings; best %.3f skills mastered after %d "
+        "questions (unlock %.1f, cap %.2f, temperature %.2f, epsilon %.2f)",
+        family, len(results), best_score, config.horizon, unlock, cap, temperature, epsilon,
     )  # fmt: skip
     return policy
 
@@ -276,9 +294,10 @@ def run_training_stage(*, features_dir: str | os.PathLike[str],
                 config,
                 temperature=policy.temperature,
                 epsilon=policy.epsilon,
-                unlock=policy.model.unlock,
-                mastery_cap=policy.model.mastery_cap,
+                unlock=policy.metrics["chosen_unlock"],
+                mastery_cap=policy.metrics["chosen_mastery_cap"],
             )
+            mlflow.log_param("planning_family", policy.family)
             mlflow.log_params(
                 {f"train.{k}": v for k, v in asdict(chosen).items() if not isinstance(v, tuple)}
             )

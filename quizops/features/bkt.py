@@ -140,7 +140,7 @@ def _project(guess: np.ndarray, slip: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
                ready: np.ndarray | None = None, skill: str = "", max_iter: int = 60,
                tol: float = 1e-5, init: tuple[float, float, float, float] = (0.3, 0.2, 0.1, 0.1),
-               ) -> EMFit:  # fmt: skip
+               start: EMFit | None = None) -> EMFit:  # fmt: skip
     """Fits one skill's BKT chain with tag-level guess, slip and teaching by EM.
 
     Args:
@@ -155,6 +155,7 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
         max_iter: Most EM iterations.
         tol: Stop when the log-likelihood improves by less than this per observation.
         init: Starting ``(p_init, guess, slip, teach)``.
+        start: A previous fit of the same chain to start from (overrides ``init``).
 
     Returns:
         The fit.
@@ -172,6 +173,8 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
     guess = np.full(n_tags, g0)
     slip = np.full(n_tags, s0)
     teach = np.full(n_tags, t0)
+    if start is not None:
+        p_init, guess, slip, teach = start.p_init, start.guess, start.slip, start.teach
     gate = 1.0 if ready is None else 0.5
     ready_m = np.ones(obs.shape) if ready is None else np.clip(ready, 0.0, 1.0)
     flat_tags = tags[present]

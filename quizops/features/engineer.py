@@ -13,7 +13,7 @@ import pandas as pd
 
 from quizops.errors import InputDataError
 from quizops.features.fit import fit_tracer, sort_log
-from quizops.features.tracer import KnowledgeTracer, interaction_keys
+from quizops.features.tracer import KnowledgeTracer, first_rows_of_answers
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def engineer_features(df: pd.DataFrame, *, learn_prerequisites: bool = True) -> 
     """
     tracer = fit_tracer(df, learn_prerequisites=learn_prerequisites)
     df = sort_log(df)
-    first = ~interaction_keys(df).duplicated().to_numpy()
+    first = first_rows_of_answers(df)
     inter = df.loc[first].reset_index(drop=True)
     states = tracer.trace_log(inter)
     skills = inter["item_id"].astype(str).map(tracer.item_skill).to_numpy()

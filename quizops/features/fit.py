@@ -24,7 +24,7 @@ import pandas as pd
 
 from quizops.errors import InputDataError
 from quizops.features.bkt import BKTParams, EMFit, fit_bkt_em, pack_sequences
-from quizops.features.tracer import KnowledgeTracer, interaction_keys
+from quizops.features.tracer import ANSWER_KEY, KnowledgeTracer
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def _chains(df: pd.DataFrame, skill_ids: list[str], item_level: bool = True
             ) -> dict[str, _SkillChain]:  # fmt: skip
     skills = df["skill_id"].astype(str).to_numpy()
     items = df["item_id"].astype(str).to_numpy()
-    students = df["student_id"].astype(str).to_numpy()
+    student_codes = pd.factorize(df["student_id"])[0]
     correct = df["correct"].to_numpy().astype(np.int8)
     chains = {}
     for skill in skill_ids:
@@ -67,7 +67,7 @@ def _chains(df: pd.DataFrame, skill_ids: list[str], item_level: bool = True
         local_items, tag_codes = np.unique(items[rows], return_inverse=True)
         if not item_level:  # one tag for the whole skill (plain BKT)
             local_items, tag_codes = np.array(["*"]), np.zeros(len(rows), dtype=np.int64)
-        codes = pd.factorize(students[rows])[0]
+        codes = student_codes[rows]
         obs, where = pack_sequences(correct[rows], codes)
         tags = np.zeros(obs.shape, dtype=np.int64)
         tags[where[:, 0], where[:, 1]] = tag_codes
@@ -254,7 +254,7 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True,
     if df.empty:
         raise InputDataError("feature engineering: the interaction table is empty")
     df = sort_log(df)
-    df = df.loc[~pd.DataFrame({"k": interaction_keys(df), "s": df["skill_id"]}).duplicated()]
+    df = df.loc[~df.duplicated(subset=[*ANSWER_KEY, "skill_id"])]
     df = df.reset_index(drop=True)
     skill_ids = sorted(df["skill_id"].astype(str).unique().tolist())
     skill_index = {s: i for i, s in enumerate(skill_ids)}
@@ -285,8 +285,9 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True,
                 beliefs[chain.rows][:, prereqs], axis=1
             )
             fits[skill] = fit_bkt_em(
-                chain.obs, chain.tags, len(chain.items), ready=ready, skill=skill
-            )
+                chain.obs, chain.tags, len(chain.items), ready=ready, skill=skill,
+                start=fits[skill], tol=1e-4,
+            )  # fmt: skip
         tracer = _tracer_from(skill_ids, item_skill, chains, fits, prerequisites)
         logger.info(
             "prerequisites learnt from the logs: %s",

@@ -259,8 +259,7 @@ class KnowledgeTracer:
         """
         if df.empty:
             return np.empty((0, self.n_skills))
-        key = interaction_keys(df)
-        first = ~key.duplicated().to_numpy()
+        first = first_rows_of_answers(df)
         group = np.cumsum(first) - 1  # interaction number of each row
         inter = df.loc[first]
         before = self.trace_interactions(
@@ -363,6 +362,22 @@ def interaction_keys(df: pd.DataFrame) -> pd.Series:
     )
 
 
+#: Columns that identify one answer (the rows of a multi-skill answer share them).
+ANSWER_KEY = ["student_id", "timestamp", "item_id"]
+
+
+def first_rows_of_answers(df: pd.DataFrame) -> np.ndarray:
+    """Marks the first row of each answer (see :func:`interaction_keys`), without building keys.
+
+    Args:
+        df: Canonical rows.
+
+    Returns:
+        Boolean vector.
+    """
+    return ~df.duplicated(subset=ANSWER_KEY).to_numpy()
+
+
 @dataclass(frozen=True)
 class TagArrays:
     """A tracer's bank as arrays [items, max tags] (skill -1 pads) for vectorized updates.
@@ -420,6 +435,10 @@ class TagArrays:
             gate=np.asarray(tracer.gate, dtype=float),
         )
 
+    @cached_property
+    def _lookup(self) -> pd.Index:
+        return pd.Index(self.item_ids, dtype=object)
+
     def rows_of(self, item_ids: Sequence[str] | np.ndarray) -> np.ndarray:
         """Rows of item ids, -1 for an unknown id.
 
@@ -429,6 +448,7 @@ class TagArrays:
         Returns:
             Rows.
         """
-        get = self.index.get
-        return np.fromiter((get(str(i), -1) for i in item_ids), dtype=np.int64,
-                           count=len(item_ids))  # fmt: skip
+        values = np.asarray(item_ids, dtype=object)
+        if values.size and not isinstance(values[0], str):
+            values = values.astype(str).astype(object)
+        return self._lookup.get_indexer(values).astype(np.int64)

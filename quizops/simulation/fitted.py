@@ -26,7 +26,7 @@ import pandas as pd
 
 from quizops.errors import InputDataError
 from quizops.features.fit import fit_tracer, sort_log
-from quizops.features.tracer import KnowledgeTracer, interaction_keys
+from quizops.features.tracer import ANSWER_KEY, KnowledgeTracer, first_rows_of_answers
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ HOLDOUT_SHARE = 0.2
 
 def _interactions(df: pd.DataFrame) -> pd.DataFrame:
     df = sort_log(df)
-    first = ~interaction_keys(df).duplicated().to_numpy()
+    first = first_rows_of_answers(df)
     return df.loc[first].reset_index(drop=True)
 
 
@@ -287,13 +287,11 @@ def _pfa_design(df: pd.DataFrame, item_ids: list[str],
     from scipy import sparse
 
     rows_df = sort_log(df)
-    key = interaction_keys(rows_df)
     item_index = {s: i for i, s in enumerate(item_ids)}
     skill_index = {s: i for i, s in enumerate(skill_ids)}
     rows_df = rows_df.assign(
         _i=rows_df["item_id"].astype(str).map(item_index),
         _s=rows_df["skill_id"].astype(str).map(skill_index),
-        _k=key,
     ).dropna(subset=["_i", "_s"])
     rows_df["_i"] = rows_df["_i"].astype(np.int64)
     rows_df["_s"] = rows_df["_s"].astype(np.int64)
@@ -301,7 +299,7 @@ def _pfa_design(df: pd.DataFrame, item_ids: list[str],
     grp = rows_df.groupby(["student_id", "_s"], sort=False)["correct"]
     succ = grp.cumsum() - rows_df["correct"]
     fail = grp.cumcount() - succ
-    inter_code = pd.factorize(rows_df["_k"])[0]
+    inter_code = rows_df.groupby(ANSWER_KEY, sort=False).ngroup().to_numpy()
     n_inter = int(inter_code.max()) + 1 if len(inter_code) else 0
     n_items, n_skills = len(item_ids), len(skill_ids)
     first = ~pd.Series(inter_code).duplicated().to_numpy()
