@@ -427,11 +427,11 @@ def _set_alias(client: Any, alias: str, version: str) -> None:
         ) from exc
 
 
-def _require_version(client: Any, version: str) -> None:
+def _require_version(client: Any, version: str) -> Any:
     from mlflow.exceptions import MlflowException
 
     try:
-        client.get_model_version(REGISTERED_MODEL, str(version))
+        return client.get_model_version(REGISTERED_MODEL, str(version))
     except MlflowException as exc:
         if getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             raise ModelNotFoundError(
@@ -537,6 +537,39 @@ def rollback_to_previous(
             raise RegistryError(f"champion alias did not read back as version {previous}")
     logger.info("%s rolled back: champion %s (was %s)", REGISTERED_MODEL, previous, current)
     return Promotion(champion=previous, previous="", replaced=current)
+
+
+def champion_for_promotion(version: str, tracking_uri: str = "") -> str:
+    """The champion a promotion of ``version`` must find (compare-and-set), checked now.
+
+    When the evaluation gate recorded the champion it compared the challenger against (tag
+    :data:`quizops.names.GATE_CHAMPION_TAG` on the version), the current champion must still be
+    that one: a different champion invalidates the comparison.
+
+    Args:
+        version: The challenger's registered version.
+        tracking_uri: Tracking URI.
+
+    Returns:
+        The current champion ("" if none).
+
+    Raises:
+        RegistryError: The registry could not be read, or the champion changed since the
+            evaluation.
+        ModelNotFoundError: The version is not registered.
+    """
+    from quizops.names import GATE_CHAMPION_TAG
+
+    client = registry_client(tracking_uri)
+    tags = _require_version(client, str(version)).tags or {}
+    current = read_champion(client=client)
+    evaluated = tags.get(GATE_CHAMPION_TAG)
+    if evaluated is not None and str(evaluated) != current:
+        raise RegistryError(
+            f"champion changed since version {version} was evaluated (evaluated against "
+            f"{evaluated or '(none)'}, champion now {current or '(none)'}); re-evaluate"
+        )
+    return current
 
 
 def promote_in_registry(

@@ -119,7 +119,7 @@ def run_deploy_stage(
     """
     from quizops.deploy.analysis import PrometheusAnalysis
     from quizops.deploy.rollout import revision_smoke_test
-    from quizops.tracking import promote_in_registry, read_champion
+    from quizops.tracking import champion_for_promotion, promote_in_registry
 
     if target == "local":
         record = deploy_local(
@@ -127,7 +127,7 @@ def run_deploy_stage(
         )
     elif target == "kserve":
         # Read before touching the cluster (fails closed); promotion is compare-and-set on it.
-        champion = read_champion(tracking_uri) if model_version else ""
+        champion = champion_for_promotion(model_version, tracking_uri) if model_version else ""
         manifest = render_inference_service(
             service_name, namespace, model_uri, image, model_version
         )

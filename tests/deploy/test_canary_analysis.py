@@ -376,3 +376,32 @@ def test_judge_waits_for_enough_data_and_fails_fast():
 
     result = observe_window(observe, criteria, 600, 60, sleep=lambda s: None)
     assert not result.promote and result.samples == 1 and len(calls) == 1
+
+
+def test_stage_refuses_before_deploying_when_the_evaluated_champion_changed(
+    tmp_path, policy_dir, registry
+):
+    from quizops.deploy import run_deploy_stage
+    from quizops.errors import RegistryError
+
+    uri, mlflow_client = registry  # version 1 is champion
+    mlflow_client.set_model_version_tag("quiz-policy", "2", "gate.champion_version", "")
+    with MockKubeAPI() as kube:
+        with pytest.raises(RegistryError, match="champion changed since version 2"):
+            run_deploy_stage(
+                model_dir=str(policy_dir),
+                model_uri="gs://quizops/models/v2/policy",
+                model_version="2",
+                target="kserve",
+                namespace=NS,
+                service_name="quiz-policy",
+                canary_traffic_percent=10,
+                tracking_uri=uri,
+                image=IMAGE,
+                deployment_path=str(tmp_path / "deployment.json"),
+                report_path=str(tmp_path / "report.md"),
+                api=_api(kube),
+            )
+        assert kube.requests == []  # nothing was deployed
+    assert not (tmp_path / "deployment.json").exists() and not (tmp_path / "report.md").exists()
+    assert str(mlflow_client.get_model_version_by_alias("quiz-policy", "champion").version) == "1"

@@ -10,6 +10,7 @@ from quizops.errors import ModelNotFoundError, RegistryError
 from quizops.tracking import (
     PROMOTION_LOCK_MODEL,
     Lineage,
+    champion_for_promotion,
     promote,
     promote_in_registry,
     read_alias,
@@ -168,3 +169,19 @@ def test_alias_not_set_on_sqlite_means_no_champion(tmp_path):
     assert version_by_alias("champion", uri) is None
     mlflow.MlflowClient(uri, uri).create_registered_model("quiz-policy")
     assert version_by_alias("champion", uri) is None
+
+
+def test_promotion_refuses_when_the_champion_changed_since_evaluation(server, source):
+    uri, run_id = source
+    evaluated_against = read_champion(server)
+    challenger = register_policy(
+        uri, run_id, LINEAGE, server, tags={"gate.champion_version": evaluated_against}
+    )
+    other = register_policy(uri, run_id, LINEAGE, server)
+    promote(other, evaluated_against, server)  # another run promoted meanwhile
+    with pytest.raises(RegistryError, match=r"champion changed since version .* was evaluated"):
+        champion_for_promotion(challenger, server)
+    fresh = register_policy(uri, run_id, LINEAGE, server, tags={"gate.champion_version": other})
+    assert champion_for_promotion(fresh, server) == other
+    untagged = register_policy(uri, run_id, LINEAGE, server)
+    assert champion_for_promotion(untagged, server) == other
