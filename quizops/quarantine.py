@@ -1,7 +1,8 @@
 """The raw zone hand-off between ingest and the PII scan.
 
 Ingest converts the source to the canonical table but must not store personal data in the
-pipeline root (DESIGN.md: PII is scanned before anything else stores the data). It writes the
+pipeline root (README, "Why ingest leaves its table in the raw zone": PII is scanned before
+anything else stores the data). It writes the
 canonical table into the raw zone (beside the source, where personal data already lives) and
 passes downstream only a manifest: the table's URI, its SHA-256 and its row count. The PII scan
 reads the table back through the manifest, checking the digest, and writes the first
