@@ -113,9 +113,10 @@ _CITY = (
     r"|dos|das|di)\s)?" + _NOT_GREETING + r"[A-ZÀ-Þ][\wÀ-ÿ'-]+){0,3}"
 )
 _US_POSTCODE_TAIL = r"(?:,?\s+" + _CITY + r",\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"  # City, ST 12345
+_PT_PARTICLES = r"(?:(?:de|da|do|dos|das|e)\s+)"
 _BR_CEP_TAIL = (
-    r"(?:,?\s+(?:" + _CAP + r"(?:\s(?:de\s|da\s|do\s)?" + _CAP + r"){0,3},?\s+)?\d{5}-?\d{3}"
-    r"(?:\s+" + _CITY + r"(?:\s*/\s*[A-Z]{2}\b)?)?)"
+    r"(?:(?:,\s*[^,\n]{2,40}?)?,?\s+\d{5}-?\d{3}"  # an optional district, then the CEP
+    r"(?:\s+" + _PT_PARTICLES + r"?" + _CITY + r"(?:\s*/\s*[A-Z]{2}\b)?)?)"
 )
 _GB_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}"
 _EU_POSTCODE_TAIL = r"(?:,?\s+\d{5}\s+" + _CITY + r")?"
@@ -181,7 +182,10 @@ ADDRESS_RES: tuple[re.Pattern[str], ...] = (
         + r"){0,3}"
     ),
     # "784 清水 Street" (Faker's ja_JP street addresses)
-    re.compile(r"(?<![\w.])\d{1,6}\s+[一-龥ぁ-んァ-ヶー]{1,8}\s+(?:Street|St\.?|Avenue|Road)\b"),
+    re.compile(
+        r"(?<![A-Za-z0-9_.])\d{1,6}\s+[一-龥々ぁ-んァ-ヶー]{1,8}\s+(?:Street|St\.?|Avenue|Road)"
+        r"(?![A-Za-z])"
+    ),
     # it_IT: "Piazza Giacobbe, 62", "Borgo Camicione, 0 Appartamento 6, 07044, Ittiri (SS)"
     re.compile(
         r"(?<![\w.])(?:Via|Viale|Piazza|Piazzale|Corso|Largo|Vicolo|Vico|Contrada|Borgo|Strada|"
@@ -196,9 +200,10 @@ ADDRESS_RES: tuple[re.Pattern[str], ...] = (
     re.compile(
         r"(?<![\w-])(?:[A-Z][\wëéèöüï'-]*\s)?[A-Z][\wëéèöüï'-]*"
         r"(?:straat|laan|weg|plein|gracht|kade|dijk|pad|hof|park|steeg|baan|singel|dreef|"
-        r"plantsoen|markt|burg|kanaal|haven|veld|wal|ring|oord|erf|lei|dam|brink|hoven)"
+        r"plantsoen|markt|burg|kanaal|haven|veld|wal|ring|oord|erf|lei|dam|brink|hoven|boulevard|"
+        r"straatweg|steeg|hof|kwartier)"
         r"\s+\d{1,5}(?:\s?[a-zA-Z](?![\w]))?(?:[-/]\d{1,4})?"
-        r"(?:,?\s+\d{4}\s?[A-Z]{2}(?:,?\s+" + _CITY + r")?)?"
+        r"(?:,?\s+\d{4}\s?[A-Z]{2}(?:,?\s+(?:'t\s|de\s)?" + _CITY + r")?)?"
     ),
     # pt_BR: "Rua das Flores, 44", "Aeroporto Siqueira, 56, Conjunto Taquaril, 21299-722 Abreu";
     # without a number the CEP is the evidence ("Vila Pires, Santa Rita, 33873-652 Cardoso")
@@ -207,25 +212,25 @@ ADDRESS_RES: tuple[re.Pattern[str], ...] = (
         r"Residencial|Passarela|Aeroporto|Trecho|Quadra|Setor|Núcleo|Lagoa|Conjunto|Condomínio|"
         r"Chácara|Favela|Fazenda|Campo|Loteamento|Largo|Ladeira|Lago|Morro|Parque|Pátio|Rampa|"
         r"Recanto|Sítio|Viaduto|Viela|Distrito|Feira|Jardim|Colônia|Esplanada|Estação|Ponte|"
-        r"Quinta|Vale|Margem|Rodoanel)"
-        r"\s+(?:(?:de|da|do|dos|das)\s+)?(?:"
+        r"Quinta|Vale|Margem|Rodoanel|Praia|Trevo|Boulevard|Beco|Galeria|Servidão)"
+        r"\s+"
+        + _PT_PARTICLES
+        + r"{0,2}(?:"
         + _CAP
-        + r")(?:\s(?:de\s|da\s|do\s|dos\s|das\s)?"
+        + r")(?:\s"
+        + _PT_PARTICLES
+        + r"{0,2}"
         + _CAP
         + r"){0,3}(?:,\s*\d{1,5}(?:,?\s+(?i:apto\.?|apartamento|bloco|casa|sala)\s*\w{1,5})?"
         + _BR_CEP_TAIL
-        + r"?|(?:,\s*"
-        + _CAP
-        + r"(?:\s(?:de\s|da\s|do\s)?"
-        + _CAP
-        + r"){0,3})?"
+        + r"?|"
         + _BR_CEP_TAIL
         + r")"
     ),
     # ja_JP: "香川県長生郡長生村東和町14丁目14番9号", "栃木県山武市丹勢1丁目7番7号 卯の里コーポ538"
     re.compile(
-        r"(?:北海道|東京都|京都府|大阪府|[一-龥]{2,3}県)?[一-龥ぁ-んァ-ヶー]{0,20}?"
-        r"\d{1,4}丁目\d{1,4}番地?(?:\d{1,4}号)?(?:\s?[一-龥ぁ-んァ-ヶー]{1,12}\d{1,4}(?:号室)?)?"
+        r"(?:北海道|東京都|京都府|大阪府|[一-龥]{2,3}県)?[一-龥々ぁ-んァ-ヶー]{0,20}?"
+        r"\d{1,4}丁目\d{1,4}番地?(?:\d{1,4}号)?(?:\s?[一-龥々ぁ-んァ-ヶー]{1,12}\d{1,4}(?:号室)?)?"
     ),
     # es_ES: "Rambla de Quique Perera 8 Puerta 8", "C. Mayor 12, 28001"
     re.compile(

@@ -197,3 +197,19 @@ def test_numbers_that_are_no_phone_numbers():
     for text in (*ORDINARY_ANSWERS, "I got 1234567 as the product.", "In 1998 it was 8,400,000",
                  "pi = 3.14159265", "2024-05-17", "page 204"):  # fmt: skip
         assert not [s for s in scanner.scan(text) if s.entity_type == "PHONE"], text
+
+
+def test_free_text_in_nine_locales():
+    from bench.pii_corpus import make_corpus, score
+
+    scanner = TextScanner()
+    records = make_corpus(4000, seed=TEST_SEED + 5, locales=EXPORT_LOCALES)
+    assert {r.locale for r in records} == set(EXPORT_LOCALES)
+    results = score(records, lambda t: [(s.start, s.end, s.entity_type) for s in scanner.scan(t)])
+    for entity_type in ("EMAIL", "PHONE", "US_SSN", "DATE_OF_BIRTH", "IP_ADDRESS", "URL",
+                        "STUDENT_ID"):  # fmt: skip
+        assert results[entity_type]["recall"] >= 0.99, (entity_type, results[entity_type])
+    # addresses need evidence: Faker writes some without a house number or postcode
+    assert results["ADDRESS"]["recall"] >= 0.95, results["ADDRESS"]
+    assert results["PERSON"]["recall"] >= 0.97, results["PERSON"]
+    assert results["ALL"]["precision"] >= 0.95, results["ALL"]
