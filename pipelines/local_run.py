@@ -236,7 +236,15 @@ def configure_logging() -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parses `make run`'s command line.
+
+    Args:
+        argv: Arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The arguments.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="source path (default: simulate)")
     parser.add_argument("--format", default="assistments", dest="source_format")
@@ -247,16 +255,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pii-policy", help="JSON file with the de-identification policy for the PII stage"
     )
-    args = parser.parse_args(argv)
-    configure_logging()
-    overrides: dict[str, object] = {"source_encoding": args.encoding}
+    return parser.parse_args(argv)
+
+
+def pipeline_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The pipeline arguments the command line sets.
+
+    Args:
+        args: Output of :func:`parse_args`.
+
+    Returns:
+        Pipeline parameter -> value (the PII policy file's text as ``pii_policy_json``).
+
+    Raises:
+        ConfigurationError: The PII policy file is missing or not a JSON object.
+    """
+    overrides: dict[str, Any] = {"source_encoding": args.encoding}
     if args.eval_students is not None:
         overrides["eval_students"] = args.eval_students
+    if args.pii_policy:
+        overrides["pii_policy_json"] = read_policy_file(args.pii_policy)
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging()
     try:
-        if args.pii_policy:
-            overrides["pii_policy_json"] = read_policy_file(args.pii_policy)
         summary = run_local(
-            args.data, args.source_format, args.interactions, args.span, overrides=overrides
+            args.data,
+            args.source_format,
+            args.interactions,
+            args.span,
+            overrides=pipeline_overrides(args),
         )
     except QuizopsError as exc:
         logger.error("%s", exc)
