@@ -643,7 +643,11 @@ def rollback_kserve(
     status = current.get("status") or {}
     serving = _predictor_status(status).get("latestRolledoutRevision", "")
     validate_merged(current, {"spec": {"predictor": previous}})
-    roll_back(cluster, previous, labels, "", record, analysis_timeout, poll_interval, sleep)
+    # The recorded previous spec is used up: a second rollback refuses instead of re-applying it.
+    used_up = {PREVIOUS_PREDICTOR_ANNOTATION: None, PREVIOUS_VERSION_ANNOTATION: None}
+    roll_back(
+        cluster, previous, labels, "", record, analysis_timeout, poll_interval, sleep, used_up
+    )
     record.event(f"redeployed the previous predictor spec (was serving {serving or '?'})")
     return record
 

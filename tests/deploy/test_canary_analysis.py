@@ -342,6 +342,8 @@ def test_rollback_redeploys_the_previous_spec_after_a_promotion():
         assert after["metadata"]["labels"]["quizops.io/model-version"] == "1"
         traffic = after["status"]["components"]["predictor"]["traffic"]
         assert [t["percent"] for t in traffic] == [100]
+        with pytest.raises(DeploymentError, match="no previous predictor recorded"):
+            rollback_kserve(_api(kube), "quiz-policy", NS, sleep=lambda s: None)
 
 
 # ----------------------------------------------------------------------------- the judgement
