@@ -289,7 +289,11 @@ def classify_column(
         spans = scanner.scan(value)
         by_type: Counter[str] = Counter()
         for span in spans:
-            if curriculum and span.entity_type == PERSON:
+            if span.entity_type == PERSON and (
+                curriculum or not scanner.names.has_known_name(value[span.start : span.end])
+            ):
+                # A run of capitalised words ("Algebraic Simplification") is no evidence
+                # that a column holds names; a known first or last name is.
                 continue
             by_type[span.entity_type] += span.end - span.start
         if by_type:
@@ -341,7 +345,8 @@ def classify_column(
         return ColumnClass(
             column, None, None, share, free_text, IDENTIFIER, "name cue (identifier)"
         )
-    if votes and name_class is None:
+    weak = set(votes) == {PERSON} and votes[PERSON] < 0.05 * n  # one surname-like word
+    if votes and name_class is None and not weak:
         # Some values are personal data, too few to name the column: single tokens are
         # identifiers (pseudonymized), longer values are text (redacted).
         top = votes.most_common(1)[0][0]

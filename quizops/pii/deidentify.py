@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 from collections import Counter, defaultdict
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,11 +20,12 @@ from quizops.pii.columns import (
     ColumnClass,
     classify_by_name,
     classify_column,
+    name_cue,
 )
 from quizops.pii.columns import (
     IDENTIFIER as IDENTIFIER_CLASS,
 )
-from quizops.pii.entities import ENTITY_TYPES, STUDENT_ID
+from quizops.pii.entities import ENTITY_TYPES, PERSON, STUDENT_ID
 from quizops.pii.policy import DROP, KEEP, PSEUDONYMIZE, REDACT, PIIPolicy, load_policy
 from quizops.pii.scanner import TextScanner, redact
 from quizops.privacy import suppress_small_cells
@@ -168,6 +170,23 @@ def default_action(cls: ColumnClass) -> str:
     )
 
 
+def _holds_personal_data(values: pd.Series, scanner: TextScanner) -> bool:
+    """Tells whether any distinct value of a column holds personal data.
+
+    Person names count when a known first or last name is among them (a run of capitalised
+    words such as a skill name does not).
+    """
+    if name_cue(str(values.name))[1] is not None:
+        return False  # a named item, curriculum or text column keeps its default
+    for value in pd.unique(values.dropna().astype(str)):
+        for span in scanner.scan(value):
+            if span.entity_type != PERSON or scanner.names.has_known_name(
+                value[span.start : span.end]
+            ):
+                return True
+    return False
+
+
 def _student_column(df: pd.DataFrame, classes: dict[str, ColumnClass]) -> str | None:
     """The column that identifies students: ``student_id``, else the first student-id cue."""
     if "student_id" in df.columns:
@@ -265,6 +284,17 @@ def deidentify_frame(
             cls = classes[column]
             if auto and column not in policy.columns:
                 action = default_action(cls)
+                if action == KEEP and not cls.numeric and _holds_personal_data(df[column], scanner):
+                    # No name cue and too few personal values to name the column: the safe
+                    # default for a column nobody vouched for is to redact it.
+                    action = REDACT
+                    cls = replace(
+                        cls,
+                        column_class=FREE_TEXT,
+                        free_text=True,
+                        reason=cls.reason + "; some values hold personal data: redacted",
+                    )
+                    classes[column] = cls
             else:
                 action = policy.action(column)
             actions[column] = action

@@ -390,6 +390,24 @@ class NameDetector:
         parts = lowered.split("-")
         return all(p in self.first or p in self.last for p in parts)
 
+    def has_known_name(self, text: str) -> bool:
+        """Tells whether a text holds a gazetteer name that is not a common word.
+
+        Args:
+            text: A detected name or any short text.
+
+        Returns:
+            True when one of its words is a known first or last name (CJK names included).
+        """
+        if _CJK_RE.search(text) and self._cjk_gazetteer_re is not None:
+            if self._cjk_gazetteer_re.search(text):
+                return True
+        for m in WORD_RE.finditer(text):
+            lowered = m.group().lower()
+            if lowered not in self.common and lowered not in TITLES and self._is_known(lowered):
+                return True
+        return False
+
     def find(self, text: str) -> Iterator[Span]:
         """Finds the person names in a text.
 

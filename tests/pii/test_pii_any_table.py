@@ -213,3 +213,21 @@ def test_free_text_in_nine_locales():
     assert results["ADDRESS"]["recall"] >= 0.95, results["ADDRESS"]
     assert results["PERSON"]["recall"] >= 0.97, results["PERSON"]
     assert results["ALL"]["precision"] >= 0.95, results["ALL"]
+
+
+def test_unnamed_column_with_a_few_names_is_redacted_not_kept():
+    names = curriculum_names()
+    df = pd.DataFrame(
+        {
+            "user_id": [str(i % 20) for i in range(len(names))],
+            "c07": ["ask Maria Rossi" if i == 5 else n for i, n in enumerate(names)],
+            "topic": names,
+        }
+    )
+    clean, report = deidentify_frame(df, KEY, auto=True)
+    classes = {c["column"]: (c["class"], c["action"]) for c in report["columns"]}
+    assert classes["c07"] == ("free text", "redact")
+    assert "Maria" not in clean["c07"].iloc[5] and "Rossi" not in clean["c07"].iloc[5]
+    assert clean["c07"].iloc[4] == df["c07"].iloc[4]  # skill names keep their text
+    assert classes["topic"] == ("non-personal", "keep")
+    assert clean["topic"].tolist() == names
