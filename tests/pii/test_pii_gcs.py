@@ -43,3 +43,21 @@ def test_missing_gcs_object_exit_2(gcs, tmp_path, monkeypatch):
          "--output", str(tmp_path / "c.parquet")]
     )  # fmt: skip
     assert code == 2 and not list(tmp_path.iterdir())
+
+
+def test_gcs_any_table(gcs, monkeypatch):
+    from bench.pii_corpus import DISTRICT_PII_COLUMNS, make_district_export
+
+    monkeypatch.setenv("QUIZOPS_PII_KEY", KEY.hex())
+    export, _ = make_district_export(300, seed=17)
+    buffer = io.BytesIO()
+    export.to_parquet(buffer, index=False)
+    storage.write_bytes(f"{gcs}/in/export.parquet", buffer.getvalue())
+    code = main(
+        ["pii-scan", f"{gcs}/in/export.parquet", "--report", f"{gcs}/out/any.json",
+         "--output", f"{gcs}/out/any.parquet"]
+    )  # fmt: skip
+    assert code == 0
+    clean = pd.read_parquet(io.BytesIO(storage.read_bytes(f"{gcs}/out/any.parquet")))
+    assert "user_id" in clean and not set(DISTRICT_PII_COLUMNS) - {"user_id"} & set(clean)
+    assert json.loads(storage.read_bytes(f"{gcs}/out/any.json"))["mode"] == "any table"
