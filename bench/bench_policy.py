@@ -62,7 +62,7 @@ def policy_rows(quick: bool = False) -> list[dict]:
     from quizops.policy import TrainingConfig
     from quizops.simulation.baselines import OracleChooser, baseline_choosers, best_mastery_chooser
     from quizops.simulation.fitted import fit_simulators
-    from quizops.training import choose_family, train_policy
+    from quizops.training import train_policy
 
     students = 300 if quick else 2000
     rows: list[dict] = []
@@ -72,7 +72,7 @@ def policy_rows(quick: bool = False) -> list[dict]:
         config = TrainingConfig(validation_students=150 if quick else 400)
         # The policy the pipeline serves plans in the best-fitting family; each family's row
         # "learned policy" is the policy trained by planning in that family.
-        served_family = choose_family(simulators)
+        served_family = config.family
         planned = {f: train_policy(features, config, simulators, family=f) for f in simulators}
         served = planned[served_family]
         for family, world in {**simulators, "true world": truth}.items():

@@ -1,8 +1,9 @@
 """Training: choose the planning policy's settings in fitted simulators; track and register it.
 
-The policy plans in the simulator family that fits held-out students best
-(:func:`quizops.simulation.fitted.fit_simulators`: ``bkt``, whose planner uses the knowledge
-tracer of feature engineering, or ``pfa``; see :mod:`quizops.policy`). Training chooses what the
+The served policy plans in the ``bkt`` simulator fitted to the logs (its planner uses the
+knowledge tracer of feature engineering; see :mod:`quizops.policy` and
+``TrainingConfig.family`` for why not the best held-out fit); a ``pfa`` planner is available for
+evaluation in that family. Training chooses what the
 logs cannot give directly: the weight of opened-up skills, the ZPD mask's mastery cap, the
 softmax temperature and the exploration share. Each candidate setting is simulated for a
 session of ``horizon`` questions on validation students of that fitted simulator, all
@@ -57,7 +58,7 @@ def _settings(config: TrainingConfig) -> list[tuple[float, float, float, float]]
 
 
 def choose_family(simulators: dict[str, Any] | None) -> str:
-    """The simulator family to plan in: the best held-out log-likelihood (``bkt`` without any).
+    """The simulator family with the best held-out log-likelihood (``bkt`` without any).
 
     Args:
         simulators: Fitted simulators with their ``validation`` figures.
@@ -79,7 +80,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         features: Output of feature engineering (its tracer drives the ``bkt`` planner).
         config: Hyper-parameters and search grids.
         simulators: Fitted simulators (default: the ``bkt`` world of the tracer).
-        family: Family to plan in (default: the best held-out fit, see :func:`choose_family`).
+        family: Family to plan in (default: ``config.family``).
 
     Returns:
         The trained policy (unversioned), with the search's figures in ``metrics``.
@@ -97,7 +98,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
     if len(features.examples) < 100:
         raise InputDataError(f"training: {len(features.examples)} examples, need at least 100")
     worlds = dict(simulators or {"bkt": FittedBKTWorld(features.tracer)})
-    family = family or choose_family(simulators)
+    family = family or config.family
     if family not in worlds:
         raise InputDataError(f"training: no fitted simulator of family '{family}'")
     world = worlds[family]

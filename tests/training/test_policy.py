@@ -8,7 +8,7 @@ from quizops.simulation import random_chooser, rollout
 
 @pytest.fixture(scope="module")
 def policy(feature_set):
-    return train_policy(feature_set, TrainingConfig(seed=0))
+    return train_policy(feature_set, TrainingConfig(seed=0, validation_students=150))
 
 
 def test_probabilities_are_distributions_with_exploration_floor(policy, feature_set):
@@ -72,3 +72,51 @@ def test_training_does_not_depend_on_pseudonyms_row_order(canonical_log, feature
     np.testing.assert_allclose(
         first.probabilities(states, bank), second.probabilities(states, bank)
     )
+
+
+def test_propensities_are_the_frequencies_of_the_choices(policy):
+    rng = np.random.default_rng(3)
+    history = [(policy.item_bank[0], 1), (policy.item_bank[5], 0)]
+    draws = [policy.choose(history, None, rng) for _ in range(4000)]
+    items = np.array([d[0] for d in draws])
+    for item in set(items[:50]):
+        reported = next(p for i, p in draws if i == item)
+        assert (items == item).mean() == pytest.approx(reported, abs=4 * np.sqrt(0.25 / 4000))
+
+
+def test_the_zpd_mask_keeps_believed_mastered_skills_out_at_low_temperature(policy):
+    n = policy.tracer.n_skills
+    states = np.full((1, n), 0.999)
+    states[0, 0] = 0.05  # only skill 0 is open (no prerequisites in the first course skill)
+    bank = np.arange(len(policy.items))
+    probs = policy.probabilities(states, bank)[0]
+    skill = policy.tracer.arrays.skill[policy.tracer.arrays.rows_of(policy.item_bank), 0]
+    floor = policy.epsilon / len(bank)
+    assert probs[skill != 0].max() == pytest.approx(floor, rel=1e-3)
+    assert probs[skill == 0].sum() > 0.9
+
+
+def test_pfa_planning_policy_round_trips_and_plans_on_answer_counts(feature_set, canonical_log,
+                                                                     tmp_path):  # fmt: skip
+    from quizops.simulation import fit_simulators, simulate
+    from quizops.training import choose_family, train_policy
+
+    simulators = fit_simulators(canonical_log, seed=0)
+    assert choose_family(simulators) == max(
+        simulators, key=lambda f: simulators[f].validation["heldout_loglik"]
+    )
+    pfa = train_policy(feature_set, TrainingConfig(validation_students=100), simulators, "pfa")
+    assert pfa.family == "pfa"
+    pfa.save(tmp_path / "pfa")
+    again = QuizPolicy.load(tmp_path / "pfa")
+    history = [(pfa.item_bank[2], 1)] * 4
+    assert again.choose(history, None, np.random.default_rng(0)) == pfa.choose(
+        history, None, np.random.default_rng(0)
+    )
+    world = simulators["pfa"]
+    planned = simulate(pfa.as_chooser(), world, students=200, steps=20, seed=3)
+    served = simulate(
+        train_policy(feature_set, TrainingConfig(validation_students=100), simulators, "bkt")
+        .as_chooser(), world, students=200, steps=20, seed=3,
+    )  # fmt: skip
+    assert planned.final_mastered.mean() > served.final_mastered.mean()
