@@ -105,6 +105,14 @@ def ingest_cases(tmp: Path) -> dict[str, tuple[Path, str]]:
     path.parent.mkdir()
     path.write_bytes(b"PAR1" + f"{EMAIL} {NAME}".encode() * 10)
     cases["canonical not parquet"] = (path, "canonical")
+    from tests.ingest.test_ednet_canonical import write_ednet
+
+    root = write_ednet(
+        tmp / "ednet",
+        users={"u7": [(EMAIL, 1, "q1", "b", 24000), (1565096221062, 2, "q2",
+                                                                     PHONE, NAME)]},
+    )  # fmt: skip
+    cases["ednet wrong types"] = (root, "ednet")
     return cases
 
 
