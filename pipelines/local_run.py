@@ -37,9 +37,9 @@ STAGES = (
     "pii-scan",
     "data-validation",
     "feature-engineering",
-    "materialize-features",
     "train-policy",
     "evaluate-policy",
+    "materialize-features",
     "deploy-kserve",
     "run-summary",
 )
@@ -145,7 +145,9 @@ def _summary(tracker: StageTracker, seconds: float, error: str | None) -> dict[s
         status = tracker.statuses.get(stage)
         if status is None:
             status = (
-                "SKIPPED (not blessed)" if stage == "deploy-kserve" and not error else "NOT RUN"
+                "SKIPPED (not blessed)"
+                if stage in ("materialize-features", "deploy-kserve") and not error
+                else "NOT RUN"
             )
         stages[stage] = {"status": status, "seconds": round(tracker.seconds.get(stage, 0.0), 2)}
     summary: dict[str, Any] = {

@@ -216,23 +216,6 @@ def training_pipeline(
             "Compute the features",
         )
 
-        materialize_task = apply_policy(
-            materialize_features(
-                data=validation_task.outputs["validated"],
-                features=features_task.outputs["features"],
-                feature_store=feature_store,
-                offline_uri=feature_offline_uri,
-            ),
-            "materialize-features",
-            "Materialize the student states",
-        )
-        kubernetes.use_secret_as_env(
-            materialize_task,
-            secret_name=FEAST_REDIS_SECRET,
-            secret_key_to_env={"connection_string": FEAST_REDIS_ENV},
-            optional=True,
-        )
-
         train_task = apply_policy(
             train_policy(
                 features=features_task.outputs["features"],
@@ -273,6 +256,25 @@ def training_pipeline(
             use_mlflow_credentials(task)
 
         with dsl.If(eval_task.outputs["Output"] == True, name="If blessed"):  # noqa: E712
+            # Only a blessed policy's states go online: the store holds the states of the
+            # tracer that serves (a state of another tracer is not continued).
+            materialize_task = apply_policy(
+                materialize_features(
+                    data=validation_task.outputs["validated"],
+                    features=features_task.outputs["features"],
+                    feature_store=feature_store,
+                    offline_uri=feature_offline_uri,
+                ),
+                "materialize-features",
+                "Materialize the student states",
+            )
+            kubernetes.use_secret_as_env(
+                materialize_task,
+                secret_name=FEAST_REDIS_SECRET,
+                secret_key_to_env={"connection_string": FEAST_REDIS_ENV},
+                optional=True,
+            )
+
             deploy_task = apply_policy(
                 deploy_kserve(
                     model=train_task.outputs["model"],
@@ -287,5 +289,5 @@ def training_pipeline(
                 "Deploy the policy",
             )
             use_mlflow_credentials(deploy_task)
-            # The new policy's tracer reads the states its own run materialized.
+            # The new policy's tracer finds the states its own run materialized.
             deploy_task.after(materialize_task)
