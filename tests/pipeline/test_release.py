@@ -88,3 +88,17 @@ def test_nothing_else_in_the_repository_pins_another_image_tag():
                 if tag != names.IMAGE_VERSION:
                     stale.append(f"{path.relative_to(REPO)}: {tag}")
     assert not stale
+
+
+def test_the_predictor_image_installs_the_serving_extra_only():
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    serving, core = set(extras["serving"]), set(extras["core"])
+    assert serving <= core  # the same pins as the core image: one resolution
+    names_only = {re.split(r"[=<>\[ ]", r, maxsplit=1)[0].lower() for r in serving}
+    assert not names_only & {"mlflow", "kfp", "kfp-kubernetes", "kubernetes", "catsim"}
+    assert {"kserve", "scikit-learn"} <= names_only
+    syncs = re.findall(r"uv sync [^\n]*", (REPO / "kserve" / "Dockerfile").read_text())
+    assert syncs and all("--extra serving" in s and "--extra core" not in s for s in syncs)
