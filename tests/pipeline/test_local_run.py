@@ -64,14 +64,14 @@ def test_the_deployed_policy_is_the_champion_in_the_local_registry(local_run):
 def test_the_home_holds_everything_and_only_raw_holds_personal_data(local_run):
     home, process = local_run
     assert sorted(p.name for p in home.iterdir()) == [
-        "decisions", "keys", "mlflow", "pipeline_root", "raw",
+        "decisions", "feature_store", "keys", "mlflow", "pipeline_root", "raw",
     ]  # fmt: skip
     assert (home / "keys" / "pii.key").stat().st_mode & 0o777 == 0o600
     raw = (home / "raw" / "simulated" / "date=2026-11-20" / "interactions.csv").read_text()
     emails = set(re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", raw))
     assert emails, "the simulated raw data should carry e-mails for the PII stage to find"
     leaked = []
-    for folder in ("pipeline_root", "mlflow", "decisions"):
+    for folder in ("pipeline_root", "mlflow", "decisions", "feature_store"):
         for path in (home / folder).rglob("*"):
             if path.is_file():
                 text = path.read_bytes().decode("latin-1")
