@@ -23,7 +23,6 @@ import abc
 import functools
 import hashlib
 import hmac
-import json
 import logging
 import os
 import socket
@@ -34,6 +33,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from quizops import storage
 from quizops.errors import DecisionSinkError
@@ -93,8 +94,10 @@ def _day(record: Record) -> str:
     return str(record["time"])[:10]
 
 
-def _line(record: Record) -> str:
-    return json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
+def _line(record: Record) -> bytes:
+    # orjson (a KServe dependency) writes the same compact JSON as json.dumps, several times
+    # faster; the scoring thread writes one line per decision.
+    return orjson.dumps(record) + b"\n"
 
 
 class DecisionSink(abc.ABC):
@@ -153,14 +156,14 @@ class LocalJsonlSink(DecisionSink):
         Raises:
             DecisionSinkError: The file cannot be written.
         """
-        by_day: dict[str, list[str]] = defaultdict(list)
+        by_day: dict[str, list[bytes]] = defaultdict(list)
         for record in records:
             by_day[_day(record)].append(_line(record))
         try:
             with self._lock:
                 for day, lines in by_day.items():
-                    with open(self.path_for(day), "a", encoding="utf-8") as handle:
-                        handle.write("".join(lines))
+                    with open(self.path_for(day), "ab") as handle:
+                        handle.write(b"".join(lines))
         except OSError as exc:
             raise DecisionSinkError(
                 f"{self.directory}: cannot append decisions ({type(exc).__name__})"
@@ -286,7 +289,7 @@ class GcsJsonlSink(DecisionSink):
                     if self.prefix:
                         name = f"{self.prefix}/{name}"
                     self._bucket.blob(name).upload_from_string(
-                        "".join(_line(r) for r in records).encode("utf-8"),
+                        b"".join(_line(r) for r in records),
                         content_type="application/x-ndjson",
                     )
                     self._sequence += 1
