@@ -120,13 +120,17 @@ class FamilyResult:
 
 
 def _slices(prior: np.ndarray) -> dict[str, np.ndarray]:
-    """Students by prior mastery: the lowest third and the highest third (when distinct)."""
+    """Students by prior mastery: the lowest and the highest third.
+
+    A slice that holds every student (no spread in prior mastery, e.g. a world whose students
+    all start from nothing) is left out: it would repeat the overall comparison.
+    """
     low_cut, high_cut = np.quantile(prior, [1 / 3, 2 / 3])
-    out = {"low_prior_mastery": prior <= low_cut}
-    high = prior > high_cut if high_cut > low_cut else prior > low_cut
-    if high.any():
-        out["high_prior_mastery"] = high
-    return out
+    candidates = {
+        "low_prior_mastery": prior <= low_cut,
+        "high_prior_mastery": prior > high_cut if high_cut > low_cut else prior > low_cut,
+    }
+    return {name: mask for name, mask in candidates.items() if 0 < mask.sum() < len(prior)}
 
 
 def evaluate_family(

@@ -226,3 +226,13 @@ def test_config_rejects_bad_settings():
         GateConfig(ope_estimator="logged")
     with pytest.raises(ConfigurationError, match="holdout_fraction"):
         GateConfig(holdout_fraction=1.5)
+
+
+def test_slices_split_students_by_prior_mastery_and_skip_a_slice_of_everyone():
+    from quizops.evaluation.simulation_eval import _slices
+
+    prior = np.array([0, 0, 0, 1, 1, 2, 3, 3, 4])
+    slices = _slices(prior)
+    assert np.array_equal(slices["low_prior_mastery"], prior == 0)  # thirds: 0.67, 2.33
+    assert np.array_equal(slices["high_prior_mastery"], prior >= 3)
+    assert _slices(np.zeros(10)) == {}
