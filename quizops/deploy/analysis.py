@@ -238,6 +238,11 @@ def judge(
         reasons.append(
             f"{trials:.0f} outcomes per variant, {criteria.min_outcome_trials} needed for the test"
         )
+    else:
+        reasons.append(
+            f"outcome test not run: {trials:.0f} outcomes per variant, "
+            f"{criteria.min_outcome_trials} needed (not required here)"
+        )
     if failed:
         return False, reasons, ab
     return (True if enough else None), reasons, ab

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -12,7 +13,12 @@ from typing import Any
 
 from quizops.deploy.analysis import AnalysisResult, CanaryCriteria, VariantFigures, judge
 from quizops.deploy.report import DeploymentRecord, now
-from quizops.errors import DeploymentError, InputDataError, PredictorStartError
+from quizops.errors import (
+    DeploymentError,
+    InputDataError,
+    ModelNotFoundError,
+    PredictorStartError,
+)
 from quizops.names import SERVICE_NAME, VARIANT_ENV
 
 logger = logging.getLogger(__name__)
@@ -92,6 +98,7 @@ def smoke_test_process(process: Any, policy: Any, record: DeploymentRecord) -> N
 def _champion_policy_dir(version: str, tracking_uri: str, destination: Path) -> Path:
     """Downloads the registered champion's policy folder."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     from quizops.tracking import download_policy, resolve_tracking_uri
 
@@ -99,13 +106,20 @@ def _champion_policy_dir(version: str, tracking_uri: str, destination: Path) -> 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
 
+    progress = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # no bar in the task's log
     try:
         return download_policy(SimpleNamespace(version=version), destination)
-    except Exception as exc:  # MLflow raises many kinds; all mean "cannot compare"
+    except (MlflowException, OSError, ModelNotFoundError) as exc:
         raise DeploymentError(
             f"local canary: champion version {version} could not be downloaded "
             f"({type(exc).__name__})"
         ) from exc
+    finally:
+        if progress is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = progress
 
 
 def deploy_local(
