@@ -10,7 +10,9 @@ on the way out, whatever happens inside.
 
 kfp.local 2.17 does not know the ``{{$.pipeline_job_schedule_time_utc}}`` placeholder (it fails
 with an IndexError on it); inside the block it resolves to the block's start time, which is
-what KFP gives a one-off run.
+what KFP gives a one-off run. Retries keep their count locally, but a retry waits at most
+:data:`LOCAL_MAX_BACKOFF_SECONDS`: the compiled back-off (30 s, 60 s, ...) is for a cluster's
+transient faults, and a local failure is rarely one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import functools
 import logging
 import re
 import time
+import types
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,11 +32,15 @@ from pathlib import Path
 from kfp import dsl
 from kfp.local import placeholder_utils, subprocess_task_handler
 from kfp.local import status as kfp_status
+from kfp.local.orchestrator import task_executor
 
 from components.images import LOCAL_ENVS
 from quizops.errors import ConfigurationError
 
 logger = logging.getLogger("quizops.local_run")
+
+#: Longest wait before a local retry.
+LOCAL_MAX_BACKOFF_SECONDS = 2.0
 
 
 @dataclass
@@ -170,8 +177,13 @@ def image_env_tasks(tracker: StageTracker, venvs: Path) -> Iterator[None]:
             element = element.replace(dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER, started)
         return original_resolve(element, *args, **kwargs)
 
+    original_time = task_executor.time
+    capped_time = types.SimpleNamespace(
+        sleep=lambda seconds: original_time.sleep(min(seconds, LOCAL_MAX_BACKOFF_SECONDS))
+    )
     subprocess_task_handler.SubprocessTaskHandler = _handler_class(tracker, venvs)
     placeholder_utils.resolve_individual_placeholder = resolve
+    task_executor.time = capped_time
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*no effect in the current local runner.*")
@@ -179,3 +191,4 @@ def image_env_tasks(tracker: StageTracker, venvs: Path) -> Iterator[None]:
     finally:
         subprocess_task_handler.SubprocessTaskHandler = original
         placeholder_utils.resolve_individual_placeholder = original_resolve
+        task_executor.time = original_time

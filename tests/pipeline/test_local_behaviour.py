@@ -3,11 +3,13 @@ ships, with its local cache and retry loop) on small pipelines built from the su
 components and task policies."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 from kfp import dsl, local
-from kfp.local import subprocess_task_handler
+from kfp.local import placeholder_utils, subprocess_task_handler
+from kfp.local.orchestrator import task_executor
 
 from components.fingerprint.component import fingerprint
 from components.images import CORE_IMAGE
@@ -66,8 +68,12 @@ def kfp_local(tmp_path):
     original = subprocess_task_handler.SubprocessTaskHandler
     with image_env_tasks(tracker, REPO / ".venvs"):
         assert subprocess_task_handler.SubprocessTaskHandler is not original
+        assert task_executor.time is not time
         yield tracker
+    # kfp.local is left as it was: its handler class, placeholder resolver and clock.
     assert subprocess_task_handler.SubprocessTaskHandler is original
+    assert task_executor.time is time
+    assert placeholder_utils.resolve_individual_placeholder.__module__ == placeholder_utils.__name__
 
 
 def init(root: Path, caching: bool = False, raise_on_error: bool = True) -> None:
@@ -173,3 +179,26 @@ def test_the_exit_handler_reports_a_good_run_as_succeeded(kfp_local, tmp_path):
     good()
     (summary_file,) = (tmp_path / "root").glob("exit-ok-*/run-summary/summary")
     assert summary_file.read_text().startswith("# Run summary: SUCCEEDED")
+
+
+def test_a_local_retry_waits_at_most_the_local_cap(kfp_local, tmp_path, monkeypatch):
+    from pipelines.local_env import LOCAL_MAX_BACKOFF_SECONDS
+
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)  # record, do not wait
+    monkeypatch.setitem(
+        task_policies.POLICIES,
+        "flaky",
+        task_policies.TaskPolicy(False, 2, "100m", "1", "64Mi", "128Mi", 60),
+    )
+    counter = tmp_path / "attempts"
+
+    @dsl.pipeline(name="capped-retry-check")
+    def retried() -> str:
+        return task_policies.apply_policy(
+            flaky(counter=str(counter)), "flaky", "Flaky task"
+        ).output  # the compiled back-off: 30 s
+
+    init(tmp_path / "root")
+    assert retried().output == "succeeded on attempt 2"
+    assert waits == [LOCAL_MAX_BACKOFF_SECONDS]
