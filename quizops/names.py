@@ -15,6 +15,11 @@ MODEL_NAME = "quiz-policy"
 CHAMPION_ALIAS = "champion"
 #: Registry alias of the version the champion replaced (what a rollback restores).
 PREVIOUS_ALIAS = "previous"
+#: Model version tag: the evaluation gate's verdict on the version ("true"/"false").
+GATE_BLESSED_TAG = "blessed"
+#: Model version tag: the champion version the gate compared the version with ("" = none);
+#: promotion compares and sets against it.
+GATE_CHAMPION_TAG = "gate.champion_version"
 #: Name of the KServe InferenceService (and its Kubernetes labels).
 SERVICE_NAME = MODEL_NAME
 #: Model version tag where the evaluation gate records the champion it compared against; the

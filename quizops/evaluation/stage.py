@@ -40,13 +40,9 @@ from quizops.evaluation.simulation_eval import (
     FamilyResult,
     evaluate_family,
 )
+from quizops.names import GATE_BLESSED_TAG, GATE_CHAMPION_TAG
 
 logger = logging.getLogger(__name__)
-
-#: Model version tag holding the champion version the gate compared the challenger with.
-GATE_CHAMPION_TAG = "gate.champion_version"
-#: Model version tag holding the gate's verdict ("true"/"false").
-GATE_BLESSED_TAG = "blessed"
 
 
 @dataclass(frozen=True)
