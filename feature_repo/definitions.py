@@ -21,6 +21,7 @@ _DEFINITIONS = build_definitions(_OFFLINE)
 
 student = _DEFINITIONS.student
 item = _DEFINITIONS.item
+tracer = _DEFINITIONS.tracer
 student_state_source = _DEFINITIONS.student_source
 student_state_push = _DEFINITIONS.student_push
 student_state = _DEFINITIONS.student_view

@@ -1,12 +1,15 @@
 """Feast objects of the quizops feature repository: entities, sources and feature views.
 
-Two entities: the pseudonymous student (``student_pseudonym``, the PII stage's HMAC pseudonym)
-and the item (``item_id``, the source's own id). Two feature views:
+Three entities: the pseudonymous student (``student_pseudonym``, the PII stage's HMAC pseudonym),
+the item (``item_id``, the source's own id) and the fitted tracer (``tracer_version``, a content
+hash). A state is keyed by student *and* tracer version: a state is only meaningful to the tracer
+that computed it, and keeping each version's states apart lets a champion and a canary (or the
+old and new policy during a rollout) each continue their own. Two feature views:
 
 * ``student_state``: a student's knowledge state after each answer, as the shared feature code
   (:mod:`quizops.features`) computes it: the state vector (``state``, float64, exactly the
   tracer's numbers), counts, recency, the request ids of the last answers applied online
-  (idempotency) and the version of the tracer that computed it. Its batch source holds one row
+  (idempotency). Its batch source holds one row
   per answer (point-in-time training examples); a push source lets the predictor write the new
   state back.
 * ``item_params``: the item bank's fitted parameters: primary skill, attempts, difficulty and,
@@ -29,6 +32,8 @@ STUDENT_ENTITY = "student"
 STUDENT_KEY = "student_pseudonym"
 ITEM_ENTITY = "item"
 ITEM_KEY = "item_id"
+TRACER_ENTITY = "tracer"
+TRACER_KEY = "tracer_version"
 #: Feature view, push source and file names.
 STUDENT_VIEW = "student_state"
 STUDENT_PUSH = "student_state_push"
@@ -45,7 +50,6 @@ STUDENT_FEATURES: dict[str, str] = {
     "last_item_id": "String",
     "last_answer_ms": "Int64",
     "recent_request_ids": "Array(String)",
-    "tracer_version": "String",
 }
 #: Features of ``item_params`` (name -> Feast type name).
 ITEM_FEATURES: dict[str, str] = {
@@ -56,7 +60,6 @@ ITEM_FEATURES: dict[str, str] = {
     "tag_guess": "Array(Float64)",
     "tag_slip": "Array(Float64)",
     "tag_teach": "Array(Float64)",
-    "tracer_version": "String",
 }
 
 
@@ -76,6 +79,7 @@ class FeatureDefinitions:
     Attributes:
         student: Student entity.
         item: Item entity.
+        tracer: Tracer-version entity.
         student_source: Batch source of student states (one row per answer).
         student_push: Push source the predictor writes new states to.
         student_view: Student state feature view.
@@ -85,6 +89,7 @@ class FeatureDefinitions:
 
     student: Any
     item: Any
+    tracer: Any
     student_source: Any
     student_push: Any
     student_view: Any
@@ -96,6 +101,7 @@ class FeatureDefinitions:
         return [
             self.student,
             self.item,
+            self.tracer,
             self.student_source,
             self.student_push,
             self.student_view,
@@ -139,6 +145,12 @@ def build_definitions(offline_root: str) -> FeatureDefinitions:
         value_type=ValueType.STRING,
         description="Pseudonymous student (HMAC-SHA256 pseudonym of the PII stage)",
     )
+    tracer = Entity(
+        name=TRACER_ENTITY,
+        join_keys=[TRACER_KEY],
+        value_type=ValueType.STRING,
+        description="Fitted knowledge tracer (hash of its parameters, quizops.featurestore.state)",
+    )
     item = Entity(
         name=ITEM_ENTITY,
         join_keys=[ITEM_KEY],
@@ -151,7 +163,7 @@ def build_definitions(offline_root: str) -> FeatureDefinitions:
     student_push = PushSource(name=STUDENT_PUSH, batch_source=student_source)
     student_view = FeatureView(
         name=STUDENT_VIEW,
-        entities=[student],
+        entities=[student, tracer],
         ttl=timedelta(0),  # a knowledge state does not expire
         schema=[Field(name=n, dtype=_feast_type(t)) for n, t in STUDENT_FEATURES.items()],
         source=student_push,
@@ -163,7 +175,7 @@ def build_definitions(offline_root: str) -> FeatureDefinitions:
     )
     item_view = FeatureView(
         name=ITEM_VIEW,
-        entities=[item],
+        entities=[item, tracer],
         ttl=timedelta(0),
         schema=[Field(name=n, dtype=_feast_type(t)) for n, t in ITEM_FEATURES.items()],
         source=item_source,
@@ -171,5 +183,5 @@ def build_definitions(offline_root: str) -> FeatureDefinitions:
         description="Fitted item-bank parameters of the training run",
     )
     return FeatureDefinitions(
-        student, item, student_source, student_push, student_view, item_source, item_view
+        student, item, tracer, student_source, student_push, student_view, item_source, item_view
     )

@@ -29,8 +29,9 @@ from quizops.featurestore.definitions import (
     ITEM_FEATURES,
     ITEM_KEY,
     STUDENT_KEY,
+    TRACER_KEY,
 )
-from quizops.featurestore.state import advance
+from quizops.featurestore.state import advance, tracer_version
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def state_snapshots(
             "n_correct": n_correct[last],
             "last_item_id": items[last],
             "last_answer_ms": stamps[last],
-            "tracer_version": version,
+            TRACER_KEY: version,
         }
     )
     return scalars, states[last]
@@ -207,9 +208,9 @@ def item_table(
             "tag_teach": [[float(t[3]) for t in ts] for ts in tags],
         }
     )
-    out["tracer_version"] = version
+    out[TRACER_KEY] = version
     out[EVENT_TIMESTAMP] = event_time
-    return out[[ITEM_KEY, *ITEM_FEATURES, EVENT_TIMESTAMP]]
+    return out[[ITEM_KEY, TRACER_KEY, *ITEM_FEATURES, EVENT_TIMESTAMP]]
 
 
 def write_atomic(table: pa.Table | pd.DataFrame, uri: str) -> None:
@@ -245,13 +246,16 @@ def historical_student_states(
     """Point-in-time student states for training examples (Feast ``get_historical_features``).
 
     For each row (``student_pseudonym``, ``event_timestamp`` = decision time) the store returns
-    the latest state with an event time at or before the decision time, never a later one.
+    the latest state of the tracer with an event time at or before the decision time, never a
+    later one.
 
     Args:
         store: An open ``feast.FeatureStore``.
-        entity_df: ``student_pseudonym`` and ``event_timestamp`` (UTC) per decision.
-        tracer: When given, a decision with no earlier answer gets the tracer's prior (as the
-            predictor does); else its ``state`` is None.
+        entity_df: ``student_pseudonym`` and ``event_timestamp`` (UTC) per decision, and
+            ``tracer_version`` unless ``tracer`` is given.
+        tracer: The tracer whose states to read (its version fills ``tracer_version``); a
+            decision with no earlier answer gets its prior, as the predictor does. Without it
+            such a decision's ``state`` is None.
 
     Returns:
         The entity rows with the ``student_state`` features (``state`` as float64 arrays,
@@ -268,11 +272,19 @@ def historical_student_states(
     refs = [f"{STUDENT_VIEW}:{name}" for name in STUDENT_FEATURES]
     # Feast's file (dask) store drops entity rows that precede every feature row; a row number
     # carried through the join puts them back (as "no answer yet").
+    if TRACER_KEY not in entity_df.columns and tracer is None:
+        raise InputDataError(f"historical features: entity_df lacks column {TRACER_KEY!r}")
     query = entity_df[[STUDENT_KEY, EVENT_TIMESTAMP]].copy()
+    query[TRACER_KEY] = (
+        entity_df[TRACER_KEY].to_numpy() if tracer is None else tracer_version(tracer)
+    )
     query["_entity_row"] = np.arange(len(query))
     joined = store.get_historical_features(entity_df=query, features=refs).to_df()
-    joined = joined.set_index("_entity_row").drop(columns=[STUDENT_KEY, EVENT_TIMESTAMP])
+    joined = joined.set_index("_entity_row").drop(
+        columns=[STUDENT_KEY, EVENT_TIMESTAMP, TRACER_KEY]
+    )
     frame = entity_df.reset_index(drop=True).join(joined.reindex(np.arange(len(query))))
+    frame[TRACER_KEY] = query[TRACER_KEY].to_numpy()
     prior = None if tracer is None else np.asarray(tracer.initial_state(), dtype=np.float64)
     states: list[np.ndarray | None] = []
     for value in frame["state"]:

@@ -34,6 +34,7 @@ from quizops.featurestore.definitions import (
     STUDENT_FEATURES,
     STUDENT_KEY,
     STUDENT_VIEW,
+    TRACER_KEY,
 )
 from quizops.featurestore.state import StudentState, tracer_version
 
@@ -100,7 +101,6 @@ class OnlineStateStore:
         self._key = key
         self.lock = threading.Lock()
         self._refs = [f"{STUDENT_VIEW}:{name}" for name in STUDENT_FEATURES]
-        self.stale_reads = 0
         try:
             self._view = self.store.get_feature_view(STUDENT_VIEW)
         except Exception as exc:  # Feast's FeatureViewNotFoundException and registry errors
@@ -126,13 +126,16 @@ class OnlineStateStore:
         from feast.protos.feast.types.EntityKey_pb2 import EntityKey
         from feast.protos.feast.types.Value_pb2 import Value
 
-        return EntityKey(join_keys=[STUDENT_KEY], entity_values=[Value(string_val=pseudonym)])
+        return EntityKey(
+            join_keys=[STUDENT_KEY, TRACER_KEY],
+            entity_values=[Value(string_val=pseudonym), Value(string_val=self.version)],
+        )
 
     def read(self, pseudonym: str) -> StudentState:
-        """Reads a student's state; a student the store lacks gets the prior.
+        """Reads a student's state for this tracer; a student it lacks gets the prior.
 
-        A state computed by another tracer (an earlier or later policy) cannot be continued
-        with this one: it is logged and replaced by the prior.
+        States are keyed by tracer version too: a state another tracer computed (an earlier or
+        later policy) is never read.
 
         Args:
             pseudonym: The student's pseudonym.
@@ -148,16 +151,6 @@ class OnlineStateStore:
         row = {k: feast_value_type_to_python_type(v) for k, v in (values or {}).items()}
         if row.get("state") is None:
             return StudentState.prior(self.tracer, self.version)
-        stored_version = row.get("tracer_version") or ""
-        if stored_version != self.version:
-            self.stale_reads += 1
-            logger.warning(
-                "feature store: a student state of tracer %s is not usable by tracer %s; "
-                "starting that student from the prior (materialize features for this policy)",
-                stored_version or "-",
-                self.version,
-            )
-            return StudentState.prior(self.tracer, self.version)
         return StudentState(
             state=np.asarray(row["state"], dtype=np.float64),
             n_answers=int(row.get("n_answers") or 0),
@@ -165,7 +158,7 @@ class OnlineStateStore:
             last_item_id=str(row.get("last_item_id") or ""),
             last_answer_ms=int(row.get("last_answer_ms") or 0),
             recent_request_ids=tuple(row.get("recent_request_ids") or ()),
-            tracer_version=stored_version,
+            tracer_version=self.version,
             found=True,
         )
 
@@ -187,7 +180,6 @@ class OnlineStateStore:
             "recent_request_ids": Value(
                 string_list_val=StringList(val=list(state.recent_request_ids))
             ),
-            "tracer_version": Value(string_val=state.tracer_version),
         }
         now = datetime.now(UTC)
         self._provider.online_write_batch(

@@ -89,4 +89,4 @@ def test_historical_features_are_point_in_time_correct(materialized, raw_log, cl
     for (k, state), (_, row) in zip(expected, got.iterrows(), strict=True):
         assert row["n_answers"] == k  # answers strictly before the decision only
         np.testing.assert_allclose(row["state"], state, rtol=0, atol=1e-12)
-    assert tracer_version(tracer) == got["tracer_version"].iloc[-1]
+    assert (got["tracer_version"] == tracer_version(tracer)).all()

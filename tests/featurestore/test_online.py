@@ -99,17 +99,26 @@ def test_a_bad_answer_writes_nothing(online):
     np.testing.assert_array_equal(after.state, before.state)
 
 
-def test_state_of_another_tracer_is_not_continued(materialized, raw_log, feature_set):
+def test_each_tracer_version_keeps_its_own_states(materialized, raw_log, feature_set, online):
+    """A champion and a canary (different tracers) share the store without reading each
+    other's states: another tracer starts from its prior and its answers leave ours alone."""
     repo, _ = materialized
     params = [
         dataclasses.replace(p, p_learn=min(0.9, p.p_learn + 0.1)) for p in feature_set.tracer.params
     ]
     other = dataclasses.replace(feature_set.tracer, params=params)
-    store = OnlineStateStore(repo, other, KEY)
+    canary = OnlineStateStore(repo, other, KEY)
+    assert canary.version != online.version
     student = sorted(set(raw_log["student_id"]))[0]
-    state, _ = store.advance(student)
-    assert not state.found and store.stale_reads == 1
+    ours_before, _ = online.advance(student)
+    state, _ = canary.advance(student)
+    assert not state.found
     np.testing.assert_array_equal(state.state, other.initial_state())
+    canary.advance(student, ("i02", 1), request_id="canary-1")
+    assert canary.advance(student)[0].n_answers == 1
+    ours_after, _ = online.advance(student)
+    assert ours_after.n_answers == ours_before.n_answers
+    np.testing.assert_array_equal(ours_after.state, ours_before.state)
 
 
 def test_missing_repository_is_a_feature_store_error(tmp_path, feature_set):
@@ -127,14 +136,13 @@ def test_item_parameters_are_served_online(materialized, feature_set):
     store = open_store(repo)
     items = sorted(feature_set.tracer.item_skill)[:4]
     got = store.get_online_features(
-        features=["item_params:tag_skills", "item_params:tag_guess", "item_params:tracer_version"],
-        entity_rows=[{"item_id": i} for i in items],
+        features=["item_params:tag_skills", "item_params:tag_guess"],
+        entity_rows=[{"item_id": i, "tracer_version": result.tracer_version} for i in items],
     ).to_dict()
     for n, item in enumerate(items):
         tags = item_tags(feature_set.tracer, item)
         assert got["tag_skills"][n] == [t[0] for t in tags]
         assert got["tag_guess"][n] == pytest.approx([t[1] for t in tags], abs=0)
-        assert got["tracer_version"][n] == result.tracer_version
 
 
 def test_online_writes_and_feast_public_api_agree(online, feature_set):
@@ -148,7 +156,7 @@ def test_online_writes_and_feast_public_api_agree(online, feature_set):
     got = online.store.get_online_features(
         features=["student_state:state", "student_state:n_answers",
                   "student_state:recent_request_ids"],
-        entity_rows=[{"student_pseudonym": pseudonym}],
+        entity_rows=[{"student_pseudonym": pseudonym, "tracer_version": online.version}],
     ).to_dict()  # fmt: skip
     assert got["state"][0] == list(written.state)
     assert got["n_answers"][0] == 1 and got["recent_request_ids"][0] == ["api-1"]

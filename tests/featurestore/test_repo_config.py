@@ -49,7 +49,8 @@ def test_cli_definitions_are_the_library_objects(tmp_path, monkeypatch):
     names = runpy.run_path(str(REPO / "feature_repo/definitions.py"))
     assert names["student_state"].name == "student_state"
     assert names["student"].join_key == "student_pseudonym"
-    assert names["item_params"].entities == ["item"]
+    assert names["item_params"].entities == ["item", "tracer"]
+    assert names["student_state"].entities == ["student", "tracer"]
     assert names["student_state_source"].path == str(
         tmp_path / "feature_store/data/student_state.parquet"
     )
