@@ -77,6 +77,31 @@ def answers_of(df: pd.DataFrame) -> pd.DataFrame:
     return answers.sort_values(["student_id", "timestamp"], kind="stable").reset_index(drop=True)
 
 
+def _list_stepper(tracer: KnowledgeTracer, items: np.ndarray) -> Any:
+    """For a tracer with item tags: a function applying one answer to a list state in place.
+
+    It is the step :func:`~quizops.featurestore.state.advance` takes (the tracer's own scalar
+    update with the item's tags), with each item's tags looked up once.
+
+    Args:
+        tracer: The fitted tracer.
+        items: The item ids that will be answered.
+
+    Returns:
+        The function, or None for a tracer without item tags (use ``advance``).
+    """
+    tags_of = getattr(tracer, "tags_of", None)
+    if tags_of is None:
+        return None
+    tags = {item: tags_of(item) for item in pd.unique(items)}
+    apply = tracer._apply_scalar
+
+    def step(values: list[float], item_id: str, correct: int) -> None:
+        apply(values, tags[item_id], correct)
+
+    return step
+
+
 def state_snapshots(
     df: pd.DataFrame, tracer: KnowledgeTracer, version: str
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -114,11 +139,18 @@ def state_snapshots(
     n_correct = np.empty(n, dtype=np.int64)
     state = prior.copy()
     count = right = 0
+    step = _list_stepper(tracer, items)
+    values: list[float] = []
     for row in range(n):
         if row == 0 or students[row] != students[row - 1]:
             state = prior.copy()
+            values = [float(v) for v in prior]
             count = right = 0
-        advance(tracer, state, items[row], int(correct[row]))
+        if step is None:
+            advance(tracer, state, items[row], int(correct[row]))
+        else:  # the same step as advance(), on the list it converts to, without the conversions
+            step(values, items[row], int(correct[row]))
+            state = values
         count += 1
         right += int(correct[row])
         states[row] = state
