@@ -49,8 +49,10 @@ def check_v1_answer(status: int, body: Any, item_bank: set[str] | None, version:
         raise DeploymentError(f"smoke prediction: expected one prediction, got {count}")
     answer = predictions[0]
     if not isinstance(answer, dict) or set(answer) != {"item_id", "propensity", "policy_version"}:
-        fields = sorted(answer) if isinstance(answer, dict) else type(answer).__name__
-        raise DeploymentError(f"smoke prediction: unexpected fields {fields}")
+        raise DeploymentError(
+            "smoke prediction: unexpected fields (expected exactly item_id, propensity, "
+            "policy_version)"
+        )
     if not isinstance(answer["item_id"], str) or (
         item_bank is not None and answer["item_id"] not in item_bank
     ):

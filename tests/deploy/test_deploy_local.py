@@ -70,3 +70,19 @@ def test_unregistered_version_fails_before_any_output(tmp_path, policy_dir, regi
 def test_contract_check_rejects_bad_answers(status, body, message):
     with pytest.raises(DeploymentError, match=message):
         check_v1_answer(status, body, {"p1"}, "2")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"predictions": [{"item_id": "CANARY-9f3e", "propensity": 0.5, "policy_version": "2"}]},
+        {"predictions": [{"item_id": "p1", "propensity": "CANARY-9f3e", "policy_version": "2"}]},
+        {"predictions": [{"item_id": "p1", "propensity": 0.5, "policy_version": "CANARY-9f3e"}]},
+        {"predictions": [{"item_id": "p1", "CANARY-9f3e": 1}]},
+        {"error": "CANARY-9f3e"},
+    ],
+)
+def test_contract_check_messages_hold_no_value_of_the_answer(body):
+    with pytest.raises(DeploymentError) as info:
+        check_v1_answer(200 if "predictions" in body else 500, body, {"p1"}, "2")
+    assert "CANARY" not in str(info.value)
