@@ -52,6 +52,56 @@ SSN_RE = re.compile(r"(?<![A-Za-z0-9_-])(\d{3})([- ])(\d{2})\2(\d{4})(?![A-Za-z0
 SSN_CONTEXT_RE = re.compile(
     r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\W{0,4}(\d{3}[- ]?\d{2}[- ]?\d{4})\b"
 )
+_NOT_ALNUM_BEFORE, _NOT_ALNUM_AFTER = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
+#: National identifiers of other countries, reported as US_SSN (the "national id" class):
+#: each pattern is specific enough on its own, or checked by :func:`_national_id_ok`.
+NATIONAL_ID_RES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(_NOT_ALNUM_BEFORE + "(?:" + pattern + ")" + _NOT_ALNUM_AFTER))
+    for kind, pattern in (
+        ("it_cf", r"[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]"),  # codice fiscale
+        ("gb_nino", r"[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Z]"),  # National Insurance number
+        ("br_cpf", r"\d{3}\.\d{3}\.\d{3}-\d{2}|\d{11}"),  # CPF (check digits verified)
+        ("fr_nir", r"[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3}(?: ?\d{2})?"),  # NIR
+        ("es_dni", r"\d{8}-?[A-Z]|[XYZ]-?\d{7}-?[A-Z]"),  # DNI / NIE (letter verified)
+        ("nl_bsn", r"\d{9}|\d{4}\.\d{2}\.\d{3}"),  # BSN (eleven-test verified)
+    )
+)
+#: A cue naming a national identifier, then the identifier ("BSN: 123456782").
+NATIONAL_ID_CONTEXT_RE = re.compile(
+    r"(?i)(?:\b(?:bsn|burgerservicenummer|sofinummer|cpf|dni|nie|nir|nif|codice fiscale|"
+    r"national id|national insurance(?: number)?|steuer-?id|steueridentifikationsnummer|"
+    r"sozialversicherungsnummer|passport(?: number| no\.?)?|numéro de sécurité sociale)|"
+    r"マイナンバー|個人番号)\W{0,4}((?-i:[A-Z]{0,6}\d(?:[ .-]?\d){5,17}[A-Z]?))(?![A-Za-z0-9])"
+)
+_DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+_PHONE_PREFIX_RE = re.compile(r"(?:\+\d{1,3}|\(0\)|\d)[ -]?$")
+
+
+def _national_id_ok(kind: str, value: str) -> bool:
+    """Checks the check digits or letters of a national identifier."""
+    digits = [int(c) for c in value if c.isdigit()]
+    if kind == "br_cpf":
+        if len(digits) != 11 or len(set(digits)) == 1:
+            return False
+        for n in (9, 10):
+            total = sum(d * (n + 1 - i) for i, d in enumerate(digits[:n]))
+            if (total * 10 % 11) % 10 != digits[n]:
+                return False
+        return True
+    if kind == "nl_bsn":
+        if len(digits) != 9:
+            return False
+        total = sum(d * (9 - i) for i, d in enumerate(digits[:8])) - digits[8]
+        return total % 11 == 0 and total > 0
+    if kind == "es_dni":
+        core = value.replace("-", "")
+        number = core[:-1].replace("X", "0").replace("Y", "1").replace("Z", "2")
+        return number.isdigit() and _DNI_LETTERS[int(number) % 23] == core[-1]
+    if kind == "fr_nir":
+        return len(digits) in (13, 15) or "2A" in value or "2B" in value
+    return True
+
+
 # Lookarounds use ASCII word characters: in Japanese or Chinese text a number or an address
 # touches the words around it ("電話は070-4177-7631です").
 PHONE_RE = re.compile(
@@ -363,10 +413,21 @@ def find_structured(
         yield Span(m.start(), m.end(), IP_ADDRESS)
     for m in SSN_RE.finditer(text):
         area, group, serial = int(m.group(1)), int(m.group(3)), int(m.group(4))
-        if 0 < area < 900 and area != 666 and group and serial:
+        # Dashed, the shape is the SSN's own (invalid ranges too: a typo or a test number is
+        # still someone's); spaced, it must be a valid SSN or ITIN (9xx).
+        if m.group(2) == "-" or (0 < area and area != 666 and group and serial):
             yield Span(m.start(), m.end(), US_SSN)
     for m in SSN_CONTEXT_RE.finditer(text):
         yield Span(m.start(1), m.end(1), US_SSN)
+    for kind, pattern in NATIONAL_ID_RES:
+        for m in pattern.finditer(text):
+            if _PHONE_PREFIX_RE.search(text, max(0, m.start() - 6), m.start()):
+                continue  # the national part of a phone number ("+39 096325288")
+            if _national_id_ok(kind, m.group()):
+                yield Span(m.start(), m.end(), US_SSN)
+    for m in NATIONAL_ID_CONTEXT_RE.finditer(text):
+        if sum(c.isdigit() for c in m.group(1)) >= 6:
+            yield Span(m.start(1), m.end(1), US_SSN)
     for m in DATE_RE.finditer(text):
         before = re.split(r"[.!?;]\s|\n", text[max(0, m.start() - 48) : m.start()])[-1]
         before = DATE_RE.split(before)[-1]

@@ -231,3 +231,27 @@ def test_unnamed_column_with_a_few_names_is_redacted_not_kept():
     assert clean["c07"].iloc[4] == df["c07"].iloc[4]  # skill names keep their text
     assert classes["topic"] == ("non-personal", "keep")
     assert clean["topic"].tolist() == names
+
+
+@pytest.mark.parametrize("locale", EXPORT_LOCALES)
+def test_national_identifiers_in_text(locale):
+    # Faker's ssn() gives each country's own number: SSN/ITIN, NINO, NIR, codice fiscale,
+    # BSN (eleven-test), CPF (check digits), ...
+    fake = Faker(locale)
+    fake.seed_instance(TEST_SEED)
+    scanner = TextScanner()
+    found = 0
+    for _ in range(200):
+        value = fake.ssn()
+        text = f"my id is {value}, see you"
+        covered = {j for s in scanner.scan(text) for j in range(s.start, s.end)}
+        start = text.index(value)
+        found += all(j in covered for j in range(start, start + len(value)) if text[j].isalnum())
+    assert found / 200 >= 0.99, (locale, found)
+
+
+def test_check_digits_keep_ordinary_numbers():
+    scanner = TextScanner(entity_types=("US_SSN",))
+    assert scanner.scan("BSN 111222333")  # passes the eleven-test, named by its cue
+    for text in ("the product is 123456789", "code 111.111.111-11", "x = 12345678A"):
+        assert not scanner.scan(text), text
