@@ -35,10 +35,10 @@ TRAINING_STAGES: tuple[str, ...] = (
 KEY_METRICS: tuple[tuple[str, str], ...] = (
     ("ingest", "rows"),
     ("data-validation", "anomalies_errors"),
-    ("evaluate-policy", "sim_challenger_mastery"),
-    ("evaluate-policy", "sim_random_mastery"),
-    ("evaluate-policy", "sim_lift_over_random"),
-    ("evaluate-policy", "ope_snips"),
+    ("evaluate-policy", "sim_bkt_challenger_mastered"),
+    ("evaluate-policy", "sim_bkt_random_mastered"),
+    ("evaluate-policy", "sim_bkt_diff_random"),
+    ("evaluate-policy", "ope_challenger_snips"),
 )
 _REPORT_NAMES = ("report", "summary", "report_view")
 

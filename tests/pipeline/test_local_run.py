@@ -42,7 +42,7 @@ def test_every_stage_succeeds_and_the_summary_says_so(local_run):
         "materialize-features": "SUCCESS", "train-policy": "SUCCESS",
         "evaluate-policy": "SUCCESS", "deploy-kserve": "SUCCESS", "run-summary": "SUCCESS",
     }  # fmt: skip
-    assert summary["metrics"]["evaluate-policy.sim_lift_over_random"] >= 0.05
+    assert summary["metrics"]["evaluate-policy.sim_bkt_diff_random"] > 0  # beats random
     for stage in ("ingest", "pii-scan", "data-validation", "train-policy", "evaluate-policy"):
         assert "stage " in process.stdout and f"{stage}: SUCCESS" in process.stdout
     assert "make serve" in process.stdout
