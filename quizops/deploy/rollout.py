@@ -466,6 +466,15 @@ def deploy_kserve_target(
     champion_revision = before.get("latestRolledoutRevision") or before.get(
         "latestReadyRevision", ""
     )
+    if manifest["spec"]["predictor"] == previous_predictor and (
+        before.get("latestReadyRevision") == before_created
+    ):
+        # The same spec again: no new revision would be created, nothing to judge.
+        record.event(f"{namespace}/{name} already serves this predictor spec ({before_created})")
+        record.checks["unchanged"] = True
+        record.status = "promoted"
+        record.finished = now()
+        return record
     canary = 0 < canary_traffic_percent < 100
     new_predictor = copy.deepcopy(manifest["spec"]["predictor"])
     if canary:

@@ -407,3 +407,13 @@ def test_stage_refuses_before_deploying_when_the_evaluated_champion_changed(
         assert kube.requests == []  # nothing was deployed
     assert not (tmp_path / "deployment.json").exists() and not (tmp_path / "report.md").exists()
     assert str(mlflow_client.get_model_version_by_alias("quiz-policy", "champion").version) == "1"
+
+
+def test_redeploying_the_serving_spec_changes_nothing():
+    with MockKubeAPI() as kube:
+        _seed(kube)
+        record = deploy_kserve_target(
+            _api(kube), _manifest("gs://quizops/models/v1/policy", "1"), 10, sleep=lambda s: None
+        )
+        assert record.status == "promoted" and record.checks["unchanged"] is True
+        assert [m for m, _, _ in kube.requests if m != "GET"] == []
