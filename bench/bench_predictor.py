@@ -1,9 +1,10 @@
 """Predictor under load on 127.0.0.1: latency at a fixed 200 requests/s, and maximum throughput
 against a bare ``kserve.Model`` that returns a constant, measured in the same run.
 
-The predictor process serves a demo policy of the default world's size (8 skills x 15 items,
-the gain-model class of a trained one; decisions logged to a local folder, metrics on) so that
-the figure does not depend on a previous run. Each request is one v1 instance with a 10-answer
+The predictor process serves a demo policy of the default world's size (8 skills x 15 items in
+a prerequisite chain, planned over by the ``PlanningModel`` that training registers; decisions
+logged to a local folder, metrics on) so that the figure does not depend on a previous run.
+Each request is one v1 instance with a 10-answer
 history and the whole bank as candidates; 500 different students and histories are sent in
 turn (so no cache could serve a repeated request). The load comes from a separate process
 (:mod:`bench.predictor_load`), bounded in count and time:
@@ -45,7 +46,7 @@ def _policy_dir(scratch: Path) -> Path:
         sys.path.insert(0, str(KSERVE_DIR))
     from quizops_predictor.demo import save_demo_policy
 
-    return save_demo_policy(scratch / "policy", n_skills=8, items_per_skill=15)
+    return save_demo_policy(scratch / "policy", planning=True, n_skills=8, items_per_skill=15)
 
 
 def _bodies(count: int, seed: int = 0) -> str:

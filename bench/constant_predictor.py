@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    server = BoundModelServer(http_port=args.port, install_guard=False)
+    guard = os.environ.get("BENCH_ANCHOR_GUARD") == "1"  # overhead experiments only
+    server = BoundModelServer(http_port=args.port, install_guard=guard)
     # The fastest stock configuration: no per-request log lines (the predictor has one).
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("kserve.trace").setLevel(logging.WARNING)
