@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 TargetDistribution = Callable[[list[list[tuple[str, int]]], list[str]], np.ndarray]
 
 _CHUNK = 2000
+#: Largest (decisions x items) grid OPE holds at once; beyond it, whole held-out students are
+#: taken in a fixed order until the grid is full (memory and time stay bounded on big logs).
+MAX_GRID_CELLS = 40_000_000
 
 
 def histories_before(log: DecisionLog, rows: np.ndarray) -> list[list[tuple[str, int]]]:
@@ -59,6 +62,27 @@ def histories_before(log: DecisionLog, rows: np.ndarray) -> list[list[tuple[str,
         start = row - position[row]
         out.append([(str(items[i]), int(correct[i])) for i in range(start, row)])
     return out
+
+
+def _bounded(rows: np.ndarray, student: np.ndarray, n_items: int) -> np.ndarray:
+    """The held-out rows, cut to whole students so that rows x items fits the grid budget."""
+    limit = max(1, MAX_GRID_CELLS // max(1, n_items))
+    if len(rows) <= limit:
+        return rows
+    codes = student[rows]
+    # Rows are in student order; keep the students whose last row falls within the limit.
+    last_of_student = np.r_[codes[1:] != codes[:-1], True]
+    ends = np.flatnonzero(last_of_student)
+    keep = ends[ends < limit]
+    cut = int(keep[-1]) + 1 if len(keep) else limit
+    logger.warning(
+        "off-policy evaluation: %d held-out decisions x %d items exceed the grid budget; "
+        "using the first %d decisions (whole students)",
+        len(rows),
+        n_items,
+        cut,
+    )
+    return rows[:cut]
 
 
 @dataclass
@@ -212,6 +236,7 @@ def evaluate_off_policy(
             f"off-policy evaluation: {len(eval_rows)} held-out decisions with a reward, need 20"
         )
     student = frame["student"].to_numpy()
+    eval_rows = _bounded(eval_rows, student, len(log.items))
     behaviour, calibration = fit_behaviour_model(
         log.context[train_rows], log.action[train_rows], log.item_group, student[train_rows],
         seed=seed,

@@ -140,3 +140,15 @@ def test_split_is_by_student_and_stable():
 def test_a_table_without_required_columns_is_refused(sim_table):
     with pytest.raises(InputDataError, match="skill_id"):
         build_decision_log(sim_table.drop(columns=["skill_id"]), holdout_fraction=0.2, split_seed=0)
+
+
+def test_held_out_rows_are_cut_to_whole_students_within_the_grid_budget(monkeypatch):
+    from quizops.evaluation import offpolicy
+
+    student = np.repeat(np.arange(5), 4)  # 5 students, 4 decisions each
+    rows = np.arange(20)
+    monkeypatch.setattr(offpolicy, "MAX_GRID_CELLS", 10 * 3)  # 10 decisions of 3 items
+    kept = offpolicy._bounded(rows, student, n_items=3)
+    assert np.array_equal(kept, np.arange(8))  # two whole students; a third would not fit
+    monkeypatch.setattr(offpolicy, "MAX_GRID_CELLS", 1000)
+    assert np.array_equal(offpolicy._bounded(rows, student, n_items=3), rows)
