@@ -72,15 +72,24 @@ def _number(value: float) -> str:
     return f"{int(value):,}" if float(value).is_integer() else f"{value:.4f}"
 
 
-def run_folder(output_uri: str) -> str:
+def run_folder(output_uri: str, task_name: str = "run-summary") -> str:
     """The run's folder in the pipeline root, from one of the exit task's output URIs.
 
+    kfp.local and older KFP backends write ``<root>/<run>/<task>/<output>``; newer backends add
+    a per-execution folder (``<root>/<pipeline>/<run>/<task>/<salt>/<output>``). The run's
+    folder is the parent of the task's folder in both.
+
     Args:
-        output_uri: ``<root>/<run>/<task>/<output>``.
+        output_uri: An output URI of the exit task.
+        task_name: The exit task's name.
 
     Returns:
-        ``<root>/<run>``.
+        The run's folder.
     """
+    parts = output_uri.rstrip("/").split("/")
+    if task_name in parts[:-1]:
+        index = len(parts) - 1 - parts[::-1].index(task_name)
+        return "/".join(parts[:index])
     return storage.parent(storage.parent(output_uri.rstrip("/")))
 
 
@@ -133,8 +142,12 @@ def summarize_run(
     if blessed is None and "evaluate-policy" in produced:
         blessed = "deploy-kserve" in produced
     gate = "not reached" if blessed is None else "blessed" if blessed else "not blessed"
-    model = [u for u in produced.get("train-policy", []) if "/train-policy/model" in u]
-    model_uri = storage.join(run_dir, "train-policy", "model") if model else ""
+    model_uri = ""
+    for uri in produced.get("train-policy", []):
+        segments = uri[len(prefix) :].split("/")
+        if "model" in segments:
+            model_uri = prefix + "/".join(segments[: segments.index("model") + 1])
+            break
     reports = tuple(
         sorted(
             u
