@@ -76,7 +76,7 @@ def policy_rows(quick: bool = False) -> list[dict]:
         planned = {f: train_policy(features, config, simulators, family=f) for f in simulators}
         served = planned[served_family]
         for family, world in {**simulators, "true world": truth}.items():
-            learned = planned.get(family, served)
+            policy = planned.get(family, served)
             with threadpool_limits(1):
                 choosers = [
                     *baseline_choosers(features.tracer, horizon=STEPS),
@@ -84,9 +84,9 @@ def policy_rows(quick: bool = False) -> list[dict]:
                         features.tracer, world, students=students // 4, steps=STEPS, seed=99
                     ),
                     OracleChooser(),
-                    learned.as_chooser(),
+                    policy.as_chooser(),
                 ]
-                if learned is not served:
+                if policy is not served:
                     choosers.append(served.as_chooser(f"served policy (plans in {served_family})"))
                 results = _compare(world, choosers, students, seed=12345)
             oracle = results["oracle"][0]
@@ -115,7 +115,7 @@ def policy_rows(quick: bool = False) -> list[dict]:
             rows.append(
                 {
                     "benchmark": f"{course} / {family} / learned policy normalized regret"
-                    f" (plans in {learned.family})",
+                    f" (plans in {policy.family})",
                     "measured": round(regret, 3),
                     "unit": "(oracle - policy) / (oracle - random)",
                     "target": "<= 0.45 (aim 0.35)",
