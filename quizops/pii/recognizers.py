@@ -105,7 +105,7 @@ def _national_id_ok(kind: str, value: str) -> bool:
 # Lookarounds use ASCII word characters: in Japanese or Chinese text a number or an address
 # touches the words around it ("電話は070-4177-7631です").
 PHONE_RE = re.compile(
-    r"(?<![A-Za-z0-9_+/.-])(?:\+|\()?\d[\d ().\-/]{5,24}\d(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?"
+    r"(?<![A-Za-z0-9_+/.-])(?<!\d,)(?:\+|\()?\d[\d ().\-/]{5,24}\d(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?"
     r"(?![A-Za-z0-9_/]|[.,]\d)"
 )
 _DATE_ONLY_RE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
@@ -313,6 +313,7 @@ PHONE_REGIONS: tuple[str, ...] = (
     "MX", "AU", "IN", "PL", "SE",
 )  # fmt: skip
 _EXTENSION_RE = re.compile(r"\s?(?:x|ext\.?|#)\s?\d")
+_THOUSANDS_RE = re.compile(r"^\d{1,3}(?: \d{3})+$")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -361,6 +362,11 @@ def _phone_ok(candidate: str) -> bool:
         return False
     if "  " in core or core.count("(") != core.count(")"):
         return False
+    if digits == 13 and core.startswith(("978", "979")):
+        return False  # an ISBN
+    if _THOUSANDS_RE.match(core):
+        # "1 234 567 890" is a number; "912 345 678" may be a Spanish phone: the plan decides
+        return len(core.split(" ", 1)[0]) == 3 and _numbering_plan_ok(core)
     if core.isdigit():
         return digits >= 10 or (digits == 9 and _numbering_plan_ok(core, valid=False))
     if digits >= 9:
