@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from collections import Counter, defaultdict
 from dataclasses import replace
@@ -204,6 +205,7 @@ def _kept_problem(column: str, entity_type: str, cells: int | None, why: str) ->
         "entity_type": entity_type,
         "reason": why,
         "accept_line": f"accept: {{{column}: [{entity_type}]}}",
+        "accept_json": json.dumps({"accept": {column: [entity_type]}}),
         "redact_line": f"columns: {{{column}: redact}}",
         "cells": cells,
     }
@@ -214,7 +216,8 @@ def _describe(u: dict[str, Any]) -> str:
         return f"{u['column']}: {u['reason']}"
     return (
         f"{u['column']}: {u['reason']}; if these are not personal data, accept them with the "
-        f"policy line '{u['accept_line']}', or handle the column with '{u['redact_line']}'"
+        f"policy line '{u['accept_line']}' (JSON policy: {u['accept_json']}), or handle the "
+        f"column with '{u['redact_line']}'"
     )
 
 
