@@ -41,6 +41,9 @@ _CHUNK = 2000
 #: Largest (decisions x items) grid OPE holds at once; beyond it, whole held-out students are
 #: taken in a fixed order until the grid is full (memory and time stay bounded on big logs).
 MAX_GRID_CELLS = 40_000_000
+#: Most training decisions the behaviour and reward models are fitted on (whole students, in a
+#: fixed order, beyond it).
+MAX_FIT_DECISIONS = 200_000
 
 
 def histories_before(log: DecisionLog, rows: np.ndarray) -> list[list[tuple[str, int]]]:
@@ -230,6 +233,11 @@ def evaluate_off_policy(
     held = log.held_out
     reward = frame["reward"].to_numpy()
     train_rows = np.flatnonzero(~held)
+    if len(train_rows) > MAX_FIT_DECISIONS:
+        codes = frame["student"].to_numpy()[train_rows]
+        ends = np.flatnonzero(np.r_[codes[1:] != codes[:-1], True])
+        fits = ends[ends < MAX_FIT_DECISIONS]
+        train_rows = train_rows[: int(fits[-1]) + 1 if len(fits) else MAX_FIT_DECISIONS]
     eval_rows = np.flatnonzero(held & np.isfinite(reward))
     if len(eval_rows) < 20:
         raise InputDataError(
