@@ -280,6 +280,10 @@ def classify_column(
         return ColumnClass(
             column, by_name, "name" if by_name else None, 0.0, False, cls_name, reason, True
         )
+    if pd.api.types.is_datetime64_any_dtype(values):
+        stamps = values.dropna()
+        if stamps.empty or (stamps.dt.normalize() == stamps).all():
+            values = stamps.dt.strftime("%Y-%m-%d")  # dates (no time of day) read as dates
     distinct = pd.Series(values.dropna().astype(str).unique())
     if len(distinct) > SAMPLE_SIZE:
         distinct = distinct.sample(SAMPLE_SIZE, random_state=0)

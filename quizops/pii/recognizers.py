@@ -61,7 +61,7 @@ NATIONAL_ID_RES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("it_cf", r"[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]"),  # codice fiscale
         ("gb_nino", r"[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Z]"),  # National Insurance number
         ("br_cpf", r"\d{3}\.\d{3}\.\d{3}-\d{2}|\d{11}"),  # CPF (check digits verified)
-        ("fr_nir", r"[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3}(?: ?\d{2})?"),  # NIR
+        ("fr_nir", r"[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}"),  # NIR + key
         ("es_dni", r"\d{8}-?[A-Z]|[XYZ]-?\d{7}-?[A-Z]"),  # DNI / NIE (letter verified)
         ("nl_bsn", r"\d{9}|\d{4}\.\d{2}\.\d{3}"),  # BSN (eleven-test verified)
     )
@@ -98,7 +98,13 @@ def _national_id_ok(kind: str, value: str) -> bool:
         number = core[:-1].replace("X", "0").replace("Y", "1").replace("Z", "2")
         return number.isdigit() and _DNI_LETTERS[int(number) % 23] == core[-1]
     if kind == "fr_nir":
-        return len(digits) in (13, 15) or "2A" in value or "2B" in value
+        # 15 characters whose last two are the key: 97 - (the first 13 mod 97); Corsica's
+        # departments 2A and 2B count as 19 and 18.
+        core = value.replace(" ", "")
+        if len(core) != 15 or not core[13:].isdigit():
+            return False
+        number = core[:13].replace("2A", "19").replace("2B", "18")
+        return number.isdigit() and 97 - int(number) % 97 == int(core[13:])
     return True
 
 
@@ -106,7 +112,7 @@ def _national_id_ok(kind: str, value: str) -> bool:
 # touches the words around it ("電話は070-4177-7631です").
 PHONE_RE = re.compile(
     r"(?<![A-Za-z0-9_+/.-])(?<!\d,)(?:\+|\()?\d[\d ().\-/]{5,24}\d(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?"
-    r"(?![A-Za-z0-9_/]|[.,]\d)"
+    r"(?![A-Za-z0-9_/]|[.,:]\d)"  # not a decimal, not a date followed by a time
 )
 _DATE_ONLY_RE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _DECIMAL_RE = re.compile(r"^\d+[.,]\d+$")
@@ -313,6 +319,7 @@ PHONE_REGIONS: tuple[str, ...] = (
     "MX", "AU", "IN", "PL", "SE",
 )  # fmt: skip
 _EXTENSION_RE = re.compile(r"\s?(?:x|ext\.?|#)\s?\d")
+_DATE_THEN_TIME_RE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}[ T]\d")
 _THOUSANDS_RE = re.compile(r"^\d{1,3}(?: \d{3})+$")
 
 
@@ -362,6 +369,8 @@ def _phone_ok(candidate: str) -> bool:
         return False
     if "  " in core or core.count("(") != core.count(")"):
         return False
+    if _DATE_THEN_TIME_RE.match(core):
+        return False  # "2026-11-01 10" of "2026-11-01 10:00:00"
     if digits == 13 and core.startswith(("978", "979")):
         return False  # an ISBN
     if _THOUSANDS_RE.match(core):

@@ -256,3 +256,28 @@ def test_check_digits_keep_ordinary_numbers():
     assert scanner.scan("BSN 111222333")  # passes the eleven-test, named by its cue
     for text in ("the product is 123456789", "code 111.111.111-11", "x = 12345678A"):
         assert not scanner.scan(text), text
+
+
+def test_timestamps_are_kept_not_taken_for_phones_or_birth_dates():
+    import numpy as np
+
+    n = 300
+    events = pd.Timestamp("2026-11-01 08:00") + pd.to_timedelta(np.arange(n) * 7, unit="min")
+    births = pd.Timestamp("2008-01-01") + pd.to_timedelta(np.arange(n) * 11 % 3000, unit="D")
+    df = pd.DataFrame(
+        {
+            "user_id": [str(i % 30) for i in range(n)],
+            "timestamp": events.strftime("%Y-%m-%d %H:%M:%S"),
+            "created_at": events.strftime("%d.%m.%Y %H:%M"),
+            "event_ms": (events.astype("int64") // 1_000_000).astype(str),
+            "event_time": events,  # datetime64 with a time of day
+            "c1": births,  # dates only, 3 to 100 years ago: birth dates by content
+        }
+    )
+    clean, report = deidentify_frame(df, KEY, auto=True)
+    classes = {c["column"]: c["class"] for c in report["columns"]}
+    assert classes == {
+        "user_id": "identifier", "timestamp": "non-personal", "created_at": "non-personal",
+        "event_ms": "non-personal", "event_time": "non-personal", "c1": "date of birth",
+    }  # fmt: skip
+    assert clean["timestamp"].tolist() == df["timestamp"].tolist() and "c1" not in clean
