@@ -5,9 +5,9 @@ One row per (student, answer time) holds the state *after* the answers at that t
 ``get_historical_features`` with ``t`` just before the answer the decision led to) therefore
 returns the state after the student's earlier answers only.
 
-Rows of one interaction tagged with several skills (ingest writes one row per skill, sharing the
-``interaction_id``) are one answer, as they are when the predictor receives it and as
-:mod:`quizops.features` counts them: they are folded to one answer before tracing.
+Rows of one answer to an item tagged with several skills (ingest writes one row per skill, with
+the same student, timestamp and item) are one answer, as they are when the predictor receives it
+and as :mod:`quizops.features` counts them: they are folded to one answer before tracing.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def to_event_time(timestamp_ms: np.ndarray | pd.Series) -> pd.Series:
 
 
 def answers_of(df: pd.DataFrame) -> pd.DataFrame:
-    """The answers of a canonical log: one row per interaction, in time order.
+    """The answers of a canonical log: one row per (student, timestamp, item), in time order.
 
     Args:
         df: Canonical rows (any order).
@@ -67,13 +67,9 @@ def answers_of(df: pd.DataFrame) -> pd.DataFrame:
         raise InputDataError(f"feature store: interaction table lacks column(s) {missing}")
     if df.empty:
         raise InputDataError("feature store: the interaction table is empty")
-    # One interaction, as quizops.features counts them: (student, interaction_id) when every
-    # row has an interaction id, else (student, timestamp, item).
-    if "interaction_id" in df.columns and df["interaction_id"].notna().all():
-        key = ["student_id", "interaction_id"]
-    else:
-        key = ["student_id", "timestamp", "item_id"]
-    answers = df.drop_duplicates(key)[list(_NEEDED)]
+    # One answer, as quizops.features counts them (``interaction_keys``): student, time and
+    # item; the rows of a multi-skill item share all three.
+    answers = df.drop_duplicates(["student_id", "timestamp", "item_id"])[list(_NEEDED)]
     return answers.sort_values(["student_id", "timestamp"], kind="stable").reset_index(drop=True)
 
 

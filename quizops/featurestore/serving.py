@@ -163,6 +163,11 @@ def open_state_store(
 
     root = Path(repo_path) if repo_path is not None else default_repo_path()
     try:
+        if getattr(policy, "family", "bkt") == "pfa":
+            raise FeatureStoreError(
+                "the store keeps the knowledge tracer's state; this policy plans on answer "
+                "counts (pfa family)"
+            )
         if not (root / CONFIG_FILE).is_file():
             raise FeatureStoreError(f"{root}: no {CONFIG_FILE}")
         try:

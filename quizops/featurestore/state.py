@@ -41,9 +41,9 @@ def tracer_version(tracer: KnowledgeTracer) -> str:
 def advance(tracer: KnowledgeTracer, state: np.ndarray, item_id: str, correct: int) -> None:
     """Applies one answer to a state vector in place, with the shared feature code.
 
-    A tracer with item tags (``tags_of``: every skill an item is tagged with is updated with
-    that tag's parameters) is applied exactly as its ``state_after`` applies one answer; a
-    tracer without them updates the item's skill (``update``).
+    The tracer's own one-answer step (``apply_answer``: the step ``state_after`` repeats, every
+    skill the item is tagged with updated with that tag's parameters). A tracer without it
+    (format v1 policies) updates the item's skill with ``update``.
 
     Args:
         tracer: The fitted tracer.
@@ -56,6 +56,11 @@ def advance(tracer: KnowledgeTracer, state: np.ndarray, item_id: str, correct: i
     """
     if correct not in (0, 1):
         raise InputDataError("answer.correct: must be 0 or 1")
+    apply_answer = getattr(tracer, "apply_answer", None)
+    if apply_answer is not None:
+        if not apply_answer(state, str(item_id), int(correct)):
+            raise InputDataError("answer.item_id: unknown item (not in the policy's item bank)")
+        return
     tags_of = getattr(tracer, "tags_of", None)
     if tags_of is not None:
         tags = tags_of(str(item_id))

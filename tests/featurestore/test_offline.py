@@ -39,7 +39,7 @@ def test_every_snapshot_is_the_state_after_the_history_up_to_it(raw_log, clean_l
 
 def test_multi_skill_rows_are_one_answer(clean_log, feature_set):
     scalars, _ = state_snapshots(clean_log, feature_set.tracer, "v")
-    answers = clean_log.drop_duplicates(["student_id", "interaction_id"])
+    answers = clean_log.drop_duplicates(["student_id", "timestamp", "item_id"])
     assert len(answers) < len(clean_log)  # the fixture has duplicate multi-skill rows
     assert scalars.groupby("student_pseudonym")["n_answers"].max().sum() == len(answers)
 

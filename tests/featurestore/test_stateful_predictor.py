@@ -221,7 +221,9 @@ def test_stateless_requests_still_work_beside_stateful_ones(server):
     body = {"instances": [{"student_id": "x", "history": [{"item_id": "p100", "correct": 1}]},
                           {"student_id": "t-07"}]}  # fmt: skip
     status, answer = _post(server, body)
-    assert status == 200 and len(answer["predictions"]) == 2
+    assert status == 200 and len(answer["predictions"]) == 2, Path(server.log_path).read_text()[
+        -3000:
+    ]
     bad = {"student_id": "y", "answer": {"item_id": "nope", "correct": 1}}
     status, answer = _post(server, {"instances": [bad]})
     assert status == 400 and "answer.item_id" in json.dumps(answer)
