@@ -63,9 +63,9 @@ def test_the_deployed_policy_is_the_champion_in_the_local_registry(local_run):
 
 def test_the_home_holds_everything_and_only_raw_holds_personal_data(local_run):
     home, process = local_run
-    assert sorted(p.name for p in home.iterdir()) == [
-        "decisions", "feature_store", "keys", "mlflow", "pipeline_root", "raw",
-    ]  # fmt: skip
+    folders = {p.name for p in home.iterdir()}
+    core = {"decisions", "keys", "mlflow", "pipeline_root", "raw"}
+    assert core <= folders <= core | {"feature_store"}  # feature_store/ once a policy is blessed
     assert (home / "keys" / "pii.key").stat().st_mode & 0o777 == 0o600
     raw = (home / "raw" / "simulated" / "date=2026-11-20" / "interactions.csv").read_text()
     emails = set(re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", raw))
