@@ -202,20 +202,9 @@ def parse_instance(
     if len(history_raw) > limits.max_history:
         raise RequestTooLargeError(f"{where}.history: more than {limits.max_history} answers")
     history: list[tuple[str, int]] = []
-    for i, answer in enumerate(history_raw):
-        at = f"{where}.history[{i}]"
-        if not isinstance(answer, Mapping):
-            raise ContractError(f"{at}: must be an object with item_id and correct")
-        _unknown_field(answer, _ANSWER_KEYS, at, "item_id, correct")
-        if "item_id" not in answer:
-            raise ContractError(f"{at}.item_id: required")
-        item = _item_id(answer["item_id"], f"{at}.item_id", item_bank, limits)
-        correct = answer.get("correct")
-        if isinstance(correct, bool):
-            correct = int(correct)
-        if not isinstance(correct, int) or correct not in (0, 1):
-            raise ContractError(f"{at}.correct: required, 0 or 1, got {_kind(correct)}")
-        history.append((item, int(correct)))
+    for i, entry in enumerate(history_raw):
+        # (Not named ``answer``: that is the stateful form's field, set above.)
+        history.append(_answer(entry, f"{where}.history[{i}]", item_bank, limits))
     candidates: tuple[str, ...] | None = None
     if raw.get("candidates") is not None:
         cands = raw["candidates"]

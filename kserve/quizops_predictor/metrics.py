@@ -10,6 +10,11 @@ compares the two without joining on pod labels:
 * ``quizops_predictor_requests_in_flight{variant}``: inference requests being served now
 * ``quizops_predictor_decisions_total{item_id,variant}``: served decisions by chosen item
 * ``quizops_predictor_propensity{variant}``: histogram of the chosen items' propensity
+* ``quizops_predictor_outcomes_total{outcome,variant}``: answers to a previous question that
+  requests report (``correct`` / ``incorrect``): the stateful form's ``answer``, else the last
+  answer of the history. The live outcome KPI of an A/B comparison; counted by the variant that
+  receives the answer, which under a per-request traffic split is not always the one that
+  chose the question (the decision log joined with the next answer attributes exactly).
 * ``quizops_predictor_model_info{model_name,policy_version,variant}``: 1 for the served model
 * ``quizops_predictor_decision_log_records_total{variant}``: decisions written to the sink
 * ``quizops_predictor_decision_log_failures_total{variant}``: failed sink writes (kept, retried)
@@ -53,6 +58,7 @@ METRIC_NAMES = (
     f"{PREFIX}_requests_in_flight",
     f"{PREFIX}_decisions_total",
     f"{PREFIX}_propensity",
+    f"{PREFIX}_outcomes_total",
     f"{PREFIX}_model_info",
     f"{PREFIX}_decision_log_records_total",
     f"{PREFIX}_decision_log_failures_total",
@@ -70,6 +76,7 @@ class PredictorMetrics:
         in_flight: Gauge of requests being served.
         decisions: Counter by chosen item.
         propensity: Histogram of the chosen items' propensities.
+        outcomes: Counter of reported answers by outcome.
         model: Info of the served model.
         log_records: Decisions written to the sink.
         log_failures: Failed sink writes.
@@ -81,6 +88,7 @@ class PredictorMetrics:
     in_flight: Gauge
     decisions: Counter
     propensity: Histogram
+    outcomes: Counter
     model: Info
     log_records: Counter
     log_failures: Counter
@@ -89,6 +97,10 @@ class PredictorMetrics:
 
     def __post_init__(self) -> None:
         self._propensity = self.propensity.labels(variant=self.variant)
+        self._outcome = (
+            self.outcomes.labels(outcome="incorrect", variant=self.variant),
+            self.outcomes.labels(outcome="correct", variant=self.variant),
+        )
 
     def observe_request(self, protocol: str, code: int, seconds: float) -> None:
         """Counts one inference request and its latency.
@@ -123,6 +135,14 @@ class PredictorMetrics:
             )
         child.inc()
         self._propensity.observe(propensity)
+
+    def observe_outcome(self, correct: int) -> None:
+        """Counts one reported answer to a previous question.
+
+        Args:
+            correct: 1 or 0.
+        """
+        self._outcome[1 if correct else 0].inc()
 
     def set_model(self, model_name: str, policy_version: str) -> None:
         """Publishes the served model.
@@ -178,6 +198,12 @@ def create_metrics(variant: str, registry: CollectorRegistry = REGISTRY) -> Pred
             "Probability the served policy gave the item it chose.",
             ["variant"],
             buckets=PROPENSITY_BUCKETS,
+            registry=registry,
+        ),
+        outcomes=Counter(
+            f"{PREFIX}_outcomes",
+            "Answers to a previous question reported by requests, by outcome.",
+            ["outcome", "variant"],
             registry=registry,
         ),
         model=Info(

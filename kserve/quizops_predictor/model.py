@@ -311,8 +311,13 @@ class QuizPolicyModel(Model):
                 ) from None
         return chosen
 
-    def _commit(self, chosen: Sequence[tuple[str, float]], records: Sequence[Record]) -> None:
-        """Logs and counts the decisions of an answered request."""
+    def _commit(
+        self,
+        chosen: Sequence[tuple[str, float]],
+        records: Sequence[Record],
+        instances: Sequence[Instance] = (),
+    ) -> None:
+        """Logs and counts the decisions of an answered request, and the outcomes it reports."""
         if self.decision_log is not None and records:
             try:
                 self.decision_log.write(records)
@@ -324,8 +329,24 @@ class QuizPolicyModel(Model):
                 if self.metrics is not None:
                     self.metrics.log_records.labels(variant=self.metrics.variant).inc(len(records))
         if self.metrics is not None:
+            try:
+                self._count(chosen, instances)
+            except Exception as exc:  # metrics never fail an answered request
+                logger.error("metrics update failed (%s)", type(exc).__name__)
+
+    def _count(self, chosen: Sequence[tuple[str, float]], instances: Sequence[Instance]) -> None:
+        """Counts decisions and the outcomes the instances report."""
+        if self.metrics is not None:
             for item, propensity in chosen:
                 self.metrics.observe_decision(item, propensity)
+            for instance in instances:
+                # The answer to the previous question: the stateful form's ``answer``, else the
+                # last answer of the history.
+                answer = getattr(instance, "answer", None)
+                if answer is None and instance.history:
+                    answer = instance.history[-1]
+                if answer is not None:
+                    self.metrics.observe_outcome(int(answer[1]))
 
     async def predict(
         self,
@@ -374,7 +395,7 @@ class QuizPolicyModel(Model):
             prepared.instances, prepared.request_id, prepared.protocol
         )
         answer = self.finish(prepared, chosen)
-        self._commit(chosen, records)
+        self._commit(chosen, records, prepared.instances)
         return answer
 
     def score_batch(
@@ -405,6 +426,7 @@ class QuizPolicyModel(Model):
                 start = 0
                 all_chosen: list[tuple[str, float]] = []
                 all_records: list[Record] = []
+                all_instances: list[Instance] = []
                 for n, prepared in ready:
                     end = start + len(prepared.instances)
                     mine = chosen[start:end]
@@ -421,8 +443,9 @@ class QuizPolicyModel(Model):
                     else:
                         all_chosen += mine
                         all_records += records[start:end]
+                        all_instances += prepared.instances
                     start = end
-                self._commit(all_chosen, all_records)
+                self._commit(all_chosen, all_records, all_instances)
                 return results
         for n, prepared in ready:
             try:
@@ -433,7 +456,7 @@ class QuizPolicyModel(Model):
             except Exception as exc:
                 results[n] = (None, exc)
             else:
-                self._commit(chosen, records)
+                self._commit(chosen, records, prepared.instances)
                 results[n] = (answer, None)
         return results
 

@@ -69,7 +69,7 @@ def scraped(policy_dir, tmp_path_factory):
 def test_dashboard_follows_the_grafana_json_model(dashboard):
     exprs = check_dashboard(dashboard)
     titles = " ".join(p["title"].lower() for p in dashboard["panels"])
-    for topic in ("latency", "error", "by item", "canary", "variant"):
+    for topic in ("latency", "error", "by item", "canary", "variant", "outcome"):
         assert topic in titles, topic
     assert len(exprs) >= 10
 
@@ -107,6 +107,7 @@ def test_every_metric_and_label_used_is_exported_by_the_predictor(dashboard, rul
         "quizops_predictor_model_info",
         "quizops_predictor_requests_in_flight",
         "quizops_predictor_decision_log_failures_total",
+        "quizops_predictor_outcomes_total",
     }
     assert families <= used
     assert 'variant="canary"' in scraped

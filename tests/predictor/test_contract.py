@@ -202,3 +202,11 @@ def test_the_stateful_form_has_no_history():
     assert full.candidates == ("p2",)
     (plain,) = parse_v1({"instances": [{"student_id": "a", "history": []}]}, BANK)
     assert not plain.stateful and plain.answer is None
+
+
+def test_stateless_instance_has_no_stateful_answer():
+    [instance] = parse_v1(
+        {"instances": [{"student_id": "a", "history": [{"item_id": "p1", "correct": 1}]}]}, BANK
+    )
+    assert instance.answer is None
+    assert instance.stateful is False

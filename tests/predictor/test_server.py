@@ -418,6 +418,15 @@ def test_metrics_count_requests_decisions_and_the_model(server):
         == 1.0
     )
     assert delta("quizops_predictor_decision_log_records_total", variant="champion") == 3
+    # each answered instance reports the answer to its previous question: INSTANCE's last is 0
+    assert delta("quizops_predictor_outcomes_total", outcome="incorrect") == 3
+    assert delta("quizops_predictor_outcomes_total", outcome="correct") == 0
+    _, before = _metrics(server)
+    right = {"student_id": "s-9", "history": [{"item_id": "p100", "correct": 1}]}
+    assert server.predict_v1([right, {"student_id": "s-8", "history": []}])[0] == 200
+    _, after = _metrics(server)
+    assert delta("quizops_predictor_outcomes_total", outcome="correct") == 1  # empty: none
+    assert delta("quizops_predictor_outcomes_total", outcome="incorrect") == 0
 
 
 CANARY = "jane.canary.7731@example.org"
