@@ -2,7 +2,7 @@
 
 Each subcommand lives in the module that owns its logic and exposes ``register(subparsers)``;
 this module only dispatches. Exit statuses (``quizops.errors.exit_status``): 0 success, 2 bad
-input or configuration, 3 personal data left unhandled, 1 any other failure.
+input or configuration, 3 personal data left unhandled, 4 a busy local home, 1 any other failure.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ an ``except`` clause sees. Every message names the file, row, column or field at
 cell's value. Command-line entry points map each class to an exit status with
 :func:`exit_status`: :class:`InputDataError`, :class:`ConfigurationError` and
 :class:`ManifestInvalidError` (bad deploy arguments) to 2,
-:class:`PIILeftError` to 3, every other :class:`QuizopsError` to 1.
+:class:`PIILeftError` to 3, :class:`RunLockedError` (a busy local home) to 4, every other
+:class:`QuizopsError` to 1.
 """
 
 from __future__ import annotations
