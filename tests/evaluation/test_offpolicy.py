@@ -56,7 +56,12 @@ def log(sim_table):
 
 
 @pytest.fixture(scope="module")
-def report(log, world):
+def report(log, world, sim_table):
+    from quizops.evaluation.stage import policy_distribution
+    from quizops.features import engineer_features
+    from quizops.policy import train_policy
+
+    learned = train_policy(engineer_features(sim_table.drop(columns=["propensity"])))
     with threadpool_limits(1):  # many small model calls; threads cost more than they give
         return evaluate_off_policy(
             log,
@@ -64,6 +69,7 @@ def report(log, world):
                 "logging": logging_policy_distribution(world),
                 "uniform": uniform_target,
                 "last_skill_first": last_skill_first(world),
+                "learned": policy_distribution(learned),
             },
             clip=20.0,
             resamples=200,
@@ -109,6 +115,11 @@ def test_ope_with_estimated_propensities_lands_inside_the_true_intervals(report)
         # clipped IPS inherit the behaviour model's calibration error in full (reported).
         for name in ("snips", "dr", "switch_dr"):
             assert true[name].low <= estimated[name].estimate <= true[name].high, (target, name)
+    # The learned policy (what the gate evaluates): every estimator.
+    true = report.results["learned"].intervals
+    estimated = report.estimated_propensity_results["learned"].intervals
+    for name in ("dm", "ips", "snips", "clipped_ips", "dr", "switch_dr"):
+        assert true[name].low <= estimated[name].estimate <= true[name].high, ("learned", name)
 
 
 def test_overlap_tells_a_covered_target_from_an_uncovered_one(report):
