@@ -34,6 +34,7 @@ from quizops.evaluation.gate import (
     decide,
 )
 from quizops.evaluation.offpolicy import OffPolicyReport, TargetDistribution, evaluate_off_policy
+from quizops.evaluation.ope import Interval
 from quizops.evaluation.simulation_eval import (
     CHALLENGER,
     CHAMPION,
@@ -219,16 +220,17 @@ def evaluate(challenger: Any, champion: Any, interactions: Any, config: GateConf
         except InputDataError as exc:
             ope_refusal = str(exc)
             logger.warning("off-policy evaluation refused: %s", exc)
+    nan = Interval(float("nan"), float("nan"), float("nan"))
     evidence = [
         FamilyEvidence(
             family=f.family,
-            reference=f.reference,
-            improvement=f.differences[f.reference],
+            # No reference (no champion, no baseline) leaves nothing to beat: the check fails.
+            reference=f.reference or "(nothing to compare with)",
+            improvement=f.differences[f.reference] if f.reference else nan,
             slices=f.slices,
             max_item_share=f.challenger_max_item_share,
         )
         for f in families
-        if f.reference
     ]
     ope_evidence = None
     if offpolicy is not None:
