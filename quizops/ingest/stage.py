@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,14 +144,21 @@ def read_source(
     return IngestResult(frame, selection, files, counts)
 
 
-def raw_table_uri(raw_zone_uri: str, source_uri: str, source_format: str, span: str) -> str:
+def raw_table_uri(
+    raw_zone_uri: str, source_uri: str, source_format: str, span: str, source_identity: str = ""
+) -> str:
     """Names the raw-zone Parquet table of one ingest.
+
+    With a source identity (from the fingerprint task) each version of the data gets its own
+    table, so a cached ingest's manifest never points at a table a later ingest of the same span
+    replaced.
 
     Args:
         raw_zone_uri: The raw zone (``""`` = a hidden folder beside the source).
         source_uri: The source file or folder.
         source_format: The source format.
         span: The span value (``""`` = whole source).
+        source_identity: The source's identity (``""`` = one table per span).
 
     Returns:
         Local path or gs:// URI of the table.
@@ -158,9 +166,11 @@ def raw_table_uri(raw_zone_uri: str, source_uri: str, source_format: str, span: 
     if not raw_zone_uri:
         base = storage.parent(source_uri) if storage.is_file(source_uri) else source_uri
         raw_zone_uri = storage.join(base.rstrip("/"), DEFAULT_RAW_ZONE_FOLDER)
-    return storage.join(
-        raw_zone_uri, f"format={source_format}", f"span={span or 'all'}", "interactions.parquet"
-    )
+    parts = [f"format={source_format}", f"span={span or 'all'}"]
+    version = re.sub(r"[^0-9A-Za-z]", "", source_identity)[:16]
+    if version:
+        parts.append(f"source={version}")
+    return storage.join(raw_zone_uri, *parts, "interactions.parquet")
 
 
 @dataclass(frozen=True)
@@ -200,8 +210,8 @@ def run_ingest_stage(
         manifest_path: Local path of the manifest (the component's output artifact).
         encoding: Text encoding of CSV files.
         source_identity: The source's identity from the fingerprint task (content hashes or
-            GCS generations); it only makes the task's cache key follow the data, and is
-            recorded in the log.
+            GCS generations): the task's cache key follows it, and each version of the data
+            gets its own raw-zone table.
 
     Returns:
         The result (the metrics hold numbers only).
@@ -210,7 +220,9 @@ def run_ingest_stage(
         InputDataError: The source cannot be read; nothing is written.
     """
     result = read_source(source_uri, source_format, span, encoding)
-    table_uri = raw_table_uri(raw_zone_uri, source_uri, source_format, result.selection.span)
+    table_uri = raw_table_uri(
+        raw_zone_uri, source_uri, source_format, result.selection.span, source_identity
+    )
     write_quarantined(
         result.frame,
         table_uri,

@@ -1,6 +1,7 @@
 """The source identity that keys ingest's cache: it changes exactly when the data read does."""
 
 import hashlib
+import json
 import shutil
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from quizops.errors import InputDataError
 from quizops.fingerprint import fingerprint_source, resolve_span, run_fingerprint_stage
 from tests.conftest import running_gcs_emulator
+from tests.ingest.conftest import assistments_frame, write_csv  # noqa: F401 - a fixture
 
 
 @pytest.fixture
@@ -115,3 +117,26 @@ def test_the_stage_reads_the_scheduled_span(source):
     )
     assert result.span == "2026-11-23"
     assert result.identity == fingerprint_source(str(source), "2026-11-23").identity
+
+
+def test_each_version_of_the_data_gets_its_own_raw_zone_table(
+    tmp_path,
+    assistments_frame,  # noqa: F811 - the ingest tests' fixture, imported above
+):
+    from quizops.ingest import run_ingest_stage
+    from quizops.quarantine import read_quarantined
+
+    source = tmp_path / "src"
+    write_csv(assistments_frame, source / "date=2026-11-23" / "a.csv")
+    manifests = []
+    for version in ("a" * 64, "b" * 64):
+        manifest = tmp_path / f"manifest-{version[0]}"
+        result = run_ingest_stage(source_uri=str(source), source_format="assistments",
+                                  span="2026-11-23", raw_zone_uri=str(tmp_path / "raw"),
+                                  manifest_path=str(manifest), source_identity=version)  # fmt: skip
+        assert f"source={version[:16]}" in result.table_uri
+        manifests.append(manifest)
+    tables = {json.loads(m.read_text())["table_uri"] for m in manifests}
+    assert len(tables) == 2
+    for manifest in manifests:  # the older manifest still reads its own, unchanged table
+        assert len(read_quarantined(str(manifest))) == 8
