@@ -156,6 +156,9 @@ class TrainingConfig:
         validation_students: Simulated students per candidate setting and simulator.
         horizon: Questions per simulated session.
         seed: Seed of the search (simulated students, the fitted simulators' split).
+        max_item_share: Exposure limit: a setting whose simulated decisions give any one item
+            more than this share is chosen only if no setting stays within it (the evaluation
+            gate refuses a share above 0.25; 0.22 leaves room for other students).
         family: Simulator family the served policy plans in. ``bkt`` by default: its planner
             knows which items teach and which skills unlock others; a PFA planner fits held-out
             answers almost as well but teaches far less in the generating worlds (0.9 vs 3.8
@@ -168,13 +171,14 @@ class TrainingConfig:
     unlock: float | None = None
     mastery_cap: float | None = None
     ready_floor: float = 0.2
-    temperatures: tuple[float, ...] = (0.02, 0.1, 0.3)
+    temperatures: tuple[float, ...] = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
     epsilons: tuple[float, ...] = (0.02, 0.05)
     unlocks: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0)
     mastery_caps: tuple[float, ...] = (0.9, 0.95)
     validation_students: int = 400
     horizon: int = 20
     seed: int = 0
+    max_item_share: float = 0.22
     family: str = "bkt"
 
 

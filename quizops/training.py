@@ -8,7 +8,8 @@ logs cannot give directly: the weight of opened-up skills, the ZPD mask's master
 softmax temperature and the exploration share. Each candidate setting is simulated for a
 session of ``horizon`` questions on validation students of that fitted simulator, all
 candidates on the same students (common random numbers); the setting with the highest mean
-number of skills mastered wins.
+number of skills mastered wins, among settings whose decisions give no item more than
+``max_item_share`` of the choices (exposure control).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         )
         return QuizPolicy(features.tracer, items, model, temperature, epsilon)
 
-    results: list[tuple[float, tuple[float, float, float, float]]] = []
+    results: list[tuple[float, float, tuple[float, float, float, float]]] = []
     with threadpool_limits(1):
         for setting in settings:
             result = simulate(
@@ -126,8 +127,13 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
                 steps=config.horizon,
                 seed=config.seed,
             )
-            results.append((float(result.final_mastered.mean()), setting))
-    best_score, best = max(results, key=lambda r: r[0])
+            share = float(np.bincount(result.chosen.ravel()).max() / result.chosen.size)
+            results.append((float(result.final_mastered.mean()), share, setting))
+    feasible = [r for r in results if r[1] <= config.max_item_share]
+    if feasible:
+        best_score, best_share, best = max(feasible, key=lambda r: r[0])
+    else:  # nothing within the exposure limit: the least concentrated setting
+        best_score, best_share, best = min(results, key=lambda r: (r[1], -r[0]))
     policy = build(best)
     unlock, cap, temperature, epsilon = best
     policy.metrics = {
@@ -135,6 +141,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         "search_settings": float(len(results)),
         "search_best_mastered": best_score,
         "search_worst_mastered": float(min(r[0] for r in results)),
+        "search_best_item_share": best_share,
         "planning_family_pfa": float(family == "pfa"),
         "chosen_unlock": unlock,
         "chosen_mastery_cap": cap,
