@@ -120,7 +120,8 @@ _COMPANY_AFTER_RE = re.compile(
 #: Words that end a run of capitalised tokens (a name follows them, it does not include them).
 GREETINGS = frozenset(
     "dear hi hello hey hallo bonjour salut hola thanks merci gracias danke gruß grüße saludos "
-    "cordialement regards signed cheers univ".split()
+    "cordialement regards signed cheers univ grazie ciao salve obrigado obrigada oi olá ola "
+    "hoi bedankt dank groeten saluti cumprimentos".split()
 )
 
 COMMON_WORDS = frozenset(
@@ -218,7 +219,10 @@ _STRONG_CUE_RE = re.compile(
     r"\bich bin|\bich heiße|\bich heisse|\bmein name ist|\bje m'appelle|\bje m’appelle|"
     r"\bmoi c'est|\bme llamo|\bmi nombre es|\bdear|\bhi|\bhello|\bhey|\bhallo|\bbonjour|"
     r"\bsalut|\bhola|\bthanks|\bthank you|\bdanke|\bmerci|\bgracias|\bsigned|\bregards|"
-    r"\bcordialement|\bsaludos|\bgrüße|\bgrüßen|\bgruß|\bde parte de|(?<!\w)[-–—]|\bxx)"
+    r"\bcordialement|\bsaludos|\bgrüße|\bgrüßen|\bgruß|\bde parte de|(?<!\w)[-–—]|\bxx|"
+    r"\bmi chiamo|\bsono|\bgrazie|\bciao|\bsalve|\bsaluti|\bik ben|\bik heet|\bhoi|"
+    r"\bbedankt|\bdank je|\bgroeten|\beu sou|\bme chamo|\bobrigad[oa]|\boi|\bolá|"
+    r"\babraços|\bcumprimentos)"
     r"\s*[,:]?\s*$"
 )
 #: Cues that make a capitalised run a name only together with other evidence.
@@ -234,14 +238,19 @@ _PERSON_CUE_RE = re.compile(
     r"(?i)(?:\bwith|\bask|\bteacher|\btutor|\bfriend|\bmom|\bmum|\bmother|\bdad|\bfather|"
     r"\bsister|\bbrother|\bcousin|\baunt|\buncle|\bclassmate|\bpartner|\btell|\bsorry|"
     r"\bme and|\bmit|\bvon|\bfrag|\blehrer|\blehrerin|\bavec|\bpar|\bdemande à|\bprofesseur|"
-    r"\bcon|\bpregúntale a|\bpregunta a|\bprofesor|\bprofesora|\bmoi et|\bich und)"
+    r"\bcon|\bpregúntale a|\bpregunta a|\bprofesor|\bprofesora|\bmoi et|\bich und|"
+    r"\bchiedi a|\bprofessoressa|\bprofessore|\bmaestra|\bmaestro|\bamico|\bamica|"
+    r"\bvraag het aan|\bvraag|\bleraar|\blerares|\bjuf|\bmeester|\bvriend|\bvriendin|"
+    r"\bsamen met|\bpergunta pra|\bpergunte a|\bprofessora|\bprofessor|\bamigo|\bamiga|"
+    r"(?<![.@])\bcom|\bfiz com)"
     r"\s*[,:]?\s*$"
 )
 #: Verbs of speaking and helping right after a word make it the name of a person.
 _AFTER_CUE_RE = re.compile(
     r"^,?\s(?:said|says|told|helped|explained|thinks|thought|and I\b|and me\b|meint|sagt|sagte|"
     r"hat mir|hat es|hat gesagt|m'a|m’a|a dit|dit que|a expliqué|me ayudó|me dijo|dijo|dice que|"
-    r"lo explicó|ha dicho|et moi\b|y yo\b|und ich\b)(?!\w)"
+    r"lo explicó|ha dicho|et moi\b|y yo\b|und ich\b|mi ha|dice che|ha detto|e io\b|"
+    r"heeft me|zegt dat|zei|en ik\b|me ajudou|disse|explicou|e eu\b)(?!\w)"
 )
 #: An article or possessive right before a capitalised word makes it a noun ("der Tipp sagte").
 _ARTICLE_BEFORE_RE = re.compile(
@@ -251,7 +260,8 @@ _ARTICLE_BEFORE_RE = re.compile(
 #: Self-introductions, after which a name may be typed in lower case.
 _LOWER_INTRO_RE = re.compile(
     r"(?i)\b(?:(my name is|ich heiße|ich heisse|mein name ist|je m'appelle|je m’appelle|"
-    r"me llamo|mi nombre es|name:)|i am|i'm)(?=\s+[^\W\d_])"
+    r"me llamo|mi nombre es|name:|mi chiamo|il mio nome è|ik heet|mijn naam is|me chamo|"
+    r"eu me chamo|meu nome é|o meu nome é)|i am|i'm)(?=\s+[^\W\d_])"
 )
 _LOWER_WORD_RE = re.compile(r"[ \t]+([^\W\d_]+(?:-[^\W\d_]+)*)(\.?)")
 
@@ -342,9 +352,9 @@ _CJK_CUE_RES: tuple[re.Pattern[str], ...] = (
         r"(?:名前は|私は|僕は|わたしは|ぼくは)[ \u3000]?"
         r"(["
         + _CJK_NAME_CHARS
-        + r"\u3040-\u309f]{1,4}(?:[ \u3000]?["
+        + r"\u3040-\u309f]{1,4}?(?:[ \u3000]?["
         + _CJK_NAME_CHARS
-        + r"\u3040-\u309f]{1,4})?)(?=です|と申します|といいます|だ|。|、|$)"
+        + r"\u3040-\u309f]{1,4}?)?)(?=です|と申します|といいます|だ|。|、|$)"
     ),
 )
 
@@ -370,19 +380,20 @@ class NameDetector:
         self.last = last | extra
         self.common = frozenset(w.lower() for w in common_words)
         self.countries = country_names()
-        cjk_first = sorted((n for n in self.first if _CJK_RE.search(n)), key=len, reverse=True)
-        cjk_last = sorted((n for n in self.last if _CJK_RE.search(n)), key=len, reverse=True)
+
+        # A family name then a given name ("木村 晃") is a name whatever their length; alone,
+        # a one-character name ("学", "治") is also an ordinary word: only cues find it.
+        def alternation(names: Iterable[str], shortest: int) -> str:
+            chosen = [n for n in names if _CJK_RE.search(n) and len(n) >= shortest]
+            return "|".join(map(re.escape, sorted(chosen, key=len, reverse=True)))
+
+        last_all, first_all = alternation(self.last, 1), alternation(self.first, 1)
         self._cjk_gazetteer_re = (
             re.compile(
-                "(?:"
-                + "|".join(map(re.escape, cjk_last))
-                + ")(?:[ \u3000]?(?:"
-                + "|".join(map(re.escape, cjk_first))
-                + "))?|(?:"
-                + "|".join(map(re.escape, cjk_first))
-                + ")"
+                f"(?:{last_all})[ \u3000]?(?:{first_all})"
+                f"|(?:{alternation(self.last, 2)})|(?:{alternation(self.first, 2)})"
             )
-            if cjk_first and cjk_last
+            if last_all and first_all
             else None
         )
 
