@@ -117,3 +117,16 @@ def test_env_configs_run_under_the_pipeline_service_account():
     for env in ("dev", "staging", "prod"):
         config = yaml.safe_load((REPO / "pipelines" / "configs" / f"{env}.yaml").read_text())
         assert config["service_account"] == names.PIPELINE_SERVICE_ACCOUNT
+
+
+def test_rbac_lets_the_pipeline_start_a_training_run():
+    source = (REPO / "quizops" / "monitoring" / "retrain.py").read_text()
+    calls = set(re.findall(r'api\.call\(\s*"(GET|POST)",\s*f?"(/[a-z]+)', source))
+    needed = {("list" if method == "GET" else "create", path.strip("/")) for method, path in calls}
+    assert needed == {("list", "pipelines"), ("list", "experiments"), ("create", "experiments"),
+                      ("create", "runs")}  # fmt: skip
+    role = next(o for o in documents("rbac.yaml") if o["metadata"]["name"] ==
+                "quizops-retraining-starter")  # fmt: skip
+    granted = {(verb, resource) for rule in role["rules"] for verb in rule["verbs"]
+               for resource in rule["resources"]}  # fmt: skip
+    assert needed <= granted and ("list", "pipelines/versions") in granted
