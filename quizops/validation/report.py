@@ -86,8 +86,20 @@ def _cell(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+#: The line a drift failure ends with: how to accept the new data as the baseline.
+DRIFT_HINT = (
+    "[hint] drift: if the change is expected (a new course, a new data set), accept this data "
+    "as the new drift baseline of its source: python -m quizops.validation.store "
+    "accept-baseline --statistics-store STORE --source SOURCE_URI --data DEIDENTIFIED.parquet "
+    "[--span SPAN] (validation environment), then run again; baselines are kept per source, so "
+    "another data set is never compared with this one"
+)
+
+
 def finding_lines(findings: Sequence[Finding]) -> list[str]:
     """Formats findings one per line, counts suppressed (for error messages and logs).
+
+    A drift error adds :data:`DRIFT_HINT` as a last line.
 
     Args:
         findings: The findings.
@@ -105,6 +117,8 @@ def finding_lines(findings: Sequence[Finding]) -> list[str]:
             counts.append(f"students {_cell(row['students'])}")
         suffix = f" ({', '.join(counts)})" if counts else ""
         lines.append(f"[{row['severity']}] {row['check']}: {where}{row['description']}{suffix}")
+    if any(f.check == "drift" and f.severity == "error" for f in findings):
+        lines.append(DRIFT_HINT)
     return lines
 
 

@@ -89,3 +89,15 @@ def test_headless_chromium_renders_without_network(stats, tmp_path):
     )  # fmt: skip
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # not a blank page
+
+
+def test_drift_failure_says_how_to_accept_a_new_baseline():
+    from quizops.validation.report import finding_lines
+
+    drift = Finding("drift", "item_id", "error", "L-infinity 0.4 > 0.1")
+    lines = finding_lines([drift])
+    assert lines[-1].startswith("[hint] drift") and "accept-baseline" in lines[-1]
+    assert "--source" in lines[-1] and "--data" in lines[-1]
+    warning = Finding("drift", "item_id", "warning", "L-infinity 0.09")
+    other = Finding("tfdv", "correct", "error", "out of domain")
+    assert not any("hint" in line for line in finding_lines([warning, other]))
