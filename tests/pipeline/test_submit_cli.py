@@ -221,3 +221,17 @@ def test_cli_config_errors_are_one_line_exit_2(monkeypatch, capsys):
                            "--param", "eval_students=lots"])  # fmt: skip
     assert status == 2
     assert "eval_students" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pipeline", ["monitoring", "rollback"])
+def test_cli_submits_the_other_pipelines_with_their_config_sections(monkeypatch, pipeline):
+    with MockKfpApi(NAMES) as api:
+        monkeypatch.chdir(REPO)
+        status = quizops_main(["submit", "--host", api.url, "--version", "v1", "--env", "prod",
+                               "--pipeline", pipeline, "--wait", "--poll", "0"])  # fmt: skip
+        assert status == 0 and api.rejections == []
+        (run,) = posted(api, "/runs")
+        prod = yaml.safe_load((CONFIGS / "prod.yaml").read_text())
+        assert run["runtime_config"]["parameters"] == prod["pipelines"][pipeline]
+        (upload,) = [r for r in api.requests if r.path.endswith("/pipelines/upload")]
+        assert upload.query["name"] == f"quizops-{pipeline}"
