@@ -77,6 +77,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "with the ingest readers first",
     )
     parser.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="text encoding of a CSV input (default utf-8; e.g. latin-1, cp1252, shift_jis)",
+    )
+    parser.add_argument(
         "--max-line-bytes",
         type=int,
         default=DEFAULT_MAX_LINE_BYTES,
@@ -135,20 +140,26 @@ def local_copy(uri: str) -> Iterator[Path]:
         yield target
 
 
-def check_text_file(path: Path, source: str, max_line_bytes: int) -> None:
-    """Streams a text file once: it must be non-empty UTF-8 with no over-long line.
+def check_text_file(path: Path, source: str, max_line_bytes: int, encoding: str = "utf-8") -> None:
+    """Streams a text file once: it must be non-empty text in its encoding, no over-long line.
 
     Args:
         path: The local file.
         source: Name for messages.
         max_line_bytes: Longest line accepted.
+        encoding: The text encoding the file is declared to use.
 
     Raises:
-        InputDataError: Empty, not UTF-8, or a line is too long.
+        InputDataError: Empty, not valid in ``encoding`` (UTF-8 by default), or a line is too
+            long.
     """
     if path.stat().st_size == 0:
         raise InputDataError(f"{source}: the file is empty")
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    except LookupError:
+        raise InputDataError(f"{source}: unknown text encoding '{encoding}'") from None
+    label = "UTF-8" if codecs.lookup(encoding).name == "utf-8" else encoding
     line_length = 0
     line_number = 1
     offset = 0
@@ -179,18 +190,23 @@ def check_text_file(path: Path, source: str, max_line_bytes: int) -> None:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
                 raise InputDataError(
-                    f"{source}: not UTF-8 text (bad byte at offset {offset + exc.start}); "
-                    "re-export the file as UTF-8"
+                    f"{source}: not {label} text (bad byte at offset {offset + exc.start}); "
+                    "re-export the file as UTF-8 or name its encoding with --encoding"
                 ) from exc
             offset += len(chunk)
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
-        raise InputDataError(f"{source}: not UTF-8 text (truncated character at the end)") from exc
+        raise InputDataError(
+            f"{source}: not {label} text (truncated character at the end)"
+        ) from exc
 
 
 def read_frame(
-    uri: str, fmt: str = "auto", max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    uri: str,
+    fmt: str = "auto",
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    encoding: str = "utf-8",
 ) -> pd.DataFrame:
     """Reads a CSV (every cell as text) or Parquet table as it is, checking it before parsing.
 
@@ -198,6 +214,7 @@ def read_frame(
         uri: Local path or gs:// URI.
         fmt: ``csv``, ``parquet`` or ``auto`` (by extension, then by the Parquet magic bytes).
         max_line_bytes: Longest CSV line accepted.
+        encoding: Text encoding of a CSV file (a UTF-8 byte-order mark is dropped).
 
     Returns:
         The frame.
@@ -221,10 +238,11 @@ def read_frame(
                     f"{uri}: not a readable Parquet file ({type(exc).__name__})"
                 ) from None
         else:
-            check_text_file(path, uri, max_line_bytes)
+            check_text_file(path, uri, max_line_bytes, encoding)
+            codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
             try:
                 df = pd.read_csv(
-                    path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+                    path, dtype=str, keep_default_na=False, na_values=[""], encoding=codec
                 )
             except pd.errors.EmptyDataError as exc:
                 raise InputDataError(f"{uri}: no header or data") from exc
@@ -387,7 +405,7 @@ def run_pii_scan(args: argparse.Namespace) -> int:
     """
     policy = load_policy(args.policy)
     if args.source_format in ("auto", "any", "canonical"):
-        df = read_frame(args.input, args.format, args.max_line_bytes)
+        df = read_frame(args.input, args.format, args.max_line_bytes, args.encoding)
         canonical = args.source_format == "canonical" or (
             args.source_format == "auto" and all(c in df.columns for c in CANONICAL_COLUMNS)
         )

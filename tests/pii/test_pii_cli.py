@@ -148,3 +148,19 @@ def test_raw_assistments_export(tmp_path):
     assert len(clean) > 0 and clean["student_id"].str.startswith("p_").all()
     written = written_text(out)
     assert emails and not any(e.encode() in written for e in emails)
+
+
+def test_encoding_option(tmp_path, capsys):
+    frame = pd.DataFrame(
+        {
+            "user_id": ["1", "2", "3"] * 10,
+            "answer_text": ["Réponse: x = 7", "José dit 12", "ok"] * 10,
+        }
+    )
+    frame.to_csv(tmp_path / "latin.csv", index=False, encoding="latin-1")
+    code, out = run(tmp_path, tmp_path / "latin.csv")
+    assert code == 2 and "--encoding" in capsys.readouterr().err and not out.exists()
+    code, out = run(tmp_path, tmp_path / "latin.csv", "--encoding", "latin-1")
+    assert code == 0
+    clean = pd.read_parquet(out / "clean.parquet")
+    assert clean["answer_text"].iloc[0] == "Réponse: x = 7"
