@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -70,9 +70,8 @@ class Batcher:
         self._score_batch = score_batch
         self.max_requests = max(1, int(max_requests))
         self._thread_setup = thread_setup
-        self._queue: deque[_Job] = deque()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
         self._closed = False
         self._threads = [
             threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True)
@@ -97,21 +96,27 @@ class Batcher:
         """
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the scorer is stopped")
-            self._queue.append(_Job(payload, request_id, loop, future))
-            self._wake.notify()
+        if self._closed:
+            raise RuntimeError("the scorer is stopped")
+        self._queue.put(_Job(payload, request_id, loop, future))
         return await future
 
     def _take(self) -> list[_Job] | None:
-        with self._lock:
-            while not self._queue and not self._closed:
-                self._wake.wait()
-            if not self._queue:
-                return None
-            count = min(len(self._queue), self.max_requests)
-            return [self._queue.popleft() for _ in range(count)]
+        """Blocks for one job, then takes what else is queued (None: closed and drained)."""
+        first = self._queue.get()
+        if first is None:
+            return None
+        jobs = [first]
+        while len(jobs) < self.max_requests:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:  # closing: score these, then stop
+                self._queue.put(None)
+                break
+            jobs.append(job)
+        return jobs
 
     def _run(self) -> None:
         if self._thread_setup is not None:
@@ -142,8 +147,11 @@ class Batcher:
             timeout: Seconds to wait for each thread.
         """
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            self._wake.notify_all()
+        for _ in self._threads:
+            self._queue.put(None)  # after every queued job: those are scored first
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=timeout)

@@ -135,6 +135,8 @@ class LocalJsonlSink(DecisionSink):
         self.directory.mkdir(parents=True, exist_ok=True)
         self.location = str(self.directory)
         self._lock = threading.Lock()
+        self._day = ""
+        self._handle: Any = None
 
     def path_for(self, day: str) -> Path:
         """The file of one UTC day.
@@ -162,12 +164,29 @@ class LocalJsonlSink(DecisionSink):
         try:
             with self._lock:
                 for day, lines in by_day.items():
-                    with open(self.path_for(day), "ab") as handle:
-                        handle.write(b"".join(lines))
+                    if day != self._day or self._handle is None:
+                        self._close_handle()
+                        # Unbuffered: each write is one append, nothing waits in memory.
+                        self._handle = open(self.path_for(day), "ab", buffering=0)
+                        self._day = day
+                    self._handle.write(b"".join(lines))
         except OSError as exc:
+            self._close_handle()
             raise DecisionSinkError(
                 f"{self.directory}: cannot append decisions ({type(exc).__name__})"
             ) from exc
+
+    def _close_handle(self) -> None:
+        if self._handle is not None:
+            try:
+                self._handle.close()
+            finally:
+                self._handle, self._day = None, ""
+
+    def close(self) -> None:
+        """Closes the open file."""
+        with self._lock:
+            self._close_handle()
 
 
 class GcsJsonlSink(DecisionSink):
