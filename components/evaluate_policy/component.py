@@ -35,9 +35,10 @@ def evaluate_policy(
     Args:
         model: The challenger policy (metadata ``mlflow_run_id``, ``mlflow_model_version``).
         features: Feature engineering output (its ``interactions.parquet`` is the log).
-        metrics: Every number of the evaluation; metadata ``champion_version``.
-        report: Self-contained HTML report (inline SVG charts).
-        summary: Markdown summary of the decision.
+        metrics: Every number of the evaluation.
+        report: Self-contained HTML report (inline SVG charts); metadata ``champion_version``
+            (the champion compared with, "" = none) and ``blessed``.
+        summary: Markdown summary of the decision; the same metadata.
         tracking_uri: MLflow tracking URI ("" = MLFLOW_TRACKING_URI of the environment).
         holdout_fraction: Share of students held out for off-policy evaluation.
         split_seed: Seed of the student split.
@@ -86,7 +87,10 @@ def evaluate_policy(
             slice_margin=slice_margin,
         ),
     )
-    metrics.metadata["champion_version"] = result.champion_version
+    # Strings stay off the Metrics artifact (its metadata is numeric scalars).
+    for artifact in (report, summary):
+        artifact.metadata["champion_version"] = result.champion_version
+        artifact.metadata["blessed"] = result.blessed
     for name, value in result.metrics.items():
         metrics.log_metric(name, value)
     return result.blessed

@@ -62,7 +62,7 @@ def test_features_train_evaluate_chain(canonical_log, tmp_path):
     checks = {k: v for k, v in eval_metrics.metadata.items() if k.startswith("check_")}
     assert checks and blessed == all(v == 1.0 for v in checks.values())
     assert eval_metrics.metadata["blessed"] == float(blessed)
-    assert eval_metrics.metadata["champion_version"] == ""
+    assert report.metadata["champion_version"] == "" and summary.metadata["blessed"] == blessed
     assert "Learning curves" in (tmp_path / "report.html").read_text()
     assert ("NOT BLESSED" in (tmp_path / "summary.md").read_text()) == (not blessed)
     client = mlflow.MlflowClient(uri)
