@@ -261,13 +261,12 @@ class KnowledgeTracer:
             return np.empty((0, self.n_skills))
         first = first_rows_of_answers(df)
         group = np.cumsum(first) - 1  # interaction number of each row
-        inter = df.loc[first]
         before = self.trace_interactions(
-            inter["student_id"].astype(str).to_numpy(),
-            inter["item_id"].astype(str).to_numpy(),
-            inter["correct"].to_numpy(),
+            _as_text(df["student_id"])[first],
+            _as_text(df["item_id"])[first],
+            df["correct"].to_numpy()[first],
         )
-        return before[group]
+        return before if first.all() else before[group]
 
     def trace_interactions(self, students: np.ndarray, items: np.ndarray,
                            correct: np.ndarray) -> np.ndarray:  # fmt: skip
@@ -285,8 +284,8 @@ class KnowledgeTracer:
         out = np.empty((n, self.n_skills))
         if n == 0:
             return out
-        codes = pd.factorize(students)[0]
-        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        students = np.asarray(students, dtype=object)
+        starts = np.flatnonzero(np.r_[True, students[1:] != students[:-1]])
         lengths = np.diff(np.r_[starts, n])
         position = np.arange(n) - np.repeat(starts, lengths)
         student_row = np.repeat(np.arange(len(starts)), lengths)
@@ -298,8 +297,8 @@ class KnowledgeTracer:
         for t in range(int(lengths.max())):
             idx = order[bounds[t] : bounds[t + 1]]
             who = student_row[idx]
-            out[idx] = states[who]
             sub = states[who]
+            out[idx] = sub
             self.apply_batch(sub, rows[idx], ok[idx])
             states[who] = sub
         return out
@@ -360,6 +359,14 @@ def interaction_keys(df: pd.DataFrame) -> pd.Series:
         + "\x1f"
         + df["item_id"].astype(str)
     )
+
+
+def _as_text(column: pd.Series) -> np.ndarray:
+    """A column's values as an object array of str (no conversion when already text)."""
+    values = column.to_numpy()
+    if values.dtype == object and (len(values) == 0 or isinstance(values[0], str)):
+        return values
+    return column.astype(str).to_numpy(dtype=object)
 
 
 #: Columns that identify one answer (the rows of a multi-skill answer share them).
