@@ -308,7 +308,7 @@ def run_evaluation_stage(
         report_path: Where the HTML report goes.
         markdown_path: Where the Markdown summary goes (None = not written).
         tracking_uri: MLflow tracking URI ("" = ``MLFLOW_TRACKING_URI``).
-        run_id: The challenger's MLflow run ("" = log nothing to a run).
+        run_id: The challenger's MLflow run ("" = nowhere to record the evaluation: not blessed).
         config: Gate settings.
 
     Returns:
@@ -348,6 +348,17 @@ def run_evaluation_stage(
             registry_error=registry_error,
         )
     mlflow_logged = False
+    if not run_id and not registry_error:
+        decision = replace(
+            decision,
+            blessed=False,
+            checks=[
+                *decision.checks,
+                Check(
+                    "tracking", False, "no MLflow run of the challenger to record the evaluation"
+                ),
+            ],
+        )
     for attempt in range(2):
         numbers = reporting.metrics(decision, families, offpolicy)
         charts = reporting.figures(families, offpolicy, config)
