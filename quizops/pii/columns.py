@@ -55,14 +55,14 @@ NAME_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^ip$|ip_?addr|ipv[46]|remote_?addr|client_?ip|^last_?ip|_ip$|^mac_?addr", IP_ADDRESS),
         (r"url|website|homepage|web_?page|^link|^uri$", URL),
         (
-            r"(^|_)(first|last|full|given|family|sur|middle|user|student|teacher|parent|guardian"
+            r"(^|_)(first|last|full|given|family|sur|middle|student|teacher|parent|guardian"
             r"|mother|father|child|pupil|learner)_?name$"
             r"|^name$|^nom$|pr[ée]nom|^nombre$|apellido|vorname|nachname|^nome$|cognome"
             r"|sobrenome|achternaam|voornaam|^guardian$|^parent$",
             PERSON,
         ),
         (
-            r"student_?id|user_?id|learner_?id|pupil_?id|^login$|^username$|matric|account"
+            r"student_?id|user_?id|learner_?id|pupil_?id|^login$|^user_?name$|matric|account"
             r"|^user$|^student$|^learner$|^pupil$",
             STUDENT_ID,
         ),
