@@ -165,13 +165,14 @@ _CAP = r"[A-ZÀ-ÖØ-Þ][\wÀ-ÿ'’-]*"
 _NOT_GREETING = r"(?!(?:Hallo|Hello|Hi|Hey|Dear|Bonjour|Salut|Hola|Thanks|Merci|Gracias|Danke)\b)"
 _CITY = (
     _NOT_GREETING
-    + r"[A-ZÀ-Þ][\wÀ-ÿ'-]+(?:[ -](?:(?:de|del|la|las|los|el|sur|sous|am|an|der|im|en|upon|da|do"
-    r"|dos|das|di)\s)?" + _NOT_GREETING + r"[A-ZÀ-Þ][\wÀ-ÿ'-]+){0,3}"
+    + r"(?:'s-|'t\s)?[A-ZÀ-Þ][\wÀ-ÿ'-]+(?:[ -](?:(?:de|del|la|las|los|el|sur|sous|am|an|der|im"
+    r"|en|upon|da|do|dos|das|di|an der|am|aan den|aan de|aan het|a|A|in|bei|op|bij|sul|sulla)"
+    r"\s)?" + _NOT_GREETING + r"[A-ZÀ-Þ][\wÀ-ÿ'-]+){0,3}"
 )
 _US_POSTCODE_TAIL = r"(?:,?\s+" + _CITY + r",\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"  # City, ST 12345
 _PT_PARTICLES = r"(?:(?:de|da|do|dos|das|e)\s+)"
 _BR_CEP_TAIL = (
-    r"(?:(?:,\s*[^,\n]{2,40}?)?,?\s+\d{5}-?\d{3}"  # an optional district, then the CEP
+    r"(?:(?:[,\n]\s*[^,\n]{2,40}?)?[,\n]?\s+\d{5}-?\d{3}"  # an optional district, the CEP
     r"(?:\s+" + _PT_PARTICLES + r"?" + _CITY + r"(?:\s*/\s*[A-Z]{2}\b)?)?)"
 )
 _GB_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}"
@@ -285,8 +286,9 @@ ADDRESS_RES: tuple[re.Pattern[str], ...] = (
     ),
     # ja_JP: "香川県長生郡長生村東和町14丁目14番9号", "栃木県山武市丹勢1丁目7番7号 卯の里コーポ538"
     re.compile(
-        r"(?:北海道|東京都|京都府|大阪府|[一-龥]{2,3}県)?[一-龥々ぁ-んァ-ヶー]{0,20}?"
-        r"\d{1,4}丁目\d{1,4}番地?(?:\d{1,4}号)?(?:\s?[一-龥々ぁ-んァ-ヶー]{1,12}\d{1,4}(?:号室)?)?"
+        r"(?:北海道|東京都|京都府|大阪府|[一-龥]{2,3}県)?[一-龥々ぁ-んァ-ヶーＡ-Ｚａ-ｚ]{0,20}?"
+        r"\d{1,4}丁目\d{1,4}番地?(?:\d{1,4}号)?"
+        r"(?:\s?[一-龥々ぁ-んァ-ヶーＡ-Ｚａ-ｚ]{1,24}\d{1,4}(?:号室)?)?"
     ),
     # es_ES: "Rambla de Quique Perera 8 Puerta 8", "C. Mayor 12, 28001"
     re.compile(

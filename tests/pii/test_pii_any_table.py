@@ -281,3 +281,20 @@ def test_timestamps_are_kept_not_taken_for_phones_or_birth_dates():
         "event_ms": "non-personal", "event_time": "non-personal", "c1": "date of birth",
     }  # fmt: skip
     assert clean["timestamp"].tolist() == df["timestamp"].tolist() and "c1" not in clean
+
+
+@pytest.mark.parametrize("locale", EXPORT_LOCALES)
+def test_multi_line_addresses_in_text(locale):
+    # Faker's address() as typed into an answer box, line breaks and all
+    fake = Faker(locale)
+    fake.seed_instance(TEST_SEED + 1)
+    scanner = TextScanner()
+    shares = []
+    for _ in range(100):
+        address = fake.address()
+        text = f"my address: {address}. thanks"
+        start = text.index(address)
+        covered = {j for s in scanner.scan(text) for j in range(s.start, s.end)}
+        chars = [j for j in range(start, start + len(address)) if text[j].isalnum()]
+        shares.append(sum(j in covered for j in chars) / len(chars))
+    assert sum(shares) / len(shares) >= 0.98, locale
