@@ -100,6 +100,7 @@ def test_no_canary_leaves_the_raw_zone(tmp_path, capfd, monkeypatch):
     leaks: dict[str, list[str]] = {}
     searched = 0
     folders = [home / "pipeline_root", home / "mlflow", home / "decisions", workdir]
+    folders.append(home / "feature_store")  # student states: pseudonyms only (issue 13)
     for folder in folders:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
