@@ -26,6 +26,7 @@ are not counted). The metrics live in the process's default registry, which KSer
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info
 
@@ -151,13 +152,17 @@ class PredictorMetrics:
             model_name: KServe model name.
             policy_version: Registered version ("" when unregistered).
         """
-        self.model.info(
-            {"model_name": model_name, "policy_version": policy_version, "variant": self.variant}
+        self.model.labels(variant=self.variant).info(
+            {"model_name": model_name, "policy_version": policy_version}
         )
 
 
+#: The collectors registered per registry: several models (variants) in one process share them.
+_FAMILIES: dict[int, dict[str, Any]] = {}
+
+
 def create_metrics(variant: str, registry: CollectorRegistry = REGISTRY) -> PredictorMetrics:
-    """Registers the predictor's metrics (once per process and registry).
+    """Registers the predictor's metrics in a registry (once; later calls reuse them).
 
     Args:
         variant: ``champion`` or ``canary``.
@@ -166,61 +171,64 @@ def create_metrics(variant: str, registry: CollectorRegistry = REGISTRY) -> Pred
     Returns:
         The metrics.
     """
-    return PredictorMetrics(
-        variant=variant,
-        requests=Counter(
-            f"{PREFIX}_requests",
-            "Inference requests by protocol and HTTP status code.",
-            ["protocol", "code", "variant"],
-            registry=registry,
-        ),
-        duration=Histogram(
-            f"{PREFIX}_request_duration_seconds",
-            "Inference request latency in seconds, from request received to answer sent.",
-            ["protocol", "variant"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        ),
-        in_flight=Gauge(
-            f"{PREFIX}_requests_in_flight",
-            "Inference requests being served.",
-            ["variant"],
-            registry=registry,
-        ),
-        decisions=Counter(
-            f"{PREFIX}_decisions",
-            "Served decisions by chosen item.",
-            ["item_id", "variant"],
-            registry=registry,
-        ),
-        propensity=Histogram(
-            f"{PREFIX}_propensity",
-            "Probability the served policy gave the item it chose.",
-            ["variant"],
-            buckets=PROPENSITY_BUCKETS,
-            registry=registry,
-        ),
-        outcomes=Counter(
-            f"{PREFIX}_outcomes",
-            "Answers to a previous question reported by requests, by outcome.",
-            ["outcome", "variant"],
-            registry=registry,
-        ),
-        model=Info(
-            f"{PREFIX}_model",
-            "The served model: name, policy version and variant.",
-            registry=registry,
-        ),
-        log_records=Counter(
-            f"{PREFIX}_decision_log_records",
-            "Decisions written to the decision log sink.",
-            ["variant"],
-            registry=registry,
-        ),
-        log_failures=Counter(
-            f"{PREFIX}_decision_log_failures",
-            "Failed writes to the decision log sink (the records are kept and retried).",
-            ["variant"],
-            registry=registry,
-        ),
-    )
+    families = _FAMILIES.get(id(registry))
+    if families is None:
+        families = _FAMILIES[id(registry)] = dict(
+            requests=Counter(
+                f"{PREFIX}_requests",
+                "Inference requests by protocol and HTTP status code.",
+                ["protocol", "code", "variant"],
+                registry=registry,
+            ),
+            duration=Histogram(
+                f"{PREFIX}_request_duration_seconds",
+                "Inference request latency in seconds, from request received to answer sent.",
+                ["protocol", "variant"],
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            in_flight=Gauge(
+                f"{PREFIX}_requests_in_flight",
+                "Inference requests being served.",
+                ["variant"],
+                registry=registry,
+            ),
+            decisions=Counter(
+                f"{PREFIX}_decisions",
+                "Served decisions by chosen item.",
+                ["item_id", "variant"],
+                registry=registry,
+            ),
+            propensity=Histogram(
+                f"{PREFIX}_propensity",
+                "Probability the served policy gave the item it chose.",
+                ["variant"],
+                buckets=PROPENSITY_BUCKETS,
+                registry=registry,
+            ),
+            outcomes=Counter(
+                f"{PREFIX}_outcomes",
+                "Answers to a previous question reported by requests, by outcome.",
+                ["outcome", "variant"],
+                registry=registry,
+            ),
+            model=Info(
+                f"{PREFIX}_model",
+                "The served model: name, policy version and variant.",
+                ["variant"],
+                registry=registry,
+            ),
+            log_records=Counter(
+                f"{PREFIX}_decision_log_records",
+                "Decisions written to the decision log sink.",
+                ["variant"],
+                registry=registry,
+            ),
+            log_failures=Counter(
+                f"{PREFIX}_decision_log_failures",
+                "Failed writes to the decision log sink (the records are kept and retried).",
+                ["variant"],
+                registry=registry,
+            ),
+        )
+    return PredictorMetrics(variant=variant, **families)
