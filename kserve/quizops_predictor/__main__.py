@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="gs:// sink: upload a batch at the latest after this many seconds (default 10)",
     )
     parser.add_argument(
+        "--decisions-spill-dir",
+        default=None,
+        help="gs:// sink: local folder for decisions still not uploaded at shutdown "
+        "(default $TMPDIR/quizops-decisions-spill)",
+    )
+    parser.add_argument(
         "--variant",
         choices=(CHAMPION_VARIANT, CANARY_VARIANT),
         default=os.environ.get(VARIANT_ENV) or CHAMPION_VARIANT,
@@ -139,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             options = {
                 "max_records": args.decisions_batch_records,
                 "max_seconds": args.decisions_batch_seconds,
+                "spill_directory": args.decisions_spill_dir,
             }
         sink = open_sink(target, **options)
     except (DecisionSinkError, OSError) as exc:
