@@ -181,3 +181,22 @@ def test_online_writes_and_feast_public_api_agree(online, feature_set):
     state = online.read(pseudonym)
     np.testing.assert_array_equal(state.state, pushed)
     assert state.n_answers == 2 and state.applied("api-2")
+
+
+def test_concurrent_retries_apply_the_answer_once(online, feature_set):
+    """Eight threads send the same request at once (a client retrying on a timeout)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(
+            pool.map(
+                lambda _: online.advance("racing-student", ("i09", 0), request_id="race-1"),
+                range(8),
+            )
+        )
+    assert sum(applied for _, applied in results) == 1
+    stored, _ = online.advance("racing-student")
+    assert stored.n_answers == 1
+    np.testing.assert_allclose(
+        stored.state, feature_set.tracer.state_after([("i09", 0)]), rtol=0, atol=1e-12
+    )
