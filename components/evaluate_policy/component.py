@@ -29,6 +29,7 @@ def evaluate_policy(
     min_lift: float = 0.05,
     max_item_share: float = 0.25,
     slice_margin: float = 0.25,
+    family_fit_margin: float = 0.0,
 ) -> bool:
     """Compares the challenger with the champion and the baselines; returns whether blessed.
 
@@ -56,6 +57,8 @@ def evaluate_policy(
         min_lift: Least lower bound of the paired improvement in skills mastered.
         max_item_share: Largest share of the challenger's decisions on one item.
         slice_margin: Largest loss of a slice of students against the reference.
+        family_fit_margin: How much worse than plain BKT (held-out log-likelihood per answer)
+            a fitted simulator family may predict students and still be gated on.
 
     Returns:
         Whether the challenger is blessed.
@@ -85,6 +88,7 @@ def evaluate_policy(
             min_lift=min_lift,
             max_item_share=max_item_share,
             slice_margin=slice_margin,
+            family_fit_margin=family_fit_margin,
         ),
     )
     # Strings stay off the Metrics artifact (its metadata is numeric scalars).

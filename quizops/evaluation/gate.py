@@ -7,7 +7,10 @@ hand-made evidence. A challenger is blessed when every check passes:
 * ``registry``: the champion could be read (any MLflow error fails closed).
 * ``simulation:<family>``: in every fitted simulator family, the lower 95% bound of the
   challenger's paired improvement in skills mastered over the champion (over the best baseline
-  when there is no champion) is above ``min_lift``.
+  when there is no champion) is above ``min_lift``. A family that predicts held-out students'
+  answers worse than a plain per-skill BKT (by more than ``family_fit_margin`` in
+  log-likelihood per answer) is shown but not gated on: a simulator that fails its validation
+  says nothing about students. At least one family must be validated.
 * ``overlap``: the logging policy covers the challenger well enough for off-policy evaluation to
   say anything (effective sample at least ``min_effective_sample``; support at least
   ``min_support``); otherwise off-policy evaluation is refused and the gate fails.
@@ -15,8 +18,8 @@ hand-made evidence. A challenger is blessed when every check passes:
   champion's (the logging policy's when there is no champion) beyond its interval: the upper
   bound of the paired difference is at least ``-ope_margin``.
 * ``item_share``: no item takes more than ``max_item_share`` of the challenger's decisions.
-* ``slice:<family>:<slice>``: no slice of students is worse off than under the champion (the
-  reference) by more than ``slice_margin`` skills.
+* ``slice:<family>:<slice>``: in every gated family, no slice of students is worse off than
+  under the champion (the reference) by more than ``slice_margin`` skills.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ class GateConfig:
         min_lift: Least lower bound of the paired improvement, in skills mastered.
         max_item_share: Largest share of the challenger's simulated decisions on one item.
         slice_margin: Largest loss of a slice against the reference, in skills mastered.
+        family_fit_margin: How much worse (held-out log-likelihood per answer) than a plain
+            per-skill BKT a fitted simulator family may predict students and still be gated on;
+            a family below that is reported, not gated (its verdict would be noise).
     """
 
     holdout_fraction: float = 0.2
@@ -67,6 +73,7 @@ class GateConfig:
     min_lift: float = 0.05
     max_item_share: float = 0.25
     slice_margin: float = 0.25
+    family_fit_margin: float = 0.0
 
     def __post_init__(self) -> None:
         from quizops.errors import ConfigurationError
@@ -127,6 +134,22 @@ class FamilyEvidence:
     improvement: Interval
     slices: dict[str, Interval] = field(default_factory=dict)
     max_item_share: float = 0.0
+    heldout_loglik: float = float("nan")
+    plain_bkt_loglik: float = float("nan")
+
+    def validated(self, margin: float) -> bool:
+        """Whether the family predicts held-out answers well enough to be gated on.
+
+        Args:
+            margin: :attr:`GateConfig.family_fit_margin`.
+
+        Returns:
+            True unless both figures are known and the family's log-likelihood is below the
+            plain BKT's by more than ``margin``.
+        """
+        if math.isnan(self.heldout_loglik) or math.isnan(self.plain_bkt_loglik):
+            return True
+        return self.heldout_loglik >= self.plain_bkt_loglik - margin
 
 
 @dataclass(frozen=True)
@@ -204,18 +227,36 @@ def decide(
                 f"champion version {champion_version}" if champion_version else "no champion yet",
             )
         )
-    if not families:
-        checks.append(Check("simulation", False, "no fitted simulator family to evaluate in"))
+    gated = [fam for fam in families if fam.validated(config.family_fit_margin)]
+    if not gated:
+        checks.append(
+            Check("simulation", False, "no validated fitted simulator family to evaluate in")
+        )
     for fam in families:
         low = fam.improvement.low
-        checks.append(
-            Check(
-                f"simulation:{fam.family}",
-                math.isfinite(low) and low > config.min_lift,
-                f"skills mastered vs {fam.reference} {_fmt(fam.improvement)}, "
-                f"need lower bound > {config.min_lift:+.3f}",
-            )
+        numbers = (
+            f"skills mastered vs {fam.reference} {_fmt(fam.improvement)}, "
+            f"need lower bound > {config.min_lift:+.3f}"
         )
+        if any(fam is g for g in gated):
+            checks.append(
+                Check(
+                    f"simulation:{fam.family}",
+                    math.isfinite(low) and low > config.min_lift,
+                    numbers,
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    f"simulation:{fam.family}",
+                    True,
+                    f"not gated: predicts held-out answers worse than plain BKT (log-likelihood "
+                    f"{fam.heldout_loglik:.4f} vs {fam.plain_bkt_loglik:.4f}, margin "
+                    f"{config.family_fit_margin:g}); for information: {numbers}",
+                    "simulator family not validated",
+                )
+            )
     if ope is None:
         checks.append(
             Check("ope", False, f"off-policy evaluation refused: {ope_refusal or 'not run'}")
@@ -255,8 +296,8 @@ def decide(
                     "off-policy evaluation refused: too little overlap to say anything",
                 )
             )
-    if families:
-        share = max(fam.max_item_share for fam in families)
+    if gated:
+        share = max(fam.max_item_share for fam in gated)
         checks.append(
             Check(
                 "item_share",
@@ -264,7 +305,7 @@ def decide(
                 f"largest item share of decisions {share:.3f} (need <= {config.max_item_share:g})",
             )
         )
-    for fam in families:
+    for fam in gated:
         for name, diff in fam.slices.items():
             checks.append(
                 Check(

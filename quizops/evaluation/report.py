@@ -129,6 +129,8 @@ def metrics(decision: GateDecision, families: list[FamilyResult],
             k = f"sim_{fam.family}_slice_{_key(name)}"
             out[k], out[f"{k}_low"], out[f"{k}_high"] = d.estimate, d.low, d.high
         out[f"sim_{fam.family}_max_item_share"] = fam.challenger_max_item_share
+        for name, value in fam.validation.items():
+            out[f"sim_{fam.family}_fit_{_key(name)}"] = value
     if offpolicy is not None:
         for target, result in offpolicy.results.items():
             for name, i in result.intervals.items():
@@ -276,6 +278,12 @@ def render_html(decision: GateDecision, families: list[FamilyResult],
             f"<p>{fam.students} simulated students per policy, the same students and random "
             f"draws for every policy (paired). Reference: <b>{html.escape(fam.reference)}</b>.</p>"
         )
+        if fam.validation:
+            parts.append(
+                "<p>How well this simulator predicts held-out students' answers: "
+                + ", ".join(f"{html.escape(k)} {v:.4f}" for k, v in fam.validation.items())
+                + ".</p>"
+            )
         for stem in ("curves", "mastered", "differences", "exposure"):
             parts.append(f"<figure>{charts[f'{stem}_{fam.family}']}</figure>")
         rows = [

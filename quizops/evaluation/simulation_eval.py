@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -102,6 +102,7 @@ class FamilyResult:
         slice_sizes: Slice name -> students.
         item_ids: The world's items (the order of ``item_share``).
         students: Students simulated per policy.
+        validation: The fitted world's held-out figures (log-likelihood, AUC), when it has them.
     """
 
     family: str
@@ -112,6 +113,7 @@ class FamilyResult:
     slice_sizes: dict[str, int]
     item_ids: list[str]
     students: int
+    validation: dict[str, float] = field(default_factory=dict)
 
     @property
     def challenger_max_item_share(self) -> float:
@@ -236,4 +238,5 @@ def evaluate_family(
         slice_sizes=sizes,
         item_ids=list(world.item_ids),
         students=students,
+        validation={k: float(v) for k, v in dict(getattr(world, "validation", {})).items()},
     )

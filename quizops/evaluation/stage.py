@@ -229,6 +229,8 @@ def evaluate(challenger: Any, champion: Any, interactions: Any, config: GateConf
             improvement=f.differences[f.reference] if f.reference else nan,
             slices=f.slices,
             max_item_share=f.challenger_max_item_share,
+            heldout_loglik=f.validation.get("heldout_loglik", float("nan")),
+            plain_bkt_loglik=f.validation.get("plain_bkt_loglik", float("nan")),
         )
         for f in families
     ]

@@ -236,3 +236,38 @@ def test_slices_split_students_by_prior_mastery_and_skip_a_slice_of_everyone():
     assert np.array_equal(slices["low_prior_mastery"], prior == 0)  # thirds: 0.67, 2.33
     assert np.array_equal(slices["high_prior_mastery"], prior >= 3)
     assert _slices(np.zeros(10)) == {}
+
+
+def test_a_family_that_fails_its_validation_is_shown_but_not_gated(better):
+    # Predicts held-out answers worse than plain BKT: its (bad) verdict does not gate...
+    unvalidated = FamilyEvidence(
+        "pfa",
+        "max information",
+        Interval(-0.4, -0.45, -0.35),
+        {"low_prior_mastery": Interval(-0.4, -0.5, -0.3)},
+        0.9,
+        heldout_loglik=-0.61,
+        plain_bkt_loglik=-0.59,
+    )
+    config = GateConfig(max_item_share=1.0)
+    decision = decide(
+        config, champion_version="", families=[evidence(better), unvalidated], ope=good_ope()
+    )
+    assert decision.blessed, decision.reasons
+    pfa = next(c for c in decision.checks if c.name == "simulation:pfa")
+    assert "not gated" in pfa.detail and pfa.warning
+    assert not any(c.name.startswith("slice:pfa") for c in decision.checks)
+    # ... unless the margin admits it, and then it refuses the challenger.
+    lenient = decide(
+        GateConfig(max_item_share=1.0, family_fit_margin=0.05),
+        champion_version="",
+        families=[evidence(better), unvalidated],
+        ope=good_ope(),
+    )
+    assert not lenient.blessed
+    assert {"simulation:pfa", "slice:pfa:low_prior_mastery"} <= {
+        c.name for c in lenient.checks if not c.passed
+    }
+    # With no validated family at all, nothing can be blessed.
+    alone = decide(config, champion_version="", families=[unvalidated], ope=good_ope())
+    assert not alone.blessed
