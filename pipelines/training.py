@@ -90,6 +90,7 @@ def training_pipeline(
     min_lift: float = 0.05,
     max_item_share: float = 0.25,
     slice_margin: float = 0.25,
+    family_fit_margin: float = 0.0,
     deploy_target: str = "kserve",
     namespace: str = "quizops",
     service_name: str = SERVICE_NAME,
@@ -146,6 +147,8 @@ def training_pipeline(
         max_item_share: Largest share of the challenger's simulated decisions on one item.
         slice_margin: Largest loss in skills mastered of a slice of students (prior mastery)
             against the champion (the best baseline).
+        family_fit_margin: How much worse than a plain per-skill BKT (held-out log-likelihood
+            per answer) a fitted simulator family may predict students and still be gated on.
         deploy_target: kserve (InferenceService canary) or local (predictor smoke test).
         namespace: Kubernetes namespace of the InferenceService.
         service_name: Name of the InferenceService.
@@ -247,6 +250,7 @@ def training_pipeline(
                 min_lift=min_lift,
                 max_item_share=max_item_share,
                 slice_margin=slice_margin,
+                family_fit_margin=family_fit_margin,
             ),
             "evaluate-policy",
             "Evaluate the policy",
