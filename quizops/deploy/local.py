@@ -8,7 +8,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from quizops.deploy.analysis import AnalysisResult, CanaryCriteria, VariantFigures, judge
@@ -16,7 +15,6 @@ from quizops.deploy.report import DeploymentRecord, now
 from quizops.errors import (
     DeploymentError,
     InputDataError,
-    ModelNotFoundError,
     PredictorStartError,
 )
 from quizops.names import SERVICE_NAME, VARIANT_ENV
@@ -98,21 +96,21 @@ def smoke_test_process(process: Any, policy: Any, record: DeploymentRecord) -> N
 
 
 def _champion_policy_dir(version: str, tracking_uri: str, destination: Path) -> Path:
-    """Downloads the registered champion's policy folder."""
+    """Downloads the registered champion's policy folder (no global MLflow setting touched)."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from quizops.tracking import download_policy, resolve_tracking_uri
+    from quizops.tracking import REGISTERED_MODEL, registry_client, resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-
     progress = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # no bar in the task's log
     try:
-        return download_policy(SimpleNamespace(version=version), destination)
-    except (MlflowException, OSError, ModelNotFoundError) as exc:
+        source = registry_client(uri).get_model_version_download_uri(REGISTERED_MODEL, version)
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=source, dst_path=str(destination), tracking_uri=uri
+        )
+    except (MlflowException, OSError) as exc:
         raise DeploymentError(
             f"local canary: champion version {version} could not be downloaded "
             f"({type(exc).__name__})"
@@ -122,6 +120,12 @@ def _champion_policy_dir(version: str, tracking_uri: str, destination: Path) -> 
             os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
         else:
             os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = progress
+    folder = Path(local) / "artifacts" / "policy"  # the layout training registers
+    if not (folder / "policy.json").is_file():
+        raise DeploymentError(
+            f"local canary: champion version {version} holds no artifacts/policy/policy.json"
+        )
+    return folder
 
 
 def deploy_local(

@@ -44,7 +44,7 @@ def source(tmp_path_factory, server):
     """A run with a policy artifact to register versions from."""
     folder = tmp_path_factory.mktemp("policy-src")
     (folder / "policy.json").write_text("{}")
-    client = mlflow.MlflowClient(server)
+    client = mlflow.MlflowClient(server, server)
     experiment = client.create_experiment("registry-tests")
     run = client.create_run(experiment)
     client.log_artifacts(run.info.run_id, str(folder), "policy")
@@ -57,7 +57,7 @@ def test_registration_carries_lineage_and_nothing_is_champion_yet(server, source
     uri, run_id = source
     version = register_policy(uri, run_id, LINEAGE, server, tags={"blessed": "true"})
     assert read_champion(server) == ""  # model exists, alias not set: still genuinely unset
-    tags = mlflow.MlflowClient(server).get_model_version("quiz-policy", version).tags
+    tags = mlflow.MlflowClient(server, server).get_model_version("quiz-policy", version).tags
     assert tags == {
         "lineage.span": "2026-11-23",
         "lineage.data_hash": "ab" * 32,
@@ -84,7 +84,7 @@ def test_promotion_is_compare_and_set(server, source):
     assert read_alias("previous", server) == first
     with pytest.raises(ModelNotFoundError, match="version '999' is not registered"):
         promote("999", second, server)
-    client = mlflow.MlflowClient(server)
+    client = mlflow.MlflowClient(server, server)
     assert PROMOTION_LOCK_MODEL not in {m.name for m in client.search_registered_models()}
 
 
@@ -126,7 +126,8 @@ def test_two_concurrent_registrations_and_promotions_lose_nothing(server, source
     first_promoted = previous
     assert {seen_a, seen_b} == {before, first_promoted}
     versions = {
-        v.version for v in mlflow.MlflowClient(server).search_model_versions("name='quiz-policy'")
+        v.version
+        for v in mlflow.MlflowClient(server, server).search_model_versions("name='quiz-policy'")
     }
     assert {va, vb} <= {str(v) for v in versions}
 
@@ -143,7 +144,7 @@ def test_rollback_restores_previous_and_cannot_bounce(server, source):
     assert (result.champion, result.replaced) == (good, bad)
     assert read_champion(server) == good
     assert read_alias("previous", server) == ""
-    client = mlflow.MlflowClient(server)
+    client = mlflow.MlflowClient(server, server)
     assert client.get_model_version("quiz-policy", bad).tags["rolled_back"] == "true"
     with pytest.raises(RegistryError, match="no 'previous' version"):
         rollback_to_previous(server)
