@@ -33,6 +33,7 @@ def monitoring_pipeline(
     kfp_host: str = "",
     training_experiment: str = "quizops",
     training_arguments: dict = {},  # noqa: B006 - KFP needs a literal default
+    training_source_uri: str = "",
 ) -> None:
     """Monitors the served policy and starts retraining when a threshold is crossed.
 
@@ -58,6 +59,8 @@ def monitoring_pipeline(
         training_experiment: Experiment of the started training run.
         training_arguments: Arguments of the started training run (its span is set to the
             monitored span).
+        training_source_uri: Source URI of the training data, whose statistics are the skew
+            baseline (baselines are kept per source); empty uses the store root.
     """
     monitor = apply_policy(
         monitor_serving(
@@ -72,6 +75,7 @@ def monitoring_pipeline(
             min_decisions=min_decisions,
             min_outcome_correct_rate=min_outcome_correct_rate,
             on_threshold=on_threshold,
+            training_source_uri=training_source_uri,
         ),
         "monitor-serving",
         "Monitor the served decisions",

@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "quizops.simulation.cli",
     "quizops.pii.cli",
     "quizops.validation.cli",
+    "quizops.validation.store",
     "quizops.deploy.cli",
     # `quizops submit` / `quizops schedule`: the KFP client lives beside the compiled pipelines
     # in the checkout (the library never imports kfp); available when run from the checkout.

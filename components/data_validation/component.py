@@ -25,6 +25,7 @@ def data_validation(
     skew_js_threshold: float = 0.1,
     span: str = "",
     previous_span: str = "",
+    source_uri: str = "",
 ) -> None:
     """Validates the de-identified canonical table; passes it on only if it passes.
 
@@ -46,6 +47,8 @@ def data_validation(
         skew_js_threshold: Jensen-Shannon threshold, numeric skew.
         span: This span ("" = from the input's metadata, else unspanned).
         previous_span: The previous span ("" = from the metadata, else the store decides).
+        source_uri: The data set's source URI: drift baselines are kept per source ("" = one
+            baseline for the whole store).
     """
     import json
 
@@ -72,6 +75,7 @@ def data_validation(
             beam_pipeline_args=[str(a) for a in beam_pipeline_args],
             span=span,
             previous_span=previous_span,
+            source=source_uri,
         ),
         data_uri=data.uri,
         data_metadata=dict(data.metadata),

@@ -22,6 +22,7 @@ def monitor_serving(
     min_decisions: int = 100,
     min_outcome_correct_rate: float = 0.0,
     on_threshold: str = "retrain",
+    training_source_uri: str = "",
 ) -> bool:
     """Measures the newest decision span against the previous one and the training baseline.
 
@@ -41,6 +42,7 @@ def monitor_serving(
         min_decisions: Fewer decisions are too few to measure.
         min_outcome_correct_rate: Floor of served-item correctness (0 = not gated).
         on_threshold: "retrain" or "report" (recorded in the report).
+        training_source_uri: Source URI of the training data (its baseline in the store).
 
     Returns:
         Whether a threshold was crossed (the pipeline's condition).
@@ -62,6 +64,7 @@ def monitor_serving(
             skew_js_threshold=skew_js_threshold,
             min_decisions=min_decisions,
             min_outcome_correct_rate=min_outcome_correct_rate,
+            training_source_uri=training_source_uri,
         ),
         report_path=report.path,
         action=on_threshold,

@@ -51,6 +51,8 @@ class MonitoringConfig:
         min_decisions: Fewer decisions than this are too few to measure.
         min_outcome_correct_rate: Floor of the correctness of answers to served items
             (0 = not gated).
+        training_source_uri: Source URI of the training data: its baseline in the statistics
+            store (baselines are kept per source; ``""`` = the store root).
     """
 
     decisions_uri: str
@@ -63,6 +65,7 @@ class MonitoringConfig:
     skew_js_threshold: float = 0.1
     min_decisions: int = 100
     min_outcome_correct_rate: float = 0.0
+    training_source_uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,7 @@ def evaluate_span(config: MonitoringConfig) -> MonitoringResult:
     from quizops.validation import schema as schema_lib
     from quizops.validation import statistics as stats_lib
     from quizops.validation.gate import _measures, _numeric_comparisons
-    from quizops.validation.store import open_store
+    from quizops.validation.store import latest_source, open_store
 
     notes: list[str] = []
     span, previous_span = newest_and_previous(config.decisions_uri, config.span)
@@ -214,7 +217,10 @@ def evaluate_span(config: MonitoringConfig) -> MonitoringResult:
             previous_span = ""
     else:
         notes.append("no previous decision span: drift not measured")
-    store = open_store(config.statistics_store_uri)
+    store = open_store(
+        config.statistics_store_uri,
+        config.training_source_uri or latest_source(config.statistics_store_uri),
+    )
     baseline = store.previous("", "") if store else None
     baseline_span = baseline.span if baseline else ""
     if baseline is not None:

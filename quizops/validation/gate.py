@@ -32,7 +32,7 @@ from quizops.validation.report import (
     render_markdown,
 )
 from quizops.validation.serving import read_decisions
-from quizops.validation.store import open_store
+from quizops.validation.store import accept_baseline_hint, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,9 @@ class ValidationConfig:
         domain: Domain-check thresholds.
         min_serving_decisions: Fewer decisions than this are too few to measure skew (the
             L-infinity distance of a handful of decisions over a large item bank is noise).
+        source: The data set's identity (its source URI): drift baselines are kept per source,
+            so another data set run in the same home is never compared with this one
+            (``""`` = the store root, one baseline for everything).
     """
 
     statistics_store_uri: str = ""
@@ -74,6 +77,7 @@ class ValidationConfig:
     schema_path: str | None = None
     domain: DomainCheckConfig = field(default_factory=DomainCheckConfig)
     min_serving_decisions: int = 100
+    source: str = ""
 
 
 @dataclass
@@ -247,7 +251,7 @@ def evaluate(
         config.skew_linf_threshold,
         config.skew_js_threshold,
     )
-    store = open_store(config.statistics_store_uri)
+    store = open_store(config.statistics_store_uri, config.source)
     baseline = store.previous(config.span, config.previous_span) if store else None
     if baseline is None:
         notes.append("no previous span in the statistics store: drift not measured")
@@ -458,6 +462,15 @@ def run_validation_stage(
     outcome = evaluate(data_path, config, data_uri if remote else data_path)
     lines = finding_lines(outcome.findings)
     if not outcome.passed:
+        if config.statistics_store_uri and any(
+            f.check == "drift" and f.severity == ERROR for f in outcome.findings
+        ):
+            lines.append(
+                "[hint] "
+                + accept_baseline_hint(
+                    config.statistics_store_uri, config.source, data_uri or data_path, config.span
+                )
+            )
         raise ValidationFailedError(
             f"data validation failed with {len(outcome.errors)} error(s) "
             f"({len(outcome.findings)} finding(s)):\n" + "\n".join(lines)
@@ -482,7 +495,7 @@ def run_validation_stage(
     storage.write_bytes(outputs.anomalies, str(anomalies_with_findings(outcome)).encode())
     storage.write_bytes(outputs.report, page.encode())
     storage.write_bytes(outputs.summary, summary.encode())
-    store = open_store(config.statistics_store_uri)
+    store = open_store(config.statistics_store_uri, config.source)
     if store is not None:
         store.write(config.span, outcome.statistics)
     return ValidationStageResult(

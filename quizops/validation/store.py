@@ -5,6 +5,7 @@ Layout under the store URI (local folder or gs:// prefix)::
     source=<key>/SOURCE                    the normalized source URI the key stands for
     source=<key>/span=<span>/statistics.pb statistics of a span of that source that passed
     source=<key>/LATEST                    the key of the span written last for that source
+    LATEST_SOURCE                          the source written last (monitoring's default)
 
 Baselines are kept per source (a data set's identity: its normalized URI, see
 :func:`source_key`): a second data set run in the same home is compared with its own earlier
@@ -52,6 +53,9 @@ logger = logging.getLogger(__name__)
 UNSPANNED = "unspanned"
 _ENTRY = re.compile(r"span=([^/]+)/statistics\.pb")
 _SPAN_FOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=[^/]+$")
+
+#: File at the store root naming the source written last (what monitoring compares with).
+LATEST_SOURCE = "LATEST_SOURCE"
 
 
 def normalize_source(source: str) -> str:
@@ -200,8 +204,29 @@ class StatisticsStore:
         storage.write_bytes(storage.join(self.uri, "LATEST"), (span or UNSPANNED).encode())
         if self.source:
             storage.write_bytes(storage.join(self.uri, "SOURCE"), self.source.encode())
+            storage.write_bytes(storage.join(self.root, LATEST_SOURCE), self.source.encode())
         logger.info("stored statistics of span %r", span or UNSPANNED)
         return uri
+
+
+def latest_source(uri: str) -> str:
+    """The source whose statistics a store received last (``""`` when none or no store).
+
+    Monitoring compares serving with the training data: without an explicit training source it
+    takes the one trained on last.
+
+    Args:
+        uri: Local folder, gs:// prefix or ``""``.
+
+    Returns:
+        The normalized source URI, or ``""``.
+    """
+    if not uri:
+        return ""
+    pointer = storage.join(uri.rstrip("/"), LATEST_SOURCE)
+    if not storage.is_file(pointer):
+        return ""
+    return storage.read_bytes(pointer).decode().strip()
 
 
 def open_store(uri: str, source: str = "") -> StatisticsStore | None:

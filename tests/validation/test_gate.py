@@ -287,3 +287,33 @@ def test_too_few_decisions_are_not_compared(tmp_path, frame):
     assert metrics["skew_serving_decisions"] == 0
     assert not any(k.startswith("skew_item") for k in metrics)
     assert "only 3 serving decision(s)" in (out / "summary.md").read_text()
+
+
+def test_a_second_data_set_in_the_same_store_validates_against_its_own_baseline(tmp_path):
+    store = str(tmp_path / "store")
+    weights = [0.6] + [0.4 / 19] * 19
+    other = canonical_frame(seed=3, response_scale=4.0, item_weights=weights)
+    run(tmp_path, canonical_frame(seed=1), "a1", statistics_store_uri=store, source="gs://b/a")
+    # a different data set is not compared with the first one's statistics
+    metrics, _ = run(tmp_path, other, "b1", statistics_store_uri=store, source="/data/b.csv")
+    assert metrics["drift_baseline_available"] == 0
+    # its own next run is compared with its own baseline (no drift), the first's with its own
+    metrics, _ = run(tmp_path, canonical_frame(seed=4, response_scale=4.0, item_weights=weights),
+                     "b2", statistics_store_uri=store, source="/data/b.csv")  # fmt: skip
+    assert metrics["drift_baseline_available"] == 1 and metrics["drift_item_id_linf"] < 0.1
+    # the first data set drifting from its own baseline fails and says how to accept it
+    message = run_failing(tmp_path, other, statistics_store_uri=store, source="gs://b/a")
+    assert "drift: item_id:" in message
+    assert "accept-baseline" in message and "--source gs://b/a" in message
+    assert "--statistics-store " + store in message
+
+
+def test_monitoring_compares_with_the_source_trained_on_last(tmp_path):
+    from quizops.validation.store import latest_source, open_store
+
+    store = str(tmp_path / "store")
+    assert latest_source(store) == ""
+    run(tmp_path, canonical_frame(seed=1), "a", statistics_store_uri=store, source="gs://b/a")
+    run(tmp_path, canonical_frame(seed=2), "b", statistics_store_uri=store, source="gs://b/b")
+    assert latest_source(store) == "gs://b/b"
+    assert open_store(store, latest_source(store)).spans() == ["unspanned"]
