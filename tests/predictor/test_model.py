@@ -228,3 +228,11 @@ def test_a_batch_whose_shared_pass_fails_is_scored_one_by_one(model, monkeypatch
     assert [error for _, error in results] == [None, None]
     assert calls == [2, 1, 1]
     assert [r["request_id"] for r in _logged(model)] == ["r-1", "r-2"]
+
+
+def test_ready_only_between_load_and_stop(policy_dir):
+    m = QuizPolicyModel(QuizPolicy.load(policy_dir), "7")
+    assert m.ready is False  # the server reports not ready before the policy is loaded
+    assert m.load() is True and m.ready is True
+    m.stop()
+    assert m.ready is False  # stopping: probes fail, traffic drains
