@@ -208,6 +208,7 @@ def training_pipeline(
                 decisions_uri=decisions_uri,
                 beam_pipeline_args=beam_pipeline_args,
                 span=resolved_span,
+                source_uri=source_uri,
             ),
             "data-validation",
             "Validate the data",
