@@ -238,10 +238,36 @@ def training_time(quick: bool = False) -> dict:
     }
 
 
+def selection_latency(quick: bool = False) -> dict:
+    """One request's choice (tracer over the history, values, sampling) at a history of 200."""
+    from quizops.features import engineer_features
+    from quizops.policy import TrainingConfig
+    from quizops.training import train_policy
+
+    features = engineer_features(_large_log(20_000))
+    policy = train_policy(features, TrainingConfig(validation_students=100))
+    bank = policy.item_bank
+    history = [(bank[i % len(bank)], int(i % 3 > 0)) for i in range(200)]
+    rng = np.random.default_rng(0)
+    times = []
+    for _ in range(100 if quick else 1000):
+        started = time.perf_counter()
+        policy.choose(history, None, rng)
+        times.append(time.perf_counter() - started)
+    p50, p95 = np.percentile(times, [50, 95]) * 1e3
+    return {
+        "benchmark": f"policy selection, history of 200 answers, {len(bank)} candidates",
+        "measured": round(float(p95), 3),
+        "unit": "ms (p95)",
+        "target": "a few ms",
+        "anchor": f"p50 {p50:.3f} ms (in process, no HTTP)",
+    }
+
+
 def run(quick: bool = False) -> list[dict]:
     """All figures of this benchmark."""
     return [em_recovery(quick), feature_throughput(quick), training_time(quick),
-            *policy_rows(quick)]  # fmt: skip
+            selection_latency(quick), *policy_rows(quick)]  # fmt: skip
 
 
 if __name__ == "__main__":
