@@ -29,7 +29,7 @@ from quizops.features.tracer import ANSWER_KEY, KnowledgeTracer
 logger = logging.getLogger(__name__)
 
 #: A skill is a prerequisite when learning without it is at most this share of learning with it.
-PREREQUISITE_RATIO = 0.55
+PREREQUISITE_RATIO = 0.65
 #: Least expected opportunities (while unknown) in each arm of the prerequisite comparison.
 PREREQUISITE_MIN_MASS = 100.0
 
