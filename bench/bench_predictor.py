@@ -18,7 +18,8 @@ turn (so no cache could serve a repeated request). The load comes from a separat
   capacity of one core is ``1 / cpu_seconds_per_request``, taken at the level best for each
   server (the predictor's scorer batches requests that queue up, so it gains from
   concurrency; the constant model does not). The wall-clock ratio at 16 connections (median of
-  the pairs) is printed too.
+  the pairs) is printed too. The anchor runs KServe's stock app (its timing middleware
+  included); the predictor's server replaces that middleware with its own guard.
 """
 
 from __future__ import annotations

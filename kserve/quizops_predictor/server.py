@@ -8,7 +8,8 @@ unused at that point, so :class:`BoundModelServer` sets ``config.host`` there. U
 would bind ``[::]`` on its own port).
 
 The same hook installs the predictor's HTTP guard (:mod:`quizops_predictor.guard`: body and
-concurrency limits, metrics, a value-free access log) as the outermost middleware and replaces
+concurrency limits, metrics, a value-free access log) as the only middleware (in place of
+KServe's timing middleware, which only fed a per-request log line) and replaces
 KServe's exception handlers with value-free ones, by wrapping the REST server's
 ``_add_middlewares`` and ``_add_exception_handlers`` before ``create_application`` runs.
 """
@@ -69,8 +70,12 @@ class BoundModelServer(ModelServer):
         add_exception_handlers = rest._add_exception_handlers
 
         def middlewares(app: FastAPI) -> None:
-            add_middlewares(app)
-            # Added last, so outermost: limits apply before anything reads the body.
+            # KServe's own middlewares are a timing middleware, whose only output is two
+            # kserve.trace log lines per request (silenced here: the guard's histogram measures
+            # latency) at the cost of a getrusage call per request, and an optional access
+            # logger that quotes the path. The guard replaces both.
+            if rest.access_log_format:
+                add_middlewares(app)
             app.add_middleware(
                 RequestGuard,
                 max_body_bytes=self.max_body_bytes,
