@@ -21,6 +21,7 @@ def deploy_kserve(
     canary_window_seconds: float = 600.0,
     smoke_test_canary: bool = False,
     replay_data: Input[Dataset] = None,
+    decisions_uri: str = "",
 ) -> None:
     """Deploys the policy, compares it with the champion, and promotes it in MLflow.
 
@@ -42,6 +43,7 @@ def deploy_kserve(
         smoke_test_canary: Send one prediction to the canary revision's tagged URL (kserve).
         replay_data: De-identified interaction table replayed against champion and challenger
             (local; absent: no comparison).
+        decisions_uri: gs:// prefix of the predictor's decision log (kserve; "" = in the pod).
     """
     from quizops.deploy import run_deploy_stage
 
@@ -61,6 +63,7 @@ def deploy_kserve(
         canary_window_seconds=canary_window_seconds,
         smoke_test_canary=smoke_test_canary,
         replay_table=replay_data.path if replay_data is not None else "",
+        decisions_uri=decisions_uri,
     )
     deployment.metadata["status"] = record.status
     deployment.metadata["model_version"] = record.model_version

@@ -84,6 +84,7 @@ def run_deploy_stage(
     canary_window_seconds: float = 600.0,
     smoke_test_canary: bool = False,
     replay_table: str = "",
+    decisions_uri: str = "",
 ) -> DeploymentRecord:
     """The deploy stage: deploy to the target, then write the record and the report.
 
@@ -109,6 +110,8 @@ def run_deploy_stage(
         smoke_test_canary: Send one prediction to the canary's tagged URL (kserve).
         replay_table: De-identified interaction table replayed against champion and challenger
             (local; "" skips the comparison).
+        decisions_uri: ``gs://`` prefix of the predictor's decision log (kserve; "" = in the
+            pod).
 
     Returns:
         The record.
@@ -129,7 +132,7 @@ def run_deploy_stage(
         # Read before touching the cluster (fails closed); promotion is compare-and-set on it.
         champion = champion_for_promotion(model_version, tracking_uri) if model_version else ""
         manifest = render_inference_service(
-            service_name, namespace, model_uri, image, model_version
+            service_name, namespace, model_uri, image, model_version, decisions_uri=decisions_uri
         )
         prometheus = None
         if prometheus_url:

@@ -39,6 +39,7 @@ def _render(args: argparse.Namespace) -> int:
         model_version=args.model_version,
         canary_traffic_percent=canary,
         service_account=args.service_account,
+        decisions_uri=args.decisions_uri,
     )
     sys.stdout.write(yaml.safe_dump(manifest, sort_keys=False))
     return 0
@@ -64,4 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--image", default=PREDICTOR_IMAGE)
     render.add_argument("--model-version", default="", help="registered version (a label)")
     render.add_argument("--service-account", default=PREDICTOR_SERVICE_ACCOUNT)
+    render.add_argument(
+        "--decisions-uri", default="", help="gs:// prefix of the decision log ('' = in the pod)"
+    )
     render.set_defaults(handler=_render)

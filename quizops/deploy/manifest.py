@@ -184,6 +184,7 @@ def render_inference_service(
     model_version: str = "",
     canary_traffic_percent: int | None = None,
     service_account: str = PREDICTOR_SERVICE_ACCOUNT,
+    decisions_uri: str = "",
 ) -> dict[str, Any]:
     """Renders the InferenceService of the predictor and validates it.
 
@@ -203,6 +204,9 @@ def render_inference_service(
         model_version: Registered version, recorded as a label.
         canary_traffic_percent: Share of traffic for this revision (None: full rollout).
         service_account: Kubernetes service account of the predictor pod.
+        decisions_uri: Where the decision log goes (``gs://bucket/prefix``: batched, flushed on
+            shutdown, spilled to the pod's volume if the upload fails); "" keeps it in the
+            pod's ``emptyDir`` (lost with the pod).
 
     Returns:
         The manifest.
@@ -219,6 +223,17 @@ def render_inference_service(
         )
     if not service_account:
         raise ManifestInvalidError("service_account: a service account name is required")
+    if decisions_uri and not decisions_uri.startswith("gs://"):
+        raise ManifestInvalidError("decisions_uri: must be a gs:// URI (or empty)")
+    if decisions_uri:
+        decision_args = [
+            "--decisions-dir",
+            decisions_uri,
+            "--decisions-spill-dir",
+            f"{DECISIONS_MOUNT}/spill",
+        ]
+    else:
+        decision_args = ["--decisions-dir", f"{DECISIONS_MOUNT}/decisions"]
     labels = {"app.kubernetes.io/name": SERVICE_NAME, "app.kubernetes.io/part-of": "quizops"}
     if model_version:
         labels[VERSION_LABEL] = str(model_version)
@@ -253,8 +268,7 @@ def render_inference_service(
                     "0.0.0.0",  # in the pod the kube-proxy / queue-proxy must reach it
                     "--port",
                     str(PREDICTOR_PORT),
-                    "--decisions-dir",
-                    f"{DECISIONS_MOUNT}/decisions",
+                    *decision_args,
                 ],
                 "ports": [{"containerPort": PREDICTOR_PORT, "name": "http1", "protocol": "TCP"}],
                 "env": [

@@ -151,3 +151,15 @@ def test_cli_render_rejects_bad_arguments_with_status_2(args, message, capsys):
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_decision_log_goes_to_gcs_with_a_spill_folder_on_a_volume(checker):
+    manifest = _render(decisions_uri="gs://quizops-decisions/serving")
+    assert checker.check(manifest) is None
+    [container] = manifest["spec"]["predictor"]["containers"]
+    args = container["args"]
+    assert args[args.index("--decisions-dir") + 1] == "gs://quizops-decisions/serving"
+    spill = args[args.index("--decisions-spill-dir") + 1]
+    assert any(spill.startswith(m["mountPath"]) for m in container["volumeMounts"])
+    with pytest.raises(ManifestInvalidError, match="decisions_uri"):
+        _render(decisions_uri="/var/log/decisions")
