@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 #: A skill is a prerequisite when learning without it is at most this share of learning with it.
 PREREQUISITE_RATIO = 0.65
 #: Least expected opportunities (while unknown) in each arm of the prerequisite comparison.
-PREREQUISITE_MIN_MASS = 100.0
+PREREQUISITE_MIN_MASS = 50.0
 
 
 def sort_log(df: pd.DataFrame) -> pd.DataFrame:
