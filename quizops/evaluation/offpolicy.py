@@ -298,6 +298,8 @@ def evaluate_off_policy(
             continue
         per: dict[str, Interval] = {}
         for estimator in result.intervals:
+            if estimator == "logged":  # the same logged rewards for every target
+                continue
             if reference is not None:
                 per[estimator] = paired_difference(result, results[reference], estimator, level)
             else:
