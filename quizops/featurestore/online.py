@@ -100,7 +100,6 @@ class OnlineStateStore:
         self.version = tracer_version(tracer)
         self._key = key
         self.lock = threading.Lock()
-        self._refs = [f"{STUDENT_VIEW}:{name}" for name in STUDENT_FEATURES]
         try:
             self._view = self.store.get_feature_view(STUDENT_VIEW)
         except Exception as exc:  # Feast's FeatureViewNotFoundException and registry errors
