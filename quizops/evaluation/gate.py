@@ -103,16 +103,23 @@ class Check:
         passed: Whether it passed.
         detail: One line with the numbers behind it.
         warning: A caution that does not fail the check.
+        gated: False for evidence shown for information only (it always "passes").
     """
 
     name: str
     passed: bool
     detail: str
     warning: str = ""
+    gated: bool = True
+
+    @property
+    def result(self) -> str:
+        """``pass``, ``FAIL`` or ``not gated``."""
+        return "not gated" if not self.gated else "pass" if self.passed else "FAIL"
 
     def line(self) -> str:
-        """``pass: ...`` or ``FAIL: ...`` (plus the warning)."""
-        text = f"{'pass' if self.passed else 'FAIL'} {self.name}: {self.detail}"
+        """``pass ...``, ``FAIL ...`` or ``not gated ...`` (plus the warning)."""
+        text = f"{self.result} {self.name}: {self.detail}"
         return f"{text} (warning: {self.warning})" if self.warning else text
 
 
@@ -255,6 +262,7 @@ def decide(
                     f"{fam.heldout_loglik:.4f} vs {fam.plain_bkt_loglik:.4f}, margin "
                     f"{config.family_fit_margin:g}); for information: {numbers}",
                     "simulator family not validated",
+                    gated=False,
                 )
             )
     if ope is None:

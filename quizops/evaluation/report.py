@@ -184,7 +184,8 @@ def markdown(decision: GateDecision, families: list[FamilyResult],
     ]
     for c in decision.checks:
         detail = c.detail + (f" (warning: {c.warning})" if c.warning else "")
-        lines.append(f"| {c.name} | {'pass' if c.passed else '**FAIL**'} | {detail} |")
+        result = "**FAIL**" if c.result == "FAIL" else c.result
+        lines.append(f"| {c.name} | {result} | {detail} |")
     for fam in families:
         lines += [
             "",
@@ -255,7 +256,8 @@ def render_html(decision: GateDecision, families: list[FamilyResult],
         "body{font-family:sans-serif;margin:1.5em;max-width:1100px}",
         "table{border-collapse:collapse;margin:.5em 0}td,th{padding:3px 10px;text-align:left}",
         "tr:nth-child(even){background:#f4f4f4}th{background:#e8e8e8}",
-        ".pass{color:#2ca02c}.fail{color:#d62728;font-weight:bold}figure{margin:.6em 0}",
+        ".pass{color:#2ca02c}.fail{color:#d62728;font-weight:bold}.info{color:#777}",
+        "figure{margin:.6em 0}",
         "</style></head><body>",
         f"<h1>Challenger version {html.escape(challenger_version or '(unregistered)')}: "
         f"<span style='color:{colour}'>{verdict}</span></h1>",
@@ -265,11 +267,11 @@ def render_html(decision: GateDecision, families: list[FamilyResult],
         "</tr></thead><tbody>",
     ]
     for c in decision.checks:
-        css = "pass" if c.passed else "fail"
+        css = {"pass": "pass", "FAIL": "fail"}.get(c.result, "info")
         warning = f" <i>(warning: {html.escape(c.warning)})</i>" if c.warning else ""
         parts.append(
             f"<tr><td>{html.escape(c.name)}</td><td class='{css}'>"
-            f"{'pass' if c.passed else 'FAIL'}</td><td>{html.escape(c.detail)}{warning}</td></tr>"
+            f"{c.result}</td><td>{html.escape(c.detail)}{warning}</td></tr>"
         )
     parts.append("</tbody></table>")
     for fam in families:

@@ -255,7 +255,8 @@ def test_a_family_that_fails_its_validation_is_shown_but_not_gated(better):
     )
     assert decision.blessed, decision.reasons
     pfa = next(c for c in decision.checks if c.name == "simulation:pfa")
-    assert "not gated" in pfa.detail and pfa.warning
+    assert "not gated" in pfa.detail and pfa.warning and pfa.result == "not gated"
+    assert any(line.startswith("not gated simulation:pfa") for line in decision.reasons)
     assert not any(c.name.startswith("slice:pfa") for c in decision.checks)
     # ... unless the margin admits it, and then it refuses the challenger.
     lenient = decide(
