@@ -3,10 +3,17 @@
 import mlflow
 import pytest
 
+from quizops.errors import RegistryError
 from quizops.evaluation import GATE_CHAMPION_TAG, GateConfig, run_evaluation_stage
 from quizops.features import save_features
 from quizops.policy import QuizPolicy
-from quizops.tracking import CHAMPION_ALIAS, REGISTERED_MODEL
+from quizops.tracking import (
+    CHAMPION_ALIAS,
+    REGISTERED_MODEL,
+    champion_for_promotion,
+    promote,
+    read_champion,
+)
 from quizops.training import run_training_stage
 
 pytestmark = pytest.mark.service
@@ -50,7 +57,9 @@ def test_train_register_evaluate_and_gate_against_champion(mlflow_server, featur
 
     # Promote the first version; a second challenger is then compared with it, and the
     # champion version the gate saw is recorded on the challenger.
-    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, first.model_version)
+    promote(first.model_version, read_champion(mlflow_server), mlflow_server)
+    champion = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS)
+    assert str(champion.version) == first.model_version
     second = train("m2")
     assert int(second.model_version) == int(first.model_version) + 1
     verdict = run_evaluation_stage(
@@ -65,3 +74,20 @@ def test_train_register_evaluate_and_gate_against_champion(mlflow_server, featur
     assert all(f.reference == "champion" for f in verdict.families)
     tags = client.get_model_version(REGISTERED_MODEL, second.model_version).tags
     assert tags[GATE_CHAMPION_TAG] == first.model_version
+
+    # Deploy-side compare-and-set: the champion the gate saw is still champion...
+    assert champion_for_promotion(second.model_version, mlflow_server) == first.model_version
+    # ...until another version is promoted meanwhile: then promoting `second` is refused.
+    logged = client.get_model_version(REGISTERED_MODEL, first.model_version)
+    other = client.create_model_version(
+        REGISTERED_MODEL,
+        source=logged.source,
+        run_id=logged.run_id,
+        model_id=logged.source.removeprefix("models:/"),  # the logged model (MLflow 3)
+    ).version
+    promote(str(other), first.model_version, mlflow_server)
+    with pytest.raises(RegistryError, match="champion changed since version"):
+        champion_for_promotion(second.model_version, mlflow_server)
+    with pytest.raises(RegistryError, match="champion changed since it was read"):
+        promote(second.model_version, first.model_version, mlflow_server)
+    assert read_champion(mlflow_server) == str(other)
