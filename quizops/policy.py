@@ -156,6 +156,10 @@ class TrainingConfig:
         validation_students: Simulated students per candidate setting and simulator.
         horizon: Questions per simulated session.
         seed: Seed of the search (simulated students, the fitted simulators' split).
+        min_effective_share: Overlap with the logging policy: when the logs carry propensities,
+            a setting whose importance weights on the logged decisions have an effective
+            sample below this share of the decisions is chosen only if none reaches it (the
+            evaluation gate needs enough overlap to evaluate the policy off-policy).
         max_item_share: Exposure limit: a setting whose simulated decisions give any one item
             more than this share is chosen only if no setting stays within it (the evaluation
             gate refuses a share above 0.25; 0.22 leaves room for other students).
@@ -172,13 +176,14 @@ class TrainingConfig:
     mastery_cap: float | None = None
     ready_floor: float = 0.2
     temperatures: tuple[float, ...] = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
-    epsilons: tuple[float, ...] = (0.02, 0.05)
+    epsilons: tuple[float, ...] = (0.02, 0.05, 0.1)
     unlocks: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0)
     mastery_caps: tuple[float, ...] = (0.9, 0.95)
     validation_students: int = 400
     horizon: int = 20
     seed: int = 0
     max_item_share: float = 0.22
+    min_effective_share: float = 0.015
     family: str = "bkt"
 
 

@@ -72,6 +72,47 @@ def choose_family(simulators: dict[str, Any] | None) -> str:
     return max(simulators, key=lambda n: simulators[n].validation.get("heldout_loglik", -np.inf))
 
 
+def _logged_decisions(
+    features: FeatureSet, limit: int = 20_000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Logged states, chosen bank rows and propensities (None when the logs carry none)."""
+    from quizops.features import state_columns
+
+    examples = features.examples
+    if "propensity" not in examples.columns:
+        return None
+    examples = examples[examples["propensity"].notna() & (examples["propensity"] > 0)]
+    bank = set(features.items["item_id"].astype(str))
+    examples = examples[examples["item_id"].astype(str).isin(bank)]
+    if len(examples) < 100:
+        return None
+    if len(examples) > limit:  # a fixed subsample: the same for every setting
+        examples = examples.iloc[np.linspace(0, len(examples) - 1, limit).astype(int)]
+    states = examples[state_columns(features.tracer.n_skills)].to_numpy()
+    index = {item: i for i, item in enumerate(features.items["item_id"].astype(str))}
+    rows = np.array([index[i] for i in examples["item_id"].astype(str)], dtype=np.int64)
+    return states, rows, examples["propensity"].to_numpy(dtype=float)
+
+
+def effective_share(policy: QuizPolicy, states: np.ndarray, rows: np.ndarray,
+                    propensity: np.ndarray) -> float:  # fmt: skip
+    """Effective sample of the importance weights on logged decisions, as a share of them.
+
+    Args:
+        policy: The target policy.
+        states: Logged states.
+        rows: Bank rows of the logged choices.
+        propensity: Logging propensities of those choices.
+
+    Returns:
+        ``(sum w)^2 / sum w^2 / n`` with ``w = pi(choice | state) / propensity``.
+    """
+    bank = np.arange(len(policy.items))
+    target = policy.probabilities(states, bank)[np.arange(len(rows)), rows]
+    weights = target / propensity
+    return float(weights.sum() ** 2 / max((weights**2).sum(), 1e-300) / len(weights))
+
+
 def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
                  simulators: dict[str, Any] | None = None,
                  family: str | None = None) -> QuizPolicy:  # fmt: skip
@@ -117,7 +158,9 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         )
         return QuizPolicy(features.tracer, items, model, temperature, epsilon)
 
+    logged = _logged_decisions(features)
     results: list[tuple[float, float, tuple[float, float, float, float]]] = []
+    overlap: dict[tuple[float, float, float, float], float] = {}
     with threadpool_limits(1):
         for setting in settings:
             result = simulate(
@@ -129,11 +172,17 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             )
             share = float(np.bincount(result.chosen.ravel()).max() / result.chosen.size)
             results.append((float(result.final_mastered.mean()), share, setting))
-    feasible = [r for r in results if r[1] <= config.max_item_share]
+            if logged is not None and family == "bkt":
+                overlap[setting] = effective_share(build(setting), *logged)
+    overlapping = [r for r in results if overlap.get(r[2], 1.0) >= config.min_effective_share]
+    if not overlapping:  # nothing overlaps enough: the settings that overlap most
+        top = max(overlap.values())
+        overlapping = [r for r in results if overlap.get(r[2], 1.0) >= top - 1e-12]
+    feasible = [r for r in overlapping if r[1] <= config.max_item_share]
     if feasible:
         best_score, best_share, best = max(feasible, key=lambda r: r[0])
     else:  # nothing within the exposure limit: the least concentrated setting
-        best_score, best_share, best = min(results, key=lambda r: (r[1], -r[0]))
+        best_score, best_share, best = min(overlapping, key=lambda r: (r[1], -r[0]))
     policy = build(best)
     unlock, cap, temperature, epsilon = best
     policy.metrics = {
@@ -142,6 +191,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         "search_best_mastered": best_score,
         "search_worst_mastered": float(min(r[0] for r in results)),
         "search_best_item_share": best_share,
+        "search_best_effective_share": overlap.get(best, float("nan")),
         "planning_family_pfa": float(family == "pfa"),
         "chosen_unlock": unlock,
         "chosen_mastery_cap": cap,

@@ -85,6 +85,7 @@ def test_propensities_are_the_frequencies_of_the_choices(policy):
 
 
 def test_the_zpd_mask_keeps_believed_mastered_skills_out_at_low_temperature(policy):
+    policy = QuizPolicy(policy.tracer, policy.items, policy.model, 0.02, policy.epsilon)
     n = policy.tracer.n_skills
     states = np.full((1, n), 0.999)
     states[0, 0] = 0.05  # only skill 0 is open (no prerequisites in the first course skill)
