@@ -176,8 +176,11 @@ def monitor_local(
         from pipelines.local_run import run_local
 
         logger.info("threshold crossed: starting a training run on span %s", summary["span"])
+        from quizops.monitoring.retrain import RETRAINING_OVERRIDES
+
+        overrides = {**(training_overrides or {}), **RETRAINING_OVERRIDES}
         summary["retraining"] = run_local(
-            None, "assistments", interactions, summary["span"], home_root, training_overrides
+            None, "assistments", interactions, summary["span"], home_root, overrides
         )
         summary["ok"] = bool(summary["retraining"]["ok"])
     return summary
@@ -193,11 +196,20 @@ def rollback_local(home_root: str | None = None) -> dict[str, Any]:
         The summary: ok, error, the champion now, the report.
     """
     from pipelines.rollback import rollback_pipeline
+    from quizops.errors import RegistryError
+    from quizops.names import PREVIOUS_ALIAS
+    from quizops.tracking import read_alias, read_champion
 
     home = local_home(home_root)
     home.create()
     with home_lock(home.root, "make rollback"):
         os.environ[MLFLOW_TRACKING_URI_ENV] = home.mlflow_tracking_uri
+        if not read_alias(PREVIOUS_ALIAS, home.mlflow_tracking_uri):
+            champion = read_champion(home.mlflow_tracking_uri)
+            raise RegistryError(
+                f"nothing to roll back to: the local registry has no '{PREVIOUS_ALIAS}' version "
+                f"(champion: {champion or 'none'}); a rollback needs two blessed runs"
+            )
         tracker, error = _run_pipeline(
             rollback_pipeline,
             {"mlflow_tracking_uri": home.mlflow_tracking_uri, "target": "local"},

@@ -31,6 +31,10 @@ IN_CLUSTER_HOST = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
 TOKEN_FILE = "/var/run/secrets/kubeflow/pipelines/token"
 #: kfp_host value that records the request for the local driver instead of calling an API.
 LOCAL = "local"
+#: Arguments every retraining run gets on top of the environment's: its data gate does not
+#: compare with the serving decisions of the span, whose skew is what started the run (the
+#: monitoring report records it); drift, schema and domain checks still gate it.
+RETRAINING_OVERRIDES: dict[str, Any] = {"decisions_uri": ""}
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,8 @@ def run_retraining_stage(
         reasons: The crossed thresholds.
         kfp_host: KFP API endpoint, or ``local`` to leave the request to the local driver.
         experiment: Experiment of the training run.
-        training_arguments: The training pipeline's arguments (``span`` is set here).
+        training_arguments: The training pipeline's arguments (``span`` and
+            :data:`RETRAINING_OVERRIDES` are set here).
         request_path: Where the JSON record of the request goes.
 
     Returns:
@@ -189,7 +194,7 @@ def run_retraining_stage(
     Raises:
         SubmissionError: The API refused the run (nothing written).
     """
-    arguments = {**training_arguments, "span": span}
+    arguments = {**training_arguments, **RETRAINING_OVERRIDES, "span": span}
     if kfp_host == LOCAL:
         request = RetrainingRequest(True, span, "", tuple(reasons), "local")
     else:

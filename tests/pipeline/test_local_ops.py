@@ -114,3 +114,17 @@ def test_rollback_restores_the_previous_champion_in_the_local_registry(tmp_path)
     assert {k: str(v) for k, v in model.aliases.items()} == {CHAMPION_ALIAS: "1"}
     assert PREVIOUS_ALIAS not in model.aliases
     assert "champion now: version 1" in Path(summary["report"]).read_text()
+
+
+def test_rollback_with_nothing_to_restore_is_refused_before_any_run(tmp_path):
+    from quizops.errors import RegistryError
+
+    uri = f"sqlite:///{(tmp_path / 'mlflow' / 'mlflow.db').resolve()}"
+    (tmp_path / "mlflow").mkdir()
+    client = mlflow.MlflowClient(uri, registry_uri=uri)
+    client.create_registered_model(MODEL_NAME)
+    client.create_model_version(MODEL_NAME, source=str(tmp_path / "policy"))
+    promote("1", "", uri)
+    with pytest.raises(RegistryError, match="nothing to roll back to.*champion: 1"):
+        rollback_local(str(tmp_path))
+    assert not list((tmp_path / "pipeline_root").glob("quizops-rollback-*"))

@@ -136,12 +136,15 @@ def test_a_crossed_threshold_starts_a_training_run_on_the_span(tmp_path):
         )  # fmt: skip
         assert api.rejections == []
         (run,) = [r.body for r in api.requests if r.method == "POST" and r.path.endswith("/runs")]
+        # the span monitored, and no skew check against the decisions that started the run
         assert run["runtime_config"]["parameters"] == {"source_uri": "gs://b/src",
-                                                       "span": "2026-11-24"}  # fmt: skip
+                                                       "span": "2026-11-24",
+                                                       "decisions_uri": ""}  # fmt: skip
         assert run["pipeline_version_reference"]["pipeline_id"] == pipeline_id
         assert result.run_id and result.target == "kfp"
         record = json.loads((tmp_path / "request.json").read_text())
-        assert record["run_id"] == result.run_id and record["arguments"] == ["source_uri", "span"]
+        assert record["run_id"] == result.run_id
+        assert record["arguments"] == ["decisions_uri", "source_uri", "span"]
 
 
 def test_locally_the_request_is_recorded_and_nothing_is_sent(tmp_path):
