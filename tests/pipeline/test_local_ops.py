@@ -125,6 +125,6 @@ def test_rollback_with_nothing_to_restore_is_refused_before_any_run(tmp_path):
     client.create_registered_model(MODEL_NAME)
     client.create_model_version(MODEL_NAME, source=str(tmp_path / "policy"))
     promote("1", "", uri)
-    with pytest.raises(RegistryError, match="nothing to roll back to.*champion: 1"):
+    with pytest.raises(RegistryError, match=r"nothing to roll back to.*champion: 1"):
         rollback_local(str(tmp_path))
     assert not list((tmp_path / "pipeline_root").glob("quizops-rollback-*"))
