@@ -82,6 +82,9 @@ def start_tracking(tracking_uri: str, experiment: str) -> str:
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
+    # The registry lives on the same server; a registry URI set earlier in the process (the
+    # predictor's loader sets one) must not send registrations or alias reads elsewhere.
+    mlflow.set_registry_uri(uri)
     found = mlflow.get_experiment_by_name(experiment)
     if found is not None:
         experiment_id = found.experiment_id

@@ -119,8 +119,10 @@ def _read_champion(tracking_uri: str, challenger_version: str, scratch: Path) ->
     from quizops.policy import QuizPolicy
     from quizops.tracking import download_policy, resolve_tracking_uri, version_by_alias
 
-    mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
-    found = version_by_alias(CHAMPION_ALIAS)
+    uri = resolve_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)  # not a registry URI left over from earlier in the process
+    found = version_by_alias(CHAMPION_ALIAS, uri)
     if found is None:
         return "", None
     version = str(found.version)
