@@ -64,3 +64,34 @@ def test_the_library_does_not_import_kfp():
 
 def test_components_do_not_import_pipelines():
     assert offenders("components", "pipelines") == []
+
+
+def exception_classes(source: str) -> list[str]:
+    """Classes a module defines that derive (by name) from an exception or error class."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef):
+            bases = [ast.unparse(base).split(".")[-1] for base in node.bases]
+            if any(b.endswith(("Error", "Exception", "Warning")) for b in bases):
+                found.append(node.name)
+    return found
+
+
+def test_the_exception_checker_sees_error_subclasses():
+    source = "class A(ValueError): ...\nclass B(errors.QuizopsError): ...\nclass C(dict): ..."
+    assert exception_classes(source) == ["A", "B"]
+
+
+def test_every_library_exception_lives_in_errors_py():
+    import quizops.errors
+
+    defined = {
+        str(path.relative_to(REPO)): exception_classes(path.read_text())
+        for path in sorted((REPO / "quizops").rglob("*.py"))
+        if path.name != "errors.py"
+    }
+    assert {k: v for k, v in defined.items() if v} == {}
+    errors_source = (REPO / "quizops" / "errors.py").read_text()
+    for name in exception_classes(errors_source):
+        cls = getattr(quizops.errors, name)
+        assert issubclass(cls, quizops.errors.QuizopsError), name

@@ -137,7 +137,7 @@ def test_long_line_limit_is_configurable(tmp_path, pii_frame):
 
 
 def test_raw_assistments_export(tmp_path):
-    from quizops.simulator import make_world, simulate_logs, write_assistments_csv
+    from quizops.simulation import make_world, simulate_logs, write_assistments_csv
 
     frame = simulate_logs(make_world(7), 2000, seed=5)
     source = write_assistments_csv(frame, tmp_path / "export" / "skill_builder.csv")

@@ -44,7 +44,7 @@ CANARIES = [
 
 
 def seeded_logs(path: Path, interactions: int = 6000) -> Path:
-    from quizops.simulator import make_world, simulate_logs, write_assistments_csv
+    from quizops.simulation import make_world, simulate_logs, write_assistments_csv
 
     frame = simulate_logs(make_world(7), interactions, seed=4711)
     students = sorted(frame["user_id"].astype(str).unique())[: len(CANARY_IDS)]
