@@ -55,15 +55,15 @@ def run() -> list[dict]:
     )
     metrics = summary["metrics"]
     for key, label in (
-        ("evaluate-policy.sim_challenger_mastery", "policy mastery after 30 items (sim)"),
-        ("evaluate-policy.sim_random_mastery", "random mastery after 30 items (sim)"),
+        ("evaluate-policy.sim_bkt_challenger_mastered", "policy skills mastered (fitted bkt sim)"),
+        ("evaluate-policy.sim_bkt_random_mastered", "random skills mastered (fitted bkt sim)"),
     ):
         if key in metrics:
             rows.append(
                 {
                     "benchmark": label,
                     "measured": round(metrics[key], 4),
-                    "unit": "share",
+                    "unit": "skills",
                     "target": "policy > random",
                     "anchor": "uniform random policy",
                 }
