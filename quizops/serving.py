@@ -219,8 +219,14 @@ class PredictorProcess:
             self.
 
         Raises:
-            PredictorStartError: The process exited or was not ready in time (it is stopped).
+            PredictorStartError: The process exited or was not ready in time (it is stopped),
+                or a process started earlier by this object is still running.
         """
+        if self.process is not None and self.process.poll() is None:
+            raise PredictorStartError(
+                f"predictor pid {self.process.pid} on {self.base_url} is already running: "
+                "stop it before starting another"
+            )
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env

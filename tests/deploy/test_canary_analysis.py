@@ -307,7 +307,6 @@ def test_smoke_test_reaches_the_canary_revision_through_its_tagged_url(policy_di
         MockPrometheus(NS) as prom,
         PredictorProcess(model_dir=policy_dir, decisions_dir=policy_dir.parent / "d") as canary,
     ):
-        canary.start(ready_timeout=90)
         _seed(kube)
         kube.revision_urls[CANARY_REV] = canary.base_url  # the real predictor is the canary
         prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: GOOD}
