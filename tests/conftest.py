@@ -12,6 +12,22 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _no_registry_uri_left_behind():
+    """Forgets a process-wide MLflow registry URI after each test.
+
+    The library pins MLflow's registry to its tracking URI (``mlflow.set_registry_uri``, which
+    also exports ``MLFLOW_REGISTRY_URI``). In one pytest process a later test that sets only a
+    tracking URI would otherwise register into an earlier test's store, or a server already
+    stopped.
+    """
+    yield
+    registry = sys.modules.get("mlflow.tracking._model_registry.utils")
+    if registry is not None:
+        registry._registry_uri = None
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -412,8 +412,8 @@ def analyse_local_canary(
         champion_dir: The champion's policy folder.
         challenger_dir: The challenger's policy folder.
         requests: The replay (see :func:`replay_requests`).
-        criteria: Thresholds (default: :class:`CanaryCriteria` with ``min_requests`` and
-            ``min_outcome_trials`` scaled to the replay, latency bounds loosened for two
+        criteria: Thresholds (default: :class:`CanaryCriteria` with ``min_requests`` scaled to
+            the replay, ``min_outcome_trials`` 30, latency bounds loosened for two
             processes sharing one machine, and the outcome test used when there are enough
             matched decisions but not required).
         time_budget: Seconds for the replay at most.
@@ -435,7 +435,9 @@ def analyse_local_canary(
         min_requests=min(100, len(requests)),
         max_p99_seconds=1.0,
         max_p99_ratio=3.0,
-        min_outcome_trials=min(30, max(1, len(requests) // 20)),
+        # A two-proportion test on fewer than 30 outcomes per arm is noise (the normal
+        # approximation fails): below that the outcome test is reported as not run.
+        min_outcome_trials=30,
         require_outcome=False,
     )
     answers: dict[str, list[tuple[int, float, str | None]]] = {"champion": [], "canary": []}
