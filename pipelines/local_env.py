@@ -28,8 +28,9 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from kfp import dsl
+from kfp import dsl, local
 from kfp.local import placeholder_utils, subprocess_task_handler
 from kfp.local import status as kfp_status
 from kfp.local.orchestrator import task_executor
@@ -192,3 +193,32 @@ def image_env_tasks(tracker: StageTracker, venvs: Path) -> Iterator[None]:
         subprocess_task_handler.SubprocessTaskHandler = original
         placeholder_utils.resolve_individual_placeholder = original_resolve
         task_executor.time = original_time
+
+
+def run_pipeline_locally(
+    pipeline: Any, arguments: dict[str, Any], pipeline_root: Path, tracker: StageTracker,
+    venvs: Path,
+) -> str | None:  # fmt: skip
+    """Runs a pipeline with kfp.local, each task in the environment of its image.
+
+    Args:
+        pipeline: The ``@dsl.pipeline`` function.
+        arguments: Its arguments.
+        pipeline_root: The local pipeline root.
+        tracker: Receives each task's status and time.
+        venvs: Folder of the local environments (``.venvs``).
+
+    Returns:
+        None when the run succeeded, else kfp.local's error text without colour codes.
+    """
+    with image_env_tasks(tracker, venvs):
+        local.init(
+            runner=local.SubprocessRunner(use_venv=False),
+            pipeline_root=str(pipeline_root),
+            raise_on_error=True,
+        )
+        try:
+            pipeline(**arguments)
+        except RuntimeError as exc:
+            return re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    return None

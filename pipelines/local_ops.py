@@ -20,14 +20,11 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from kfp import local
-
-from pipelines.local_env import StageTracker, image_env_tasks
+from pipelines.local_env import StageTracker, run_pipeline_locally
 from quizops.errors import ConfigurationError, QuizopsError, exit_status
 from quizops.home import LocalHome, local_home
 from quizops.names import MLFLOW_TRACKING_URI_ENV
@@ -55,17 +52,7 @@ def latest_validated_table(home: LocalHome) -> Path | None:
 def _run_pipeline(pipeline: Any, arguments: dict[str, Any], home: LocalHome, stages: tuple[str, ...]
                   ) -> tuple[StageTracker, str | None]:  # fmt: skip
     tracker = StageTracker(stages)
-    error = None
-    with image_env_tasks(tracker, VENVS):
-        local.init(
-            runner=local.SubprocessRunner(use_venv=False),
-            pipeline_root=str(home.pipeline_root),
-            raise_on_error=True,
-        )
-        try:
-            pipeline(**arguments)
-        except RuntimeError as exc:
-            error = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    error = run_pipeline_locally(pipeline, arguments, home.pipeline_root, tracker, VENVS)
     return tracker, error
 
 

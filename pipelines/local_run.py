@@ -15,15 +15,12 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from kfp import local
-
-from pipelines.local_env import StageTracker, image_env_tasks
+from pipelines.local_env import StageTracker, run_pipeline_locally
 from quizops.errors import ConfigurationError, QuizopsError, exit_status
 from quizops.home import PII_KEY_FILE_ENV, LocalHome, ensure_key_file, local_home
 from quizops.names import MLFLOW_TRACKING_URI_ENV
@@ -118,17 +115,9 @@ def run_local(
         }
         tracker = StageTracker(STAGES)
         started = time.monotonic()
-        error: str | None = None
-        with image_env_tasks(tracker, VENVS):
-            local.init(
-                runner=local.SubprocessRunner(use_venv=False),
-                pipeline_root=str(home.pipeline_root),
-                raise_on_error=True,
-            )
-            try:
-                training_pipeline(**arguments)
-            except RuntimeError as exc:
-                error = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+        error = run_pipeline_locally(
+            training_pipeline, arguments, home.pipeline_root, tracker, VENVS
+        )
         summary = _summary(tracker, time.monotonic() - started, error)
         text = json.dumps(summary, indent=2)
         if tracker.run_dir is not None:

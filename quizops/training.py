@@ -35,16 +35,6 @@ from quizops.policy import PlanningModel, QuizPolicy, TrainingConfig
 
 logger = logging.getLogger(__name__)
 
-#: Columns of the interaction table feature engineering keeps for fitting simulators.
-INTERACTION_COLUMNS = [
-    "student_id",
-    "interaction_id",
-    "item_id",
-    "skill_id",
-    "correct",
-    "timestamp",
-]
-
 
 def _settings(config: TrainingConfig) -> list[tuple[float, float, float, float]]:
     """Candidate (unlock, mastery_cap, temperature, epsilon) settings; given values fixed."""
