@@ -9,7 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     PATH=/opt/venv/bin:$PATH \
-    QUIZOPS_PREDICTOR_PATH=/app/kserve
+    QUIZOPS_PREDICTOR_PATH=/app/kserve \
+    QUIZOPS_IMAGE=ghcr.io/quizops/quizops-core:0.1.0
 
 RUN pip install --no-cache-dir uv==0.13.9
 

@@ -228,6 +228,8 @@ def training_pipeline(
                 temperature=temperature,
                 epsilon=epsilon,
                 seed=seed,
+                holdout_fraction=holdout_fraction,
+                span=resolved_span,
                 kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             ),
             "train-policy",

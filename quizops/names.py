@@ -58,6 +58,8 @@ FEAST_REDIS_ENV = "QUIZOPS_FEAST_REDIS"
 PREDICTOR_PATH_ENV = "QUIZOPS_PREDICTOR_PATH"
 #: Serving variant of a predictor process, ``champion`` or ``canary`` (metrics, decision log).
 VARIANT_ENV = "QUIZOPS_VARIANT"
+#: The image a stage runs in (set by the image; a lineage tag of registered policies).
+IMAGE_ENV = "QUIZOPS_IMAGE"
 #: Where a predictor writes its decision log: a local folder or ``gs://bucket/prefix``.
 DECISIONS_URI_ENV = "QUIZOPS_DECISIONS_URI"
 #: The two serving variants.

@@ -163,6 +163,10 @@ class TrainingConfig:
         max_item_share: Exposure limit: a setting whose simulated decisions give any one item
             more than this share is chosen only if no setting stays within it (the evaluation
             gate refuses a share above 0.25; 0.22 leaves room for other students).
+        holdout_fraction: Share of students held out for the evaluation's off-policy
+            estimates (the same split as ``GateConfig.holdout_fraction``): training never sees
+            them.
+        split_seed: Seed of that student split (``GateConfig.split_seed``).
         family: Simulator family the served policy plans in. ``bkt`` by default: its planner
             knows which items teach and which skills unlock others; a PFA planner fits held-out
             answers almost as well but teaches far less in the generating worlds (0.9 vs 3.8
@@ -184,6 +188,8 @@ class TrainingConfig:
     seed: int = 0
     max_item_share: float = 0.22
     min_effective_share: float = 0.015
+    holdout_fraction: float = 0.2
+    split_seed: int = 0
     family: str = "bkt"
 
 

@@ -294,10 +294,46 @@ def data_identity(interactions: pd.DataFrame | None, features_dir: Path) -> dict
     return out
 
 
+def without_held_out(features: FeatureSet, config: TrainingConfig) -> tuple[FeatureSet, int]:
+    """The feature set without the students the evaluation holds out for off-policy estimates.
+
+    The split is :func:`quizops.evaluation.held_out_students` on the pseudonymous student id
+    with ``config.holdout_fraction`` and ``config.split_seed``, the evaluation's own settings,
+    so the evaluation's held-out students are never seen by the simulators or the search.
+
+    Args:
+        features: The feature set.
+        config: Training settings (the split).
+
+    Returns:
+        The reduced feature set and the number of held-out students removed.
+    """
+    from quizops.evaluation.decisions import held_out_students
+
+    def keep(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        if frame is None or frame.empty or "student_id" not in frame.columns:
+            return frame
+        mask = held_out_students(
+            frame["student_id"].to_numpy(), config.holdout_fraction, config.split_seed
+        )
+        return frame.loc[~mask].reset_index(drop=True)
+
+    removed = 0
+    if features.interactions is not None and "student_id" in features.interactions.columns:
+        ids = features.interactions["student_id"].astype(str)
+        mask = held_out_students(ids.to_numpy(), config.holdout_fraction, config.split_seed)
+        removed = int(ids[mask].nunique())
+    kept = replace(
+        features, examples=keep(features.examples), interactions=keep(features.interactions)
+    )
+    return kept, removed
+
+
 def run_training_stage(*, features_dir: str | os.PathLike[str],
                        model_dir: str | os.PathLike[str], tracking_uri: str, experiment: str,
                        config: TrainingConfig | None = None, tags: dict[str, str] | None = None,
-                       kfp_run_id: str = "") -> TrainingStageResult:  # fmt: skip
+                       kfp_run_id: str = "", span: str = "",
+                       image: str = "") -> TrainingStageResult:  # fmt: skip
     """Trains the policy, writes it to ``model_dir`` and registers it in MLflow.
 
     The policy is first saved to a temporary folder and moved into ``model_dir`` only after
@@ -311,6 +347,10 @@ def run_training_stage(*, features_dir: str | os.PathLike[str],
         config: Hyper-parameters.
         tags: Extra MLflow run tags (no personal data).
         kfp_run_id: The KFP run id (a run tag; "" outside KFP).
+        span: The data span trained on (a lineage tag; "" = the data's first to last
+            timestamp).
+        image: The image the stage runs in (a lineage tag; "" = ``QUIZOPS_IMAGE`` of the
+            environment, else the core image's name).
 
     Returns:
         The result.
@@ -322,12 +362,19 @@ def run_training_stage(*, features_dir: str | os.PathLike[str],
     import mlflow
     from mlflow.models import infer_signature
 
+    from quizops.names import CORE_IMAGE, IMAGE_ENV
     from quizops.simulation.fitted import fit_simulators
-    from quizops.tracking import REGISTERED_MODEL, start_tracking
+    from quizops.tracking import REGISTERED_MODEL, Lineage, start_tracking, tag_lineage
 
     config = config or TrainingConfig()
     features_dir = Path(features_dir)
-    features = load_features(features_dir)
+    all_features = load_features(features_dir)
+    identity = data_identity(all_features.interactions, features_dir)
+    features, held_out = without_held_out(all_features, config)
+    logger.info(
+        "training: %d students held out for off-policy evaluation (fraction %.2f, seed %d)",
+        held_out, config.holdout_fraction, config.split_seed,
+    )  # fmt: skip
     start_tracking(tracking_uri, experiment)
     interactions = features.interactions
     simulators = (
@@ -360,7 +407,8 @@ def run_training_stage(*, features_dir: str | os.PathLike[str],
                     "data.skills": features.tracer.n_skills,
                     "kfp_run_id": kfp_run_id or "none",
                     "code_version": run_tags["code_version"],
-                    **data_identity(interactions, features_dir),
+                    "data.held_out_students": held_out,
+                    **identity,
                 }
             )
             metrics = dict(policy.metrics)
@@ -398,6 +446,20 @@ def run_training_stage(*, features_dir: str | os.PathLike[str],
                 registered_model_name=REGISTERED_MODEL,
             )
             version = str(info.registered_model_version)
+            span_text = span or "{}..{}".format(
+                identity.get("data.span_start", ""), identity.get("data.span_end", "")
+            )
+            tag_lineage(
+                version,
+                Lineage(
+                    span=span_text.strip("."),
+                    data_hash=identity["data.sha256"],
+                    kfp_run_id=kfp_run_id,
+                    image=image or os.environ.get(IMAGE_ENV, "") or CORE_IMAGE,
+                    code_version=run_tags["code_version"],
+                ),
+                tracking_uri,
+            )
         policy.version = version
         policy.save(staging / "policy")
         model_dir = Path(model_dir)

@@ -16,6 +16,8 @@ def train_policy(
     temperature: float = 0.0,
     epsilon: float = 0.0,
     seed: int = 0,
+    holdout_fraction: float = 0.2,
+    span: str = "",
     kfp_run_id: str = "",
 ) -> None:
     """Builds the planning policy, chooses its settings in fitted simulators, registers it.
@@ -30,6 +32,9 @@ def train_policy(
             fitted simulators.
         epsilon: Uniform exploration share; 0 = chosen by validation (always positive).
         seed: Seed of the simulators' split and the policy search.
+        holdout_fraction: Share of students the evaluation holds out for off-policy
+            estimates; training leaves them out (the same split as evaluate_policy's).
+        span: The data span trained on (a lineage tag of the registered version).
         kfp_run_id: The KFP run id, recorded as an MLflow tag ("" outside KFP).
     """
     from quizops.policy import TrainingConfig
@@ -40,8 +45,11 @@ def train_policy(
         model_dir=model.path,
         tracking_uri=tracking_uri,
         experiment=experiment,
-        config=TrainingConfig(temperature=temperature, epsilon=epsilon, seed=seed),
+        config=TrainingConfig(
+            temperature=temperature, epsilon=epsilon, seed=seed, holdout_fraction=holdout_fraction
+        ),
         kfp_run_id=kfp_run_id,
+        span=span,
     )
     model.metadata["mlflow_run_id"] = result.run_id
     model.metadata["mlflow_model_version"] = result.model_version

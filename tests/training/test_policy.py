@@ -121,3 +121,20 @@ def test_pfa_planning_policy_round_trips_and_plans_on_answer_counts(feature_set,
         .as_chooser(), world, students=200, steps=20, seed=3,
     )  # fmt: skip
     assert planned.final_mastered.mean() > served.final_mastered.mean()
+
+
+def test_training_leaves_out_exactly_the_evaluations_held_out_students(feature_set):
+    """The students training drops are the ones the evaluation's decision log holds out."""
+    from quizops.evaluation.decisions import build_decision_log
+    from quizops.training import without_held_out
+
+    config = TrainingConfig(holdout_fraction=0.25, split_seed=4)
+    kept, removed = without_held_out(feature_set, config)
+    log = build_decision_log(feature_set.interactions, holdout_fraction=0.25, split_seed=4)
+    held = set(log.frame.loc[log.frame["held_out"], "student_id"])
+    trained = set(kept.interactions["student_id"]) | set(kept.examples["student_id"])
+    everyone = set(feature_set.interactions["student_id"].astype(str))
+    assert held and removed == len(held)
+    assert not held & trained
+    assert trained | held == everyone
+    assert 0.15 < len(held) / len(everyone) < 0.35

@@ -36,6 +36,16 @@ def test_train_register_evaluate_and_gate_against_champion(mlflow_server, featur
     client = mlflow.MlflowClient(mlflow_server)
     version = client.get_model_version(REGISTERED_MODEL, first.model_version)
     assert version.run_id == first.run_id
+    # Lineage tags on the registered version: the data hash equals the run's logged hash.
+    run_params = client.get_run(first.run_id).data.params
+    assert version.tags["lineage.data_hash"] == run_params["data.sha256"]
+    assert len(version.tags["lineage.data_hash"]) == 64
+    assert version.tags["lineage.code_version"] == run_params["code_version"]
+    assert version.tags["lineage.image"].startswith("ghcr.io/quizops/quizops-core")
+    assert version.tags["lineage.span"] == "{}..{}".format(
+        run_params["data.span_start"], run_params["data.span_end"]
+    )
+    assert int(run_params["data.held_out_students"]) > 0
 
     config = GateConfig(students=80, steps=15, bootstrap_resamples=100)
     evaluation = run_evaluation_stage(
