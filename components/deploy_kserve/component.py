@@ -22,6 +22,7 @@ def deploy_kserve(
     smoke_test_canary: bool = False,
     replay_data: Input[Dataset] = None,
     decisions_uri: str = "",
+    canary_analysis: str = "required",
 ) -> None:
     """Deploys the policy, compares it with the champion, and promotes it in MLflow.
 
@@ -38,12 +39,15 @@ def deploy_kserve(
             components.images.PREDICTOR_IMAGE; a function default cannot name it, since only
             the function body travels to the container).
         prometheus_url: Prometheus base URL for the canary's observation window (kserve;
-            "" skips the window).
+            a canary update without one is refused unless canary_analysis is skip).
         canary_window_seconds: Length of the observation window (kserve).
         smoke_test_canary: Send one prediction to the canary revision's tagged URL (kserve).
         replay_data: De-identified interaction table replayed against champion and challenger
             (local; absent: no comparison).
         decisions_uri: gs:// prefix of the predictor's decision log (kserve; "" = in the pod).
+        canary_analysis: required (a kserve canary is promoted only after the Prometheus
+            window passed; without prometheus_url it is refused before any change) or skip
+            (explicit opt-out: readiness and the smoke test decide).
     """
     from quizops.deploy import run_deploy_stage
 
@@ -64,6 +68,7 @@ def deploy_kserve(
         smoke_test_canary=smoke_test_canary,
         replay_table=replay_data.path if replay_data is not None else "",
         decisions_uri=decisions_uri,
+        canary_analysis=canary_analysis,
     )
     deployment.metadata["status"] = record.status
     deployment.metadata["model_version"] = record.model_version

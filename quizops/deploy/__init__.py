@@ -85,6 +85,7 @@ def run_deploy_stage(
     smoke_test_canary: bool = False,
     replay_table: str = "",
     decisions_uri: str = "",
+    canary_analysis: str = "required",
 ) -> DeploymentRecord:
     """The deploy stage: deploy to the target, then write the record and the report.
 
@@ -105,25 +106,33 @@ def run_deploy_stage(
         deployment_path: Where the JSON record goes.
         report_path: Where the Markdown report goes.
         api: ``CustomObjectsApi`` (default: from the cluster config).
-        prometheus_url: Prometheus for the canary window (kserve; "" skips the window).
+        prometheus_url: Prometheus for the canary window (kserve). A canary update without
+            one is refused unless ``canary_analysis`` is ``skip``.
         canary_window_seconds: Length of the observation window (kserve).
         smoke_test_canary: Send one prediction to the canary's tagged URL (kserve).
         replay_table: De-identified interaction table replayed against champion and challenger
             (local; "" skips the comparison).
         decisions_uri: ``gs://`` prefix of the predictor's decision log (kserve; "" = in the
             pod).
+        canary_analysis: ``required`` (default: a kserve canary is promoted only after the
+            Prometheus window passed; no ``prometheus_url`` refuses it before any change) or
+            ``skip`` (explicit opt-out: readiness and the smoke test decide). The record says
+            which happened (``checks["metrics_analysis"]``).
 
     Returns:
         The record.
 
     Raises:
-        DeploymentError: Unknown target or a failed deployment.
+        ConfigurationError: ``canary_analysis`` is neither ``required`` nor ``skip``.
+        DeploymentError: Unknown target or a failed deployment, or a kserve canary update
+            without Prometheus while the analysis is required.
         RegistryError: The registry could not be read, or the champion changed meanwhile.
     """
     from quizops.deploy.analysis import PrometheusAnalysis
-    from quizops.deploy.rollout import revision_smoke_test
+    from quizops.deploy.rollout import check_canary_analysis, revision_smoke_test
     from quizops.tracking import champion_for_promotion, promote_in_registry
 
+    check_canary_analysis(canary_analysis)
     if target == "local":
         record = deploy_local(
             model_dir, model_version, tracking_uri, replay_table=replay_table or None
@@ -146,6 +155,7 @@ def run_deploy_stage(
             canary_traffic_percent,
             prometheus=prometheus,
             smoke_test=revision_smoke_test(model_dir) if smoke_test_canary else None,
+            canary_analysis=canary_analysis,
         )
         if model_version:
             record.previous_version = (

@@ -29,6 +29,9 @@ class DeploymentRecord:
         finished: UTC end time.
         events: Timeline of what happened.
         analysis: The canary analysis (criteria, observations, A/B outcome test), if one ran.
+        canary_analysis: The kserve canary's analysis setting: ``required`` (the Prometheus
+            window decides) or ``skip`` (explicit opt-out); "" locally. What happened is in
+            ``checks["metrics_analysis"]``.
     """
 
     target: str
@@ -45,6 +48,7 @@ class DeploymentRecord:
     finished: str = ""
     events: list[str] = field(default_factory=list)
     analysis: dict[str, Any] = field(default_factory=dict)
+    canary_analysis: str = ""
 
     def to_json(self) -> str:
         """Serialises the record.
@@ -126,6 +130,13 @@ def render_report(record: DeploymentRecord) -> str:
         lines.append(f"- InferenceService: `{record.namespace}/{record.service_name}`")
     if record.canary_traffic_percent:
         lines.append(f"- canary traffic: {record.canary_traffic_percent}%")
+    if record.canary_analysis:
+        happened = record.checks.get("metrics_analysis", "not reached")
+        if happened is True:
+            happened = "the observation window ran and passed"
+        elif happened is False:
+            happened = "the observation window ran and failed"
+        lines.append(f"- canary analysis: `{record.canary_analysis}`; {happened}")
     lines.append(f"- previous champion: {record.previous_version or '(none)'}")
     lines += ["", "## Checks", "", "| check | result |", "|---|---|"]
     lines += [f"| {k} | {json.dumps(v)} |" for k, v in record.checks.items()]

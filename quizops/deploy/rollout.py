@@ -17,6 +17,12 @@ The sequence for an update (a first deployment has no champion and simply rolls 
 
 Any Kubernetes API error (or Prometheus failure) mid-canary ends in that rollback. Every wait is
 bounded in polls and time; the sleep function is injectable.
+
+Fail closed without metrics (what Argo Rollouts' AnalysisTemplates and Flagger's metric checks
+mean): a canary update is judged by the Prometheus window unless the caller opts out of it
+explicitly with ``canary_analysis="skip"`` (:data:`CANARY_ANALYSIS_SKIP`). With the default
+``"required"`` and no Prometheus, the deploy refuses before the PATCH (nothing changes on the
+cluster). The record's ``canary_analysis`` and ``checks["metrics_analysis"]`` say which happened.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from quizops.deploy.manifest import (
     validate_merged,
 )
 from quizops.deploy.report import DeploymentRecord, now
-from quizops.errors import DeploymentError
+from quizops.errors import ConfigurationError, DeploymentError
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +59,33 @@ FIELD_VALIDATION = "Strict"
 
 #: A smoke test of a revision: called with the object's status and the revision's name.
 SmokeTest = Callable[[Mapping[str, Any], str], None]
+
+#: The canary must pass the Prometheus observation window before promotion (the default).
+CANARY_ANALYSIS_REQUIRED = "required"
+#: Explicit opt-out: promote a canary on readiness (and the smoke test, when given) alone.
+CANARY_ANALYSIS_SKIP = "skip"
+#: Accepted values of ``canary_analysis``.
+CANARY_ANALYSIS_MODES = (CANARY_ANALYSIS_REQUIRED, CANARY_ANALYSIS_SKIP)
+
+
+def check_canary_analysis(canary_analysis: str) -> str:
+    """Checks a ``canary_analysis`` setting.
+
+    Args:
+        canary_analysis: ``required`` or ``skip``.
+
+    Returns:
+        The setting.
+
+    Raises:
+        ConfigurationError: Any other value.
+    """
+    if canary_analysis not in CANARY_ANALYSIS_MODES:
+        raise ConfigurationError(
+            f"canary_analysis: must be one of {list(CANARY_ANALYSIS_MODES)}, got "
+            f"{canary_analysis!r}"
+        )
+    return canary_analysis
 
 
 @dataclass(frozen=True)
@@ -386,13 +419,15 @@ def deploy_kserve_target(
     prometheus: PrometheusAnalysis | None = None,
     smoke_test: SmokeTest | None = None,
     api_attempts: int = 3,
+    canary_analysis: str = CANARY_ANALYSIS_REQUIRED,
 ) -> DeploymentRecord:
     """Applies an InferenceService as a canary, analyses it, and promotes or rolls back.
 
     A first deployment has nothing to split traffic with, so it rolls out fully and fails
-    outright when unhealthy. Otherwise see the module docstring. Without ``prometheus`` the
-    observation window is skipped (recorded as such in the checks): only readiness and the smoke
-    test then decide.
+    outright when unhealthy. Otherwise see the module docstring. A canary update is promoted
+    only after the Prometheus window passed; without ``prometheus`` it is refused before
+    anything changes, unless ``canary_analysis`` is ``"skip"`` (then readiness and the smoke test
+    alone decide, and the record says the window was skipped on request).
 
     Args:
         api: A ``kubernetes.client.CustomObjectsApi``.
@@ -404,15 +439,21 @@ def deploy_kserve_target(
         prometheus: Where and how to compare the canary with the champion.
         smoke_test: Checks the new revision answers (called with the status and revision).
         api_attempts: Tries per API write during a rollback.
+        canary_analysis: ``required`` (default: a canary needs ``prometheus``) or ``skip``
+            (explicit opt-out of the observation window).
 
     Returns:
         The record (``promoted``).
 
     Raises:
-        DeploymentError: The rollout failed (after rolling back when there was a previous one).
+        ConfigurationError: ``canary_analysis`` is neither ``required`` nor ``skip``.
+        DeploymentError: The rollout failed (after rolling back when there was a previous one),
+            or a canary update needs an analysis and no Prometheus is configured (nothing
+            changed).
     """
     from kubernetes.client.exceptions import ApiException
 
+    check_canary_analysis(canary_analysis)
     name = manifest["metadata"]["name"]
     namespace = manifest["metadata"]["namespace"]
     labels = manifest["metadata"].get("labels", {})
@@ -424,6 +465,7 @@ def deploy_kserve_target(
         service_name=name,
         namespace=namespace,
         started=now(),
+        canary_analysis=canary_analysis,
     )
     cluster = _Cluster(api, name, namespace, sleep, api_attempts)
     bounds = {"timeout": analysis_timeout, "interval": poll_interval, "sleep": sleep}
@@ -453,6 +495,7 @@ def deploy_kserve_target(
         if smoke_test is not None:
             smoke_test(cluster.status(), verdict.revision)
             record.checks["smoke_test"] = True
+        record.checks["metrics_analysis"] = "not applicable: first rollout, no champion to compare"
         record.status = "promoted"
         record.finished = now()
         return record
@@ -476,6 +519,14 @@ def deploy_kserve_target(
         record.finished = now()
         return record
     canary = 0 < canary_traffic_percent < 100
+    if canary and prometheus is None and canary_analysis == CANARY_ANALYSIS_REQUIRED:
+        # Fail closed: readiness alone says nothing about errors, latency or outcomes.
+        raise DeploymentError(
+            f"canary of {namespace}/{name} refused: canary_analysis='required' needs a "
+            "Prometheus URL (prometheus_url) for the observation window; set one, or pass "
+            "canary_analysis='skip' to promote on readiness and the smoke test alone; "
+            "nothing changed"
+        )
     new_predictor = copy.deepcopy(manifest["spec"]["predictor"])
     if canary:
         new_predictor["canaryTrafficPercent"] = int(canary_traffic_percent)
@@ -546,9 +597,15 @@ def deploy_kserve_target(
             record.checks["smoke_test"] = True
             record.event(f"smoke test of {revision} passed")
         if canary:
-            if prometheus is None:
-                record.checks["metrics_analysis"] = "skipped: no Prometheus URL configured"
-                logger.warning("canary promoted on readiness alone: no Prometheus configured")
+            if canary_analysis == CANARY_ANALYSIS_SKIP:
+                record.checks["metrics_analysis"] = (
+                    "skipped on request (canary_analysis='skip'): promoted on readiness"
+                    + (" and the smoke test" if smoke_test is not None else " alone")
+                )
+                record.event("observation window skipped on request (canary_analysis='skip')")
+                logger.warning("canary analysis skipped on request (canary_analysis='skip')")
+            elif prometheus is None:  # refused before the PATCH; kept for safety
+                raise fail("canary_analysis='required' and no Prometheus configured")
             else:
                 record.event(
                     f"observing {revision} against {champion_revision} for "
@@ -584,6 +641,10 @@ def deploy_kserve_target(
             record.checks["promotion"] = asdict(final)
             if not final.healthy:
                 raise fail(f"promotion not verified: {final.reason}")
+        else:
+            record.checks["metrics_analysis"] = (
+                f"not applicable: full rollout (canary_traffic_percent={canary_traffic_percent})"
+            )
     except ApiException as exc:
         record.event(f"Kubernetes API error mid-canary (HTTP {exc.status})")
         raise fail(f"Kubernetes API answered HTTP {exc.status} mid-canary") from exc

@@ -127,6 +127,8 @@ def test_good_canary_is_promoted_after_the_window():
         _champion_served_throughout(kube, promoted=True)
         report = render_report(record)
         assert "A/B outcome comparison" in report and "p-value" in report
+        assert record.canary_analysis == "required" and record.checks["metrics_analysis"] is True
+        assert "- canary analysis: `required`; the observation window ran and passed" in report
 
 
 FAULTY = {
@@ -322,6 +324,7 @@ def test_smoke_test_reaches_the_canary_revision_through_its_tagged_url(policy_di
                 10,
                 sleep=lambda s: None,
                 smoke_test=revision_smoke_test(other),
+                canary_analysis="skip",  # the smoke test alone decides here
             )
 
 
@@ -416,3 +419,127 @@ def test_redeploying_the_serving_spec_changes_nothing():
         )
         assert record.status == "promoted" and record.checks["unchanged"] is True
         assert [m for m, _, _ in kube.requests if m != "GET"] == []
+
+
+# Fail closed without metrics: a canary is promoted on readiness alone only on explicit request.
+
+
+def test_canary_without_prometheus_is_refused_before_anything_changes():
+    with MockKubeAPI(polls_until_ready=1) as kube:
+        before = _seed(kube)
+        labels = dict(kube.objects[(NS, "quiz-policy")]["metadata"]["labels"])
+        with pytest.raises(DeploymentError, match=r"canary_analysis='required' needs a Prometheus"):
+            deploy_kserve_target(_api(kube), _manifest(), 10, sleep=lambda s: None)
+        assert [m for m, _, _ in kube.requests if m != "GET"] == []  # no PATCH, no POST
+        after = kube.objects[(NS, "quiz-policy")]
+        assert after["spec"] == before and after["metadata"]["labels"] == labels
+
+
+def test_skipping_the_analysis_is_explicit_and_recorded():
+    with MockKubeAPI(polls_until_ready=1) as kube:
+        _seed(kube)
+        record = deploy_kserve_target(
+            _api(kube), _manifest(), 10, sleep=lambda s: None, canary_analysis="skip"
+        )
+        assert record.status == "promoted" and record.canary_analysis == "skip"
+        assert record.analysis == {}  # no window ran
+        assert record.checks["metrics_analysis"] == (
+            "skipped on request (canary_analysis='skip'): promoted on readiness alone"
+        )
+        stored = kube.objects[(NS, "quiz-policy")]
+        assert stored["metadata"]["labels"]["quizops.io/model-version"] == "2"
+        report = render_report(record)
+        assert "- canary analysis: `skip`; skipped on request" in report
+        assert json.loads(record.to_json())["canary_analysis"] == "skip"
+
+
+def test_skip_does_not_query_prometheus_even_when_one_is_given():
+    with MockKubeAPI(polls_until_ready=1) as kube, MockPrometheus(NS) as prom:
+        _seed(kube)
+        prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: FAULTY["errors"]}
+        record, slept = _deploy(kube, prom, canary_analysis="skip")
+        assert record.status == "promoted" and prom.queries == [] and 60 not in slept
+
+
+def test_failed_window_is_recorded_as_such():
+    with MockKubeAPI() as kube, MockPrometheus(NS) as prom:
+        _seed(kube)
+        prom.results = {CHAMPION_REV: CHAMPION, CANARY_REV: FAULTY["errors"]}
+        record = None
+        analysis = PrometheusAnalysis(url=prom.url, window_seconds=120, interval=60)
+        from quizops.deploy.report import DeploymentRecord
+
+        captured: list[DeploymentRecord] = []
+        original = DeploymentRecord.event
+
+        def spy(self, text):
+            if self not in captured:
+                captured.append(self)
+            original(self, text)
+
+        DeploymentRecord.event = spy
+        try:
+            with pytest.raises(DeploymentError, match="rolled back"):
+                deploy_kserve_target(
+                    _api(kube), _manifest(), 10, sleep=lambda s: None, prometheus=analysis
+                )
+        finally:
+            DeploymentRecord.event = original
+        [record] = captured
+        assert record.checks["metrics_analysis"] is False
+        assert "the observation window ran and failed" in render_report(record)
+
+
+def test_first_and_full_rollouts_need_no_window():
+    with MockKubeAPI(polls_until_ready=1) as kube:
+        first = deploy_kserve_target(
+            _api(kube), _manifest("gs://quizops/models/v1/policy", "1"), 10, sleep=lambda s: None
+        )
+        assert first.status == "promoted"
+        assert first.checks["metrics_analysis"].startswith("not applicable: first rollout")
+        full = deploy_kserve_target(_api(kube), _manifest(), 100, sleep=lambda s: None)
+        assert full.status == "promoted"
+        assert full.checks["metrics_analysis"] == (
+            "not applicable: full rollout (canary_traffic_percent=100)"
+        )
+
+
+def test_unknown_canary_analysis_value_is_a_configuration_error():
+    from quizops.errors import ConfigurationError
+
+    with MockKubeAPI() as kube:
+        with pytest.raises(ConfigurationError, match=r"canary_analysis: must be one of"):
+            deploy_kserve_target(_api(kube), _manifest(), 10, canary_analysis="off")
+        assert kube.requests == []
+
+
+def test_stage_without_prometheus_refuses_the_canary_and_writes_nothing(tmp_path, policy_dir):
+    from quizops.deploy import run_deploy_stage
+
+    with MockKubeAPI(polls_until_ready=1) as kube:
+        before = _seed(kube)
+        arguments = {
+            "model_dir": str(policy_dir),
+            "model_uri": "gs://quizops/models/v2/policy",
+            "model_version": "",  # unregistered: no registry read
+            "target": "kserve",
+            "namespace": NS,
+            "service_name": "quiz-policy",
+            "canary_traffic_percent": 10,
+            "tracking_uri": "",
+            "image": IMAGE,
+            "deployment_path": str(tmp_path / "deployment.json"),
+            "report_path": str(tmp_path / "report.md"),
+            "api": _api(kube),
+        }
+        with pytest.raises(DeploymentError, match="nothing changed"):
+            run_deploy_stage(**arguments)
+        assert not (tmp_path / "deployment.json").exists()
+        assert not (tmp_path / "report.md").exists()
+        assert kube.objects[(NS, "quiz-policy")]["spec"] == before
+        record = run_deploy_stage(**arguments, canary_analysis="skip")
+        assert record.status == "promoted"
+        written = json.loads((tmp_path / "deployment.json").read_text())
+        assert written["canary_analysis"] == "skip"
+        assert written["checks"]["metrics_analysis"].startswith("skipped on request")
+        assert "- canary analysis: `skip`" in (tmp_path / "report.md").read_text()

@@ -104,8 +104,11 @@ def test_healthy_canary_is_promoted_to_all_traffic():
             return obj
 
         api.get_namespaced_custom_object = spying_get
-        record = deploy_kserve_target(api, _manifest(), 10, poll_interval=0.01, sleep=_no_sleep)
+        record = deploy_kserve_target(
+            api, _manifest(), 10, poll_interval=0.01, sleep=_no_sleep, canary_analysis="skip"
+        )
         assert record.status == "promoted"
+        assert record.checks["metrics_analysis"].startswith("skipped on request")
         assert record.previous_version == "1"
         assert record.canary_traffic_percent == 10
         patches = [body for method, _, body in mock.requests if method == "PATCH"]
@@ -132,6 +135,7 @@ def test_failing_canary_is_rolled_back_to_the_previous_spec():
                 10,
                 poll_interval=0.01,
                 sleep=_no_sleep,
+                canary_analysis="skip",
             )
         after = mock.objects[("quizops", "quiz-policy")]
         assert after["spec"] == before
@@ -153,6 +157,7 @@ def test_canary_that_never_becomes_ready_is_rolled_back_within_bounds():
                 analysis_timeout=1.0,
                 poll_interval=0.2,
                 sleep=slept.append,
+                canary_analysis="skip",
             )
         assert 0 < len(slept) <= 5
         assert (
