@@ -13,6 +13,7 @@ ENCODING ?= utf-8
 INTERACTIONS ?= 50000
 PORT ?= 8080
 PII_POLICY ?=
+DECISIONS ?=
 SPAN ?=
 SIMULATE ?=
 REPORT_ONLY ?=
@@ -35,7 +36,7 @@ $(VENVS)/validation/.synced: pyproject.toml uv.lock $(VENVS)/uv.ok
 	@touch $@
 
 run: install
-	$(CORE) -m pipelines.local_run --interactions $(INTERACTIONS) $(if $(DATA),--data "$(DATA)" --format $(FORMAT) --encoding $(ENCODING),) $(if $(PII_POLICY),--pii-policy "$(PII_POLICY)",)
+	$(CORE) -m pipelines.local_run --interactions $(INTERACTIONS) $(if $(DATA),--data "$(DATA)" --format $(FORMAT) --encoding $(ENCODING),) $(if $(PII_POLICY),--pii-policy "$(PII_POLICY)",) $(if $(DECISIONS),--decisions "$(DECISIONS)",)
 
 monitor: install
 	$(CORE) -m pipelines.local_ops monitor --interactions $(INTERACTIONS) $(if $(SPAN),--span $(SPAN),) $(if $(SIMULATE),--simulate $(SIMULATE),) $(if $(REPORT_ONLY),--report-only,)

@@ -109,6 +109,7 @@ def run_local(
             "mlflow_tracking_uri": home.mlflow_tracking_uri,
             "statistics_store_uri": str(home.pipeline_root / "statistics_store"),
             "decisions_uri": str(home.decisions),
+            "served_decisions_uri": str(home.decisions),
             "feature_store": str(home.root / "feature_store"),
             "deploy_target": "local",
             **(overrides or {}),
@@ -246,6 +247,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--pii-policy", help="JSON file with the de-identification policy for the PII stage"
     )
+    parser.add_argument(
+        "--decisions",
+        help="decision logs (folder or gs:// prefix) joined with the span's answers as "
+        "off-policy data and used for the skew check (default: the home's decisions/)",
+    )
     return parser.parse_args(argv)
 
 
@@ -266,6 +272,9 @@ def pipeline_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["eval_students"] = args.eval_students
     if args.pii_policy:
         overrides["pii_policy_json"] = read_policy_file(args.pii_policy)
+    if args.decisions:
+        overrides["decisions_uri"] = args.decisions
+        overrides["served_decisions_uri"] = args.decisions
     return overrides
 
 

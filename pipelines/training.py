@@ -69,6 +69,7 @@ def training_pipeline(
     experiment: str = "quizops",
     statistics_store_uri: str = "",
     decisions_uri: str = "",
+    served_decisions_uri: str = "",
     drift_js_threshold: float = 0.1,
     drift_linf_threshold: float = 0.1,
     skew_linf_threshold: float = 0.1,
@@ -95,6 +96,9 @@ def training_pipeline(
     namespace: str = "quizops",
     service_name: str = SERVICE_NAME,
     canary_traffic_percent: int = 10,
+    prometheus_url: str = "",
+    canary_analysis: str = "required",
+    canary_window_seconds: float = 600.0,
     predictor_image: str = PREDICTOR_IMAGE,
     feature_store: str = "",
     feature_offline_uri: str = "",
@@ -116,6 +120,13 @@ def training_pipeline(
             drift and stores nothing.
         decisions_uri: The predictor's decision logs (training-serving skew); empty disables
             skew.
+        served_decisions_uri: The predictor's decision logs as off-policy data: feature
+            engineering writes the exact propensity of each of the span's served decisions onto
+            the answer it produced (clock-time tables only; skipped, with the reason logged, on
+            ASSISTments order ids), and the deployed predictor logs there (a gs:// prefix on
+            KServe). Usually the same prefix as decisions_uri; kept apart because a retraining
+            run started by monitoring clears decisions_uri (skew) but must still join and log.
+            Empty disables both.
         drift_js_threshold: Jensen-Shannon divergence above which a numeric feature drifted.
         drift_linf_threshold: L-infinity distance above which a categorical feature drifted.
         skew_linf_threshold: L-infinity distance above which serving item ids are skewed.
@@ -153,6 +164,12 @@ def training_pipeline(
         namespace: Kubernetes namespace of the InferenceService.
         service_name: Name of the InferenceService.
         canary_traffic_percent: Share of traffic the canary gets before promotion.
+        prometheus_url: Prometheus base URL for the canary's observation window (error rate,
+            p99 latency, outcome test against the champion).
+        canary_analysis: required (a canary is promoted only after the Prometheus window
+            passed; without prometheus_url the deploy refuses before any change) or skip
+            (explicit opt-out: readiness and the smoke test decide).
+        canary_window_seconds: Length of the canary's observation window.
         predictor_image: Container image of the predictor the InferenceService runs.
         feature_store: Feast repository folder the student states are materialized into
             (holds feature_store.yaml; production: the mounted feature_repo/production);
@@ -215,7 +232,11 @@ def training_pipeline(
         )
 
         features_task = apply_policy(
-            feature_engineering(data=validation_task.outputs["validated"]),
+            feature_engineering(
+                data=validation_task.outputs["validated"],
+                decisions_uri=served_decisions_uri,
+                span=resolved_span,
+            ),
             "feature-engineering",
             "Compute the features",
         )
@@ -291,6 +312,10 @@ def training_pipeline(
                     canary_traffic_percent=canary_traffic_percent,
                     tracking_uri=mlflow_tracking_uri,
                     predictor_image=predictor_image,
+                    prometheus_url=prometheus_url,
+                    canary_analysis=canary_analysis,
+                    canary_window_seconds=canary_window_seconds,
+                    decisions_uri=served_decisions_uri,
                 ),
                 "deploy-kserve",
                 "Deploy the policy",

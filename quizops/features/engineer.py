@@ -20,7 +20,10 @@ logger = logging.getLogger(__name__)
 #: Version of the feature spec written beside the feature set (and logged to MLflow).
 FEATURE_SPEC_VERSION = "quizops.features/v2"
 #: Columns of the (de-identified) interaction table kept with the features, for fitting
-#: simulators in training.
+#: simulators in training and for the evaluation's off-policy estimates: ``propensity`` is the
+#: logging propensity where the log has one (simulated logs; answers a served decision produced,
+#: see :func:`quizops.ingest.serving_logs.attach_served_decisions`), NaN elsewhere (real
+#: exports); the ``served_*`` columns name the policy version and variant that served the row.
 INTERACTION_COLUMNS = [
     "student_id",
     "interaction_id",
@@ -28,6 +31,9 @@ INTERACTION_COLUMNS = [
     "skill_id",
     "correct",
     "timestamp",
+    "propensity",
+    "served_policy_version",
+    "served_variant",
 ]
 
 

@@ -15,6 +15,13 @@ answer is left out (counted). ``followed`` tells whether the student answered th
 ``reward`` is the correctness of that answer (missing when not followed), the quantity a
 challenger is evaluated on. Only a clock-time table can be joined: canonical timestamps must
 be milliseconds since the epoch (EdNet), not an order id (ASSISTments ``order_id``).
+
+:func:`attach_served_decisions` is what the training pipeline's feature stage calls: it writes
+each followed decision's exact propensity (and the serving policy version and variant) onto the
+answer it led to, and skips, with its reason, when there is nothing to join (no log, no decision
+in the span, or a table without clock times). :func:`combine_propensities` is the per-row rule an
+off-policy evaluation uses on such a table: the exact propensity where a served decision
+produced the row, the behaviour model's estimate elsewhere.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ MIN_EPOCH_MS = 1_000_000_000_000
 DEFAULT_MAX_DELAY_MS = 3_600_000
 #: Columns a decision must carry to be joined.
 REQUIRED_DECISION_FIELDS = ("time", "student_pseudonym", "item_id", "propensity")
+#: Columns :func:`apply_served_propensities` adds to interactions (None where no served
+#: decision produced the row).
+SERVED_COLUMNS = ("served_policy_version", "served_variant")
 
 
 @dataclass
@@ -53,6 +63,40 @@ class ServedExamples:
 
     examples: pd.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ServedAttachment:
+    """An interaction table with the exact propensities of the answers served decisions produced.
+
+    Attributes:
+        interactions: A copy of the table: ``propensity`` set on every row of an answer that
+            followed a served decision (the other rows keep theirs, NaN in real exports), plus
+            :data:`SERVED_COLUMNS` when the join ran.
+        counts: ``decisions``, ``joined``, ``followed``, ``no_answer``, ``without_student``
+            (see :class:`ServedExamples`), ``answers_with_exact_propensity`` (distinct answers),
+            ``rows_with_exact_propensity`` (table rows; a multi-skill answer has one per skill)
+            and ``replaced_logged_propensity`` (rows whose own, different propensity was
+            replaced). All zero when skipped.
+        skipped: Why nothing was joined ("" when the join ran).
+    """
+
+    interactions: pd.DataFrame
+    counts: dict[str, int]
+    skipped: str = ""
+
+
+def is_clock_time(timestamps: pd.Series) -> bool:
+    """Whether canonical timestamps are clock times (milliseconds since the epoch).
+
+    Args:
+        timestamps: A canonical ``timestamp`` column.
+
+    Returns:
+        True when its largest value is at least :data:`MIN_EPOCH_MS` (an empty column is not).
+    """
+    values = pd.to_numeric(timestamps, errors="coerce").dropna()
+    return bool(len(values)) and int(values.max()) >= MIN_EPOCH_MS
 
 
 def _parse_lines(uri: str, data: bytes) -> list[dict]:
@@ -156,7 +200,7 @@ def join_next_answers(
     served = decisions[has_student].copy()
     served["student_pseudonym"] = served["student_pseudonym"].astype(str)
     answers = interactions[["student_id", "item_id", "correct", "timestamp"]].dropna()
-    if len(answers) and int(answers["timestamp"].max()) < MIN_EPOCH_MS:
+    if len(answers) and not is_clock_time(answers["timestamp"]):
         raise InputDataError(
             "interactions: column 'timestamp' is not milliseconds since the epoch (an order id?); "
             "serving decisions join only with clock-time interaction tables"
@@ -228,3 +272,173 @@ def read_served_examples(
         InputDataError: A log or the table is unusable.
     """
     return join_next_answers(read_decisions(decisions_uri, span), interactions, max_delay_ms)
+
+
+_COUNT_KEYS = (
+    "decisions",
+    "joined",
+    "followed",
+    "no_answer",
+    "without_student",
+    "answers_with_exact_propensity",
+    "rows_with_exact_propensity",
+    "replaced_logged_propensity",
+)
+
+
+def _optional_text(values: pd.Series) -> np.ndarray:
+    return np.array([None if pd.isna(v) else str(v) for v in values], dtype=object)
+
+
+def apply_served_propensities(
+    interactions: pd.DataFrame, served: ServedExamples
+) -> ServedAttachment:
+    """Writes each followed decision's exact propensity onto the answer it led to.
+
+    An answer is identified by its student, item and timestamp; every table row of it (one per
+    skill of a multi-skill item) gets the propensity, the policy version and the variant of the
+    decision. Decisions the student did not follow (another item was answered) and answers no
+    decision produced keep the table's own propensity.
+
+    Args:
+        interactions: The canonical table the decisions were joined with (not modified).
+        served: Output of :func:`join_next_answers` on that table.
+
+    Returns:
+        The table copy and counts (``skipped`` is "").
+
+    Raises:
+        InputDataError: The table lacks a canonical column the match needs.
+    """
+    for column in ("student_id", "item_id", "timestamp"):
+        if column not in interactions.columns:
+            raise InputDataError(f"interactions: missing canonical column '{column}'")
+    examples = served.examples
+    followed = examples[examples["followed"].astype(bool)] if len(examples) else examples.iloc[0:0]
+    keys = pd.DataFrame(
+        {
+            "_student": followed["student_pseudonym"].astype(str).to_numpy(),
+            "_item": followed["answer_item_id"].astype(str).to_numpy(),
+            "_ts": followed["answer_timestamp"].astype("int64").to_numpy(),
+            "_p": pd.to_numeric(followed["propensity"], errors="coerce").to_numpy(dtype=float),
+            "_version": _optional_text(followed["policy_version"]),
+            "_variant": _optional_text(followed["variant"]),
+        }
+    ).drop_duplicates(["_student", "_item", "_ts"], keep="last")
+    frame = interactions.copy()
+    timestamps = pd.to_numeric(frame["timestamp"], errors="coerce")
+    probe = pd.DataFrame(
+        {
+            "_student": frame["student_id"].astype(str).to_numpy(),
+            "_item": frame["item_id"].astype(str).to_numpy(),
+            "_ts": timestamps.fillna(-1).astype("int64").to_numpy(),
+        }
+    )
+    merged = probe.merge(keys, how="left", on=["_student", "_item", "_ts"], validate="m:1")
+    matched = merged["_p"].notna().to_numpy() & timestamps.notna().to_numpy()
+    own = (
+        pd.to_numeric(frame["propensity"], errors="coerce").to_numpy(dtype=float)
+        if "propensity" in frame.columns
+        else np.full(len(frame), np.nan)
+    )
+    exact = merged["_p"].to_numpy(dtype=float)
+    replaced = matched & np.isfinite(own) & ~np.isclose(own, np.where(matched, exact, own))
+    frame["propensity"] = np.where(matched, exact, own)
+    frame["served_policy_version"] = np.where(matched, merged["_version"].to_numpy(), None)
+    frame["served_variant"] = np.where(matched, merged["_variant"].to_numpy(), None)
+    counts = {key: int(served.counts.get(key, 0)) for key in _COUNT_KEYS[:5]}
+    counts["answers_with_exact_propensity"] = int(
+        probe.loc[matched, ["_student", "_item", "_ts"]].drop_duplicates().shape[0]
+    )
+    counts["rows_with_exact_propensity"] = int(matched.sum())
+    counts["replaced_logged_propensity"] = int(replaced.sum())
+    if counts["replaced_logged_propensity"]:
+        logger.warning(
+            "served decisions: %d row(s) carried another propensity; the served one replaced it",
+            counts["replaced_logged_propensity"],
+        )
+    logger.info(
+        "served decisions: exact propensities on %d answer(s) (%d row(s))",
+        counts["answers_with_exact_propensity"],
+        counts["rows_with_exact_propensity"],
+    )
+    return ServedAttachment(interactions=frame, counts=counts)
+
+
+def attach_served_decisions(
+    interactions: pd.DataFrame,
+    decisions_uri: str,
+    span: str = "",
+    max_delay_ms: int = DEFAULT_MAX_DELAY_MS,
+) -> ServedAttachment:
+    """Joins a span's served decisions with the table and writes their exact propensities.
+
+    Skips (returns the table unchanged, with the reason logged and in ``skipped``) when
+    ``decisions_uri`` is empty, when the table's timestamps are not clock times (ASSISTments
+    order ids: a decision's time cannot be placed among them), or when no decision was logged
+    in the span.
+
+    Args:
+        interactions: The canonical, de-identified table (pseudonymous ``student_id``).
+        decisions_uri: The predictor's decision folder or gs:// prefix ("" skips).
+        span: UTC day whose logs are read (``""``: every log).
+        max_delay_ms: Longest wait between a decision and its answer.
+
+    Returns:
+        The attachment.
+
+    Raises:
+        InputDataError: A decision log is unreadable, or the table lacks a canonical column.
+    """
+    reason = ""
+    decisions = None
+    if not decisions_uri:
+        reason = "no decisions_uri given"
+    elif "timestamp" not in interactions.columns or not is_clock_time(interactions["timestamp"]):
+        reason = (
+            "the table's timestamps are not clock times (milliseconds since the epoch; "
+            "ASSISTments timestamps are order ids), so decisions cannot be placed among answers"
+        )
+    else:
+        decisions = read_decisions(decisions_uri, span)
+        if decisions.empty:
+            reason = f"no decision records under the decisions URI for span {span or '(all)'}"
+    if reason or decisions is None:
+        logger.info("served decisions not joined: %s", reason)
+        return ServedAttachment(
+            interactions=interactions.copy(), counts=dict.fromkeys(_COUNT_KEYS, 0), skipped=reason
+        )
+    served = join_next_answers(decisions, interactions, max_delay_ms)
+    return apply_served_propensities(interactions, served)
+
+
+def combine_propensities(
+    logged: np.ndarray, estimated: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row logging propensities: exact where logged, the behaviour model's elsewhere.
+
+    For a table that mixes answers a served policy chose (exact propensities written by
+    :func:`attach_served_decisions`) with answers of another logging process (none logged),
+    each row's importance weight needs the probability of the process that produced it.
+
+    Args:
+        logged: Logged propensities per decision (NaN, or not in (0, 1], where none).
+        estimated: The behaviour model's propensities of the same decisions.
+
+    Returns:
+        ``(propensity, exact)``: the propensity per decision and whether it is the logged one.
+
+    Raises:
+        InputDataError: The arrays differ in length, or a needed estimate is not in (0, 1].
+    """
+    logged = np.asarray(logged, dtype=float)
+    estimated = np.asarray(estimated, dtype=float)
+    if logged.shape != estimated.shape:
+        raise InputDataError(
+            f"propensities: {logged.shape[0]} logged against {estimated.shape[0]} estimated"
+        )
+    exact = np.isfinite(logged) & (logged > 0) & (logged <= 1)
+    propensity = np.where(exact, logged, estimated)
+    if not np.all(np.isfinite(propensity) & (propensity > 0) & (propensity <= 1)):
+        raise InputDataError("propensities: an estimated propensity is not in (0, 1]")
+    return propensity, exact
