@@ -5,11 +5,16 @@ offline). Value of asking item i: the expected number of skills it teaches now, 
 what learning that skill opens up for the rest of the session::
 
     value(b, i) = sum over i's tags (s, teach):
-        teach * (1 - b_s) * (ready_s + gate_s * (1 - ready_s)) * (1 + unlock * U_s)
+        teach * [(1 - b_s) * (ready_s + gate_s * (1 - ready_s)) * (1 + unlock * U_s)
+                 + focus * b_s * zone_s]
     U_s = sum over skills c that require s: (1 - b_c) * teach_c * prod_{p in pre(c), p != s} b_p
 
 where ``ready_s`` is the product of the beliefs of s's prerequisites and ``teach_c`` the best
-teaching rate among c's items. A zone-of-proximal-development mask keeps items with at least one
+teaching rate among c's items. The ``focus`` term (0 in policies saved before it existed) values
+finishing a skill already under way: a skill in the zone (``zone_s``, below) is worth more the
+further its belief has come, so the policy keeps practising the skill it is teaching until the
+belief passes the mastery cap instead of switching to the next one as soon as another skill's
+expected gain is a little higher. A zone-of-proximal-development mask keeps items with at least one
 tag whose skill is not yet believed mastered (``b_s < mastery_cap``) and whose prerequisites are
 believed known (``ready_s >= ready_floor``); when nothing passes the mask, every candidate does.
 Selection is a softmax over value / (temperature * best value) mixed with an ``epsilon`` uniform
@@ -56,11 +61,13 @@ class PlanningModel:
         mastery_cap: A skill believed known with at least this probability is not taught.
         ready_floor: A skill whose prerequisites are believed known with less than this
             probability is not taught.
+        focus: Weight of finishing a skill under way (0: none; see the module docstring).
     """
 
     unlock: float = 1.0
     mastery_cap: float = 0.95
     ready_floor: float = 0.2
+    focus: float = 0.0
 
 
 @dataclass
@@ -148,11 +155,18 @@ class TrainingConfig:
             ``epsilons``.
         unlock: Weight of opened-up skills; None = chosen from ``unlocks``.
         mastery_cap: Mastery above which a skill is not taught; None = from ``mastery_caps``.
+        focus: Weight of finishing a skill under way; None = chosen from ``focuses``.
         ready_floor: Readiness below which a skill is not taught.
         temperatures: Temperatures tried.
         epsilons: Exploration shares tried (all positive: every propensity stays positive).
         unlocks: Unlock weights tried.
         mastery_caps: Mastery caps tried.
+        focuses: Focus weights tried.
+        search_temperature: Temperature of the first search stage (the value's shape:
+            unlock, cap and focus are chosen at it; the second stage chooses the temperature
+            and exploration share of the ``refine`` best shapes).
+        search_epsilon: Exploration share of the first stage.
+        refine: Shapes carried into the second stage.
         validation_students: Simulated students per candidate setting and simulator.
         horizon: Questions per simulated session.
         seed: Seed of the search (simulated students, the fitted simulators' split).
@@ -178,11 +192,16 @@ class TrainingConfig:
     epsilon: float = 0.0
     unlock: float | None = None
     mastery_cap: float | None = None
+    focus: float | None = None
     ready_floor: float = 0.2
     temperatures: tuple[float, ...] = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
     epsilons: tuple[float, ...] = (0.02, 0.05, 0.1)
-    unlocks: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0)
+    unlocks: tuple[float, ...] = (0.0, 1.0, 3.0)
     mastery_caps: tuple[float, ...] = (0.9, 0.95)
+    focuses: tuple[float, ...] = (0.0, 0.3, 0.6, 1.0)
+    search_temperature: float = 0.05
+    search_epsilon: float = 0.02
+    refine: int = 3
     validation_students: int = 400
     horizon: int = 20
     seed: int = 0
@@ -318,8 +337,11 @@ class QuizPolicy:
         # U_s = sum_c req[c, s] (1 - b_c) teach_c prod_{p in pre(c), p != s} b_p
         child = (1.0 - b) * self._best_teach[None, :] * ready  # [n, C] with all prereqs
         unlock = (child @ req) / b  # divide out b_s (the factor for p == s)
-        value_s = direct * (1.0 + model.unlock * unlock)
         allowed_s = (b < model.mastery_cap) & (ready >= model.ready_floor)
+        value_s = direct * (1.0 + model.unlock * unlock)
+        focus = getattr(model, "focus", 0.0)
+        if focus > 0:
+            value_s = value_s + focus * b * allowed_s
         rows = self._arow[candidates]
         skill = a.skill[rows]  # [C, T]
         valid = skill >= 0

@@ -36,16 +36,102 @@ from quizops.policy import PlanningModel, QuizPolicy, TrainingConfig
 logger = logging.getLogger(__name__)
 
 
-def _settings(config: TrainingConfig) -> list[tuple[float, float, float, float]]:
-    """Candidate (unlock, mastery_cap, temperature, epsilon) settings; given values fixed."""
+Setting = tuple[float, float, float, float, float]  # unlock, cap, focus, temperature, epsilon
+
+
+def _shapes(config: TrainingConfig) -> list[tuple[float, float, float]]:
+    """Candidate (unlock, mastery_cap, focus) value shapes; given values fixed."""
     return list(
         itertools.product(
             config.unlocks if config.unlock is None else (config.unlock,),
             config.mastery_caps if config.mastery_cap is None else (config.mastery_cap,),
+            config.focuses if config.focus is None else (config.focus,),
+        )
+    )
+
+
+def _spreads(config: TrainingConfig) -> list[tuple[float, float]]:
+    """Candidate (temperature, epsilon) pairs; given values fixed."""
+    return list(
+        itertools.product(
             config.temperatures if config.temperature <= 0 else (config.temperature,),
             config.epsilons if config.epsilon <= 0 else (config.epsilon,),
         )
     )
+
+
+def gated_families(simulators: dict[str, Any], margin: float = 0.0) -> list[str]:
+    """Families that predict held-out answers at least as well as plain per-skill BKT.
+
+    The evaluation gate judges a challenger in exactly these (``GateConfig.family_fit_margin``);
+    a family without validation figures (the default world of the tracer) counts.
+
+    Args:
+        simulators: Fitted simulators with their ``validation`` figures.
+        margin: Log-likelihood per answer a family may lose to plain BKT.
+
+    Returns:
+        Family names.
+    """
+    out = []
+    for name, world in simulators.items():
+        v = getattr(world, "validation", {}) or {}
+        if "heldout_loglik" not in v or "plain_bkt_loglik" not in v:
+            out.append(name)
+        elif v["heldout_loglik"] >= v["plain_bkt_loglik"] - margin:
+            out.append(name)
+    return out
+
+
+@dataclass(frozen=True)
+class FamilyYardstick:
+    """What a family's baselines reach on the search's simulated students.
+
+    Attributes:
+        best_baseline: Mean skills mastered by the best non-oracle baseline.
+        best_name: Its name.
+        random: Mean skills mastered by random choice.
+        oracle: Mean skills mastered by the world's oracle.
+    """
+
+    best_baseline: float
+    best_name: str
+    random: float
+    oracle: float
+
+    def margin(self, mastered: float) -> float:
+        """Normalized improvement over the best baseline: (x - best) / (oracle - random)."""
+        return (mastered - self.best_baseline) / max(self.oracle - self.random, 1e-9)
+
+
+def family_yardstick(tracer: Any, world: Any, config: TrainingConfig) -> FamilyYardstick:
+    """Runs every baseline, the oracle and the best mastery threshold in a fitted world.
+
+    Args:
+        tracer: The fitted tracer the baselines use.
+        world: The fitted world.
+        config: Students, horizon and seed of the search (the same students as the settings).
+
+    Returns:
+        The yardstick.
+    """
+    from quizops.simulation.baselines import MasteryChooser, OracleChooser, baseline_choosers
+    from quizops.simulation.rollouts import simulate
+
+    scores: dict[str, float] = {}
+    choosers = [
+        *baseline_choosers(tracer, horizon=config.horizon, thresholds=(0.6, 0.8, 0.9, 0.95)),
+        OracleChooser(),
+    ]
+    for chooser in choosers:
+        if isinstance(chooser, MasteryChooser):
+            chooser.name = f"mastery {chooser.threshold:.2f}"
+        result = simulate(chooser, world, students=config.validation_students,
+                          steps=config.horizon, seed=config.seed)  # fmt: skip
+        scores[chooser.name] = float(result.final_mastered.mean())
+    others = {k: v for k, v in scores.items() if k != "oracle"}
+    best_name = max(others, key=lambda k: others[k])
+    return FamilyYardstick(others[best_name], best_name, scores["random"], scores["oracle"])
 
 
 def choose_family(simulators: dict[str, Any] | None) -> str:
@@ -106,13 +192,28 @@ def effective_share(policy: QuizPolicy, states: np.ndarray, rows: np.ndarray,
 def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
                  simulators: dict[str, Any] | None = None,
                  family: str | None = None) -> QuizPolicy:  # fmt: skip
-    """Builds the planning policy and chooses its settings by simulation.
+    """Builds the planning policy and chooses its settings by simulation in every family.
+
+    The ``bkt`` planner (the served one) is searched in two stages on the same simulated
+    students (common random numbers): first the value's shape (unlock, mastery cap, focus) at
+    ``search_temperature`` / ``search_epsilon``, then temperature and exploration for the
+    ``refine`` best shapes. Every setting is simulated in *every* fitted family and scored
+    there against that family's best baseline, normalized by the family's oracle - random
+    span. The setting kept is, among those within the overlap and exposure limits:
+
+    1. when some setting beats the best baseline in every gated family (those that predict
+       held-out answers at least as well as plain BKT: the ones the evaluation gate judges),
+       the one with the largest mean normalized improvement over those families;
+    2. otherwise (the families disagree on what teaches: no setting wins in all), the best
+       in the family that predicts held-out answers best, which is what the logs support; the
+       shortfall in the other families is logged and kept in the metrics.
 
     Args:
         features: Output of feature engineering (its tracer drives the ``bkt`` planner).
         config: Hyper-parameters and search grids.
         simulators: Fitted simulators (default: the ``bkt`` world of the tracer).
-        family: Family to plan in (default: ``config.family``).
+        family: Family to plan in (default: ``config.family``); a ``pfa`` planner is searched
+            in its own family only (for reports).
 
     Returns:
         The trained policy (unversioned), with the search's figures in ``metrics``.
@@ -133,67 +234,134 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
     family = family or config.family
     if family not in worlds:
         raise InputDataError(f"training: no fitted simulator of family '{family}'")
-    world = worlds[family]
     items = features.items.reset_index(drop=True)
-    settings = _settings(config)
-    if family == "pfa":  # the PFA planner has no unlock weight or mastery cap
-        settings = sorted({(0.0, 0.0, t, e) for _, _, t, e in settings})
+    judged = {family: worlds[family]} if family == "pfa" else worlds
+    gated = [f for f in gated_families(judged) if f in judged] or [family]
+    fits = {f: getattr(w, "validation", {}).get("heldout_loglik", -np.inf)
+            for f, w in judged.items()}  # fmt: skip
+    primary = family if family == "pfa" or len(gated) == 1 else max(gated, key=fits.__getitem__)
+    if primary not in gated:
+        primary = gated[0]
 
-    def build(setting: tuple[float, float, float, float]) -> QuizPolicy:
-        unlock, cap, temperature, epsilon = setting
+    def build(setting: Setting) -> QuizPolicy:
+        unlock, cap, focus, temperature, epsilon = setting
         model: Any = (
-            PFAPlanningModel.from_world(world)
+            PFAPlanningModel.from_world(worlds[family])
             if family == "pfa"
-            else PlanningModel(unlock, cap, config.ready_floor)
+            else PlanningModel(unlock, cap, config.ready_floor, focus)
         )
         return QuizPolicy(features.tracer, items, model, temperature, epsilon)
 
-    logged = _logged_decisions(features)
-    results: list[tuple[float, float, tuple[float, float, float, float]]] = []
-    overlap: dict[tuple[float, float, float, float], float] = {}
+    logged = _logged_decisions(features) if family == "bkt" else None
+    scored: dict[Setting, dict[str, float]] = {}
+    shares: dict[Setting, float] = {}
+    overlap: dict[Setting, float] = {}
+
+    def evaluate(setting: Setting) -> None:
+        if setting in scored:
+            return
+        policy = build(setting)
+        scored[setting] = {}
+        for name, world in judged.items():
+            result = simulate(policy.as_chooser(), world, students=config.validation_students,
+                              steps=config.horizon, seed=config.seed)  # fmt: skip
+            scored[setting][name] = float(result.final_mastered.mean())
+            if name == primary:
+                shares[setting] = float(
+                    np.bincount(result.chosen.ravel()).max() / result.chosen.size
+                )
+        if logged is not None:
+            overlap[setting] = effective_share(policy, *logged)
+
     with threadpool_limits(1):
-        for setting in settings:
-            result = simulate(
-                build(setting).as_chooser(),
-                world,
-                students=config.validation_students,
-                steps=config.horizon,
-                seed=config.seed,
-            )
-            share = float(np.bincount(result.chosen.ravel()).max() / result.chosen.size)
-            results.append((float(result.final_mastered.mean()), share, setting))
-            if logged is not None and family == "bkt":
-                overlap[setting] = effective_share(build(setting), *logged)
-    overlapping = [r for r in results if overlap.get(r[2], 1.0) >= config.min_effective_share]
-    if not overlapping:  # nothing overlaps enough: the settings that overlap most
-        top = max(overlap.values())
-        overlapping = [r for r in results if overlap.get(r[2], 1.0) >= top - 1e-12]
-    feasible = [r for r in overlapping if r[1] <= config.max_item_share]
-    if feasible:
-        best_score, best_share, best = max(feasible, key=lambda r: r[0])
-    else:  # nothing within the exposure limit: the least concentrated setting
-        best_score, best_share, best = min(overlapping, key=lambda r: (r[1], -r[0]))
+        yardsticks = {f: family_yardstick(features.tracer, w, config) for f, w in judged.items()}
+
+        def margins(setting: Setting) -> dict[str, float]:
+            return {f: yardsticks[f].margin(scored[setting][f]) for f in gated}
+
+        def rank(pool: list[Setting]) -> tuple[Setting, bool]:
+            winners = [s for s in pool if min(margins(s).values()) > 0]
+            if winners:
+                return max(winners, key=lambda s: float(np.mean(list(margins(s).values())))), True
+            return max(pool, key=lambda s: scored[s][primary]), False
+
+        def admissible(pool: list[Setting]) -> list[Setting]:
+            within = [s for s in pool if overlap.get(s, 1.0) >= config.min_effective_share]
+            if not within:  # nothing overlaps enough: the settings that overlap most
+                top = max(overlap.get(s, 1.0) for s in pool)
+                within = [s for s in pool if overlap.get(s, 1.0) >= top - 1e-12]
+            spread = [s for s in within if shares[s] <= config.max_item_share]
+            # nothing within the exposure limit: the least concentrated settings
+            return spread or [min(within, key=lambda s: (shares[s], -scored[s][primary]))]
+
+        if family == "pfa":  # the PFA planner has no shape: only temperature and exploration
+            shapes = [(0.0, 0.0, 0.0)]
+        else:
+            shapes = _shapes(config)
+        first = config.temperature if config.temperature > 0 else config.search_temperature
+        first_eps = config.epsilon if config.epsilon > 0 else config.search_epsilon
+        for shape in shapes:
+            evaluate((*shape, first, first_eps))
+        stage_one = list(scored)
+        ordered = sorted(stage_one, key=lambda s: -_shape_score(s, scored, margins, primary))
+        for setting in ordered[: max(1, config.refine)]:
+            for temperature, epsilon in _spreads(config):
+                evaluate((*setting[:3], temperature, epsilon))
+        best, wins_all = rank(admissible(list(scored)))
     policy = build(best)
-    unlock, cap, temperature, epsilon = best
-    policy.metrics = {
+    unlock, cap, focus, temperature, epsilon = best
+    metrics: dict[str, float] = {
         "train_examples": float(len(features.examples)),
-        "search_settings": float(len(results)),
-        "search_best_mastered": best_score,
-        "search_worst_mastered": float(min(r[0] for r in results)),
-        "search_best_item_share": best_share,
+        "search_settings": float(len(scored)),
+        "search_best_mastered": scored[best][primary],
+        "search_worst_mastered": float(min(v[primary] for v in scored.values())),
+        "search_best_item_share": shares[best],
         "search_best_effective_share": overlap.get(best, float("nan")),
+        "search_wins_every_family": float(wins_all),
+        "search_families_gated": float(len(gated)),
         "planning_family_pfa": float(family == "pfa"),
         "chosen_unlock": unlock,
         "chosen_mastery_cap": cap,
+        "chosen_focus": focus,
         "chosen_temperature": temperature,
         "chosen_epsilon": epsilon,
     }
+    for name, stick in yardsticks.items():
+        metrics[f"search_{name}_mastered"] = scored[best][name]
+        metrics[f"search_{name}_best_baseline"] = stick.best_baseline
+        metrics[f"search_{name}_oracle"] = stick.oracle
+        metrics[f"search_{name}_margin"] = stick.margin(scored[best][name])
+    policy.metrics = metrics
     logger.info(
-        "policy search in the %s simulator: %d settings; best %.3f skills mastered after %d "
-        "questions (unlock %.1f, cap %.2f, temperature %.2f, epsilon %.2f)",
-        family, len(results), best_score, config.horizon, unlock, cap, temperature, epsilon,
+        "policy search: %d settings in %s; chosen unlock %.1f, cap %.2f, focus %.2f, "
+        "temperature %.2f, epsilon %.2f",
+        len(scored), ", ".join(judged), unlock, cap, focus, temperature, epsilon,
     )  # fmt: skip
+    for name, stick in yardsticks.items():
+        logger.info(
+            "  %s%s: %.3f skills mastered vs best baseline %s %.3f (oracle %.3f, random %.3f)",
+            name, "" if name in gated else " (not gated: fits worse than plain BKT)",
+            scored[best][name], stick.best_name, stick.best_baseline, stick.oracle, stick.random,
+        )  # fmt: skip
+    if not wins_all:
+        logger.warning(
+            "policy search: no setting beats the best baseline in every gated family (%s); "
+            "kept the best in %s, the family that predicts held-out answers best",
+            ", ".join(gated), primary,
+        )  # fmt: skip
     return policy
+
+
+def _shape_score(setting: Setting, scored: dict[Setting, dict[str, float]],
+                 margins: Any, primary: str) -> float:  # fmt: skip
+    """Ranks first-stage shapes: winners in every gated family first, then the primary score."""
+    m = margins(setting)
+    wins = min(m.values()) > 0
+    return (
+        (1e6 if wins else 0.0)
+        + (float(np.mean(list(m.values()))) if wins else 0.0)
+        + scored[setting][primary]
+    )
 
 
 @dataclass(frozen=True)
@@ -391,6 +559,7 @@ def run_training_stage(*, features_dir: str | os.PathLike[str],
                 epsilon=policy.epsilon,
                 unlock=policy.metrics["chosen_unlock"],
                 mastery_cap=policy.metrics["chosen_mastery_cap"],
+                focus=policy.metrics["chosen_focus"],
             )
             mlflow.log_param("planning_family", policy.family)
             mlflow.log_params(

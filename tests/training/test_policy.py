@@ -138,3 +138,79 @@ def test_training_leaves_out_exactly_the_evaluations_held_out_students(feature_s
     assert not held & trained
     assert trained | held == everyone
     assert 0.15 < len(held) / len(everyone) < 0.35
+
+
+def test_focus_adds_the_belief_of_skills_in_the_zone_times_the_items_teaching(policy):
+    """value(focus) - value(0) = focus * teach * b_s for a one-skill item whose skill is open."""
+    from quizops.policy import PlanningModel
+
+    a = policy.tracer.arrays
+    rows = a.rows_of(policy.item_bank)
+    one_skill = np.flatnonzero((a.skill[rows, 0] == 0) & (a.skill[rows, 1:] < 0).all(axis=1)
+                               if a.skill.shape[1] > 1 else a.skill[rows, 0] == 0)  # fmt: skip
+    assert one_skill.size
+    state = np.full((1, policy.tracer.n_skills), 0.3)
+    state[0, 0] = 0.7  # skill 0 has no prerequisite: open, below the cap
+    plain = QuizPolicy(policy.tracer, policy.items, PlanningModel(1.0, 0.95, 0.2, 0.0), 0.1, 0.02)
+    focused = QuizPolicy(policy.tracer, policy.items, PlanningModel(1.0, 0.95, 0.2, 0.5), 0.1, 0.02)
+    v0, _ = plain.values(state, one_skill)
+    v1, _ = focused.values(state, one_skill)
+    np.testing.assert_allclose(v1 - v0, 0.5 * a.teach[rows[one_skill], 0][None, :] * 0.7)
+    state[0, 0] = 0.97  # above the cap: out of the zone, no focus value
+    v0, _ = plain.values(state, one_skill)
+    v1, _ = focused.values(state, one_skill)
+    np.testing.assert_allclose(v1, v0)
+
+
+def test_a_policy_saved_before_focus_existed_still_loads_and_acts_alike(policy, tmp_path):
+    import json
+
+    policy.save(tmp_path / "p")
+    meta = json.loads((tmp_path / "p" / "policy.json").read_text())
+    meta["planning"].pop("focus")
+    (tmp_path / "p" / "policy.json").write_text(json.dumps(meta))
+    old = QuizPolicy.load(tmp_path / "p")
+    assert old.model.focus == 0.0
+    states = np.random.default_rng(2).random((4, policy.tracer.n_skills))
+    bank = np.arange(len(policy.items))
+    reference = QuizPolicy(policy.tracer, policy.items,
+                           type(policy.model)(policy.model.unlock, policy.model.mastery_cap,
+                                              policy.model.ready_floor, 0.0),
+                           policy.temperature, policy.epsilon)  # fmt: skip
+    np.testing.assert_allclose(
+        old.probabilities(states, bank), reference.probabilities(states, bank)
+    )
+
+
+def test_gated_families_are_those_fitting_held_out_answers_as_well_as_plain_bkt():
+    from types import SimpleNamespace
+
+    from quizops.training import gated_families
+
+    sims = {
+        "bkt": SimpleNamespace(validation={"heldout_loglik": -0.56, "plain_bkt_loglik": -0.58}),
+        "pfa": SimpleNamespace(validation={"heldout_loglik": -0.60, "plain_bkt_loglik": -0.58}),
+        "new": SimpleNamespace(validation={}),
+    }
+    assert gated_families(sims) == ["bkt", "new"]
+    assert gated_families(sims, margin=0.03) == ["bkt", "pfa", "new"]
+
+
+def test_search_scores_every_family_and_says_whether_it_wins_in_all(feature_set, canonical_log):
+    """The chosen setting's figures per family agree with an independent rerun of it."""
+    from quizops.simulation import fit_simulators, simulate
+    from quizops.training import gated_families, train_policy
+
+    simulators = fit_simulators(canonical_log, seed=0)
+    config = TrainingConfig(validation_students=120, seed=5, temperatures=(0.05, 0.2),
+                            epsilons=(0.05,), unlocks=(0.0, 1.0), focuses=(0.0, 0.6))  # fmt: skip
+    trained = train_policy(feature_set, config, simulators)
+    m = trained.metrics
+    for family, world in simulators.items():
+        again = simulate(trained.as_chooser(), world, students=120, steps=20, seed=5)
+        assert m[f"search_{family}_mastered"] == pytest.approx(again.final_mastered.mean())
+        assert m[f"search_{family}_oracle"] > m[f"search_{family}_best_baseline"]
+    gated = gated_families(simulators)
+    wins = all(m[f"search_{f}_mastered"] > m[f"search_{f}_best_baseline"] for f in gated)
+    assert m["search_wins_every_family"] == float(wins)
+    assert m["search_families_gated"] == len(gated)
