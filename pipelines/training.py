@@ -92,6 +92,7 @@ def training_pipeline(
     max_item_share: float = 0.25,
     slice_margin: float = 0.25,
     family_fit_margin: float = 0.0,
+    exclude_unfit_families: bool = False,
     deploy_target: str = "kserve",
     namespace: str = "quizops",
     service_name: str = SERVICE_NAME,
@@ -159,7 +160,9 @@ def training_pipeline(
         slice_margin: Largest loss in skills mastered of a slice of students (prior mastery)
             against the champion (the best baseline).
         family_fit_margin: How much worse than a plain per-skill BKT (held-out log-likelihood
-            per answer) a fitted simulator family may predict students and still be gated on.
+            per answer) a fitted simulator family may predict students before it counts as unfit.
+        exclude_unfit_families: Leave unfit families out of the gate (reported, not gated).
+            Off by default: the challenger must win in every fitted simulator family.
         deploy_target: kserve (InferenceService canary) or local (predictor smoke test).
         namespace: Kubernetes namespace of the InferenceService.
         service_name: Name of the InferenceService.
@@ -275,6 +278,7 @@ def training_pipeline(
                 max_item_share=max_item_share,
                 slice_margin=slice_margin,
                 family_fit_margin=family_fit_margin,
+                exclude_unfit_families=exclude_unfit_families,
             ),
             "evaluate-policy",
             "Evaluate the policy",

@@ -30,6 +30,7 @@ def evaluate_policy(
     max_item_share: float = 0.25,
     slice_margin: float = 0.25,
     family_fit_margin: float = 0.0,
+    exclude_unfit_families: bool = False,
 ) -> bool:
     """Compares the challenger with the champion and the baselines; returns whether blessed.
 
@@ -58,7 +59,9 @@ def evaluate_policy(
         max_item_share: Largest share of the challenger's decisions on one item.
         slice_margin: Largest loss of a slice of students against the reference.
         family_fit_margin: How much worse than plain BKT (held-out log-likelihood per answer)
-            a fitted simulator family may predict students and still be gated on.
+            a fitted simulator family may predict students before its check warns it is unfit.
+        exclude_unfit_families: Leave unfit families out of the gate (reported, not gated;
+            the decision says so). Off by default: the challenger must win in every family.
 
     Returns:
         Whether the challenger is blessed.
@@ -89,6 +92,7 @@ def evaluate_policy(
             max_item_share=max_item_share,
             slice_margin=slice_margin,
             family_fit_margin=family_fit_margin,
+            exclude_unfit_families=exclude_unfit_families,
         ),
     )
     # Strings stay off the Metrics artifact (its metadata is numeric scalars).

@@ -9,8 +9,10 @@ hand-made evidence. A challenger is blessed when every check passes:
   challenger's paired improvement in skills mastered over the champion (over the best baseline
   when there is no champion) is above ``min_lift``. A family that predicts held-out students'
   answers worse than a plain per-skill BKT (by more than ``family_fit_margin`` in
-  log-likelihood per answer) is shown but not gated on: a simulator that fails its validation
-  says nothing about students. At least one family must be validated.
+  log-likelihood per answer) is still gated on, with a warning. Only when
+  ``exclude_unfit_families`` is set (not the default) is such a family shown but not gated on,
+  and the decision then carries a ``family_exclusion`` line saying so. At least one family must
+  be gated.
 * ``overlap``: the logging policy covers the challenger well enough for off-policy evaluation to
   say anything (effective sample at least ``min_effective_sample``; support at least
   ``min_support``); otherwise off-policy evaluation is refused and the gate fails.
@@ -54,8 +56,10 @@ class GateConfig:
         max_item_share: Largest share of the challenger's simulated decisions on one item.
         slice_margin: Largest loss of a slice against the reference, in skills mastered.
         family_fit_margin: How much worse (held-out log-likelihood per answer) than a plain
-            per-skill BKT a fitted simulator family may predict students and still be gated on;
-            a family below that is reported, not gated (its verdict would be noise).
+            per-skill BKT a fitted simulator family may predict students before it counts as
+            unfit (its check carries a warning).
+        exclude_unfit_families: Whether an unfit family is left out of the gate (reported, not
+            gated). Off by default: the gate needs the challenger to win in every fitted family.
     """
 
     holdout_fraction: float = 0.2
@@ -74,6 +78,7 @@ class GateConfig:
     max_item_share: float = 0.25
     slice_margin: float = 0.25
     family_fit_margin: float = 0.0
+    exclude_unfit_families: bool = False
 
     def __post_init__(self) -> None:
         from quizops.errors import ConfigurationError
@@ -134,6 +139,8 @@ class FamilyEvidence:
         improvement: Paired difference challenger - reference in skills mastered.
         slices: Slice name -> paired difference challenger - reference on that slice.
         max_item_share: Largest share of the challenger's decisions on one item.
+        heldout_loglik: The fitted family's log-likelihood per held-out answer (NaN = unknown).
+        plain_bkt_loglik: A plain per-skill BKT's on the same answers (NaN = unknown).
     """
 
     family: str
@@ -145,7 +152,7 @@ class FamilyEvidence:
     plain_bkt_loglik: float = float("nan")
 
     def validated(self, margin: float) -> bool:
-        """Whether the family predicts held-out answers well enough to be gated on.
+        """Whether the family predicts held-out answers about as well as plain BKT or better.
 
         Args:
             margin: :attr:`GateConfig.family_fit_margin`.
@@ -234,23 +241,42 @@ def decide(
                 f"champion version {champion_version}" if champion_version else "no champion yet",
             )
         )
-    gated = [fam for fam in families if fam.validated(config.family_fit_margin)]
-    if not gated:
+    margin = config.family_fit_margin
+    unfit = [fam for fam in families if not fam.validated(margin)]
+    unfit_ids = {id(fam) for fam in unfit}
+    gated = [f for f in families if not (config.exclude_unfit_families and id(f) in unfit_ids)]
+    gated_ids = {id(fam) for fam in gated}
+    if config.exclude_unfit_families:
         checks.append(
-            Check("simulation", False, "no validated fitted simulator family to evaluate in")
+            Check(
+                "family_exclusion",
+                True,
+                "exclude_unfit_families is set (not the default): families that predict "
+                f"held-out answers worse than plain BKT by more than {margin:g} are not gated "
+                f"({', '.join(f.family for f in unfit) or 'none'})",
+                "the gate does not require a win in every fitted family",
+                gated=False,
+            )
         )
+    if not gated:
+        checks.append(Check("simulation", False, "no fitted simulator family to evaluate in"))
     for fam in families:
         low = fam.improvement.low
         numbers = (
             f"skills mastered vs {fam.reference} {_fmt(fam.improvement)}, "
             f"need lower bound > {config.min_lift:+.3f}"
         )
-        if any(fam is g for g in gated):
+        fit = (
+            f"predicts held-out answers worse than plain BKT (log-likelihood "
+            f"{fam.heldout_loglik:.4f} vs {fam.plain_bkt_loglik:.4f}, margin {margin:g})"
+        )
+        if id(fam) in gated_ids:
             checks.append(
                 Check(
                     f"simulation:{fam.family}",
                     math.isfinite(low) and low > config.min_lift,
                     numbers,
+                    f"simulator family {fit}" if id(fam) in unfit_ids else "",
                 )
             )
         else:
@@ -258,9 +284,7 @@ def decide(
                 Check(
                     f"simulation:{fam.family}",
                     True,
-                    f"not gated: predicts held-out answers worse than plain BKT (log-likelihood "
-                    f"{fam.heldout_loglik:.4f} vs {fam.plain_bkt_loglik:.4f}, margin "
-                    f"{config.family_fit_margin:g}); for information: {numbers}",
+                    f"not gated (exclude_unfit_families): {fit}; for information: {numbers}",
                     "simulator family not validated",
                     gated=False,
                 )

@@ -238,9 +238,9 @@ def test_slices_split_students_by_prior_mastery_and_skip_a_slice_of_everyone():
     assert _slices(np.zeros(10)) == {}
 
 
-def test_a_family_that_fails_its_validation_is_shown_but_not_gated(better):
-    # Predicts held-out answers worse than plain BKT: its (bad) verdict does not gate...
-    unvalidated = FamilyEvidence(
+def test_every_fitted_family_is_gated_by_default_even_one_that_fits_worse(better):
+    # A family that predicts held-out answers worse than plain BKT, where the challenger loses.
+    unfit = FamilyEvidence(
         "pfa",
         "max information",
         Interval(-0.4, -0.45, -0.35),
@@ -250,25 +250,68 @@ def test_a_family_that_fails_its_validation_is_shown_but_not_gated(better):
         plain_bkt_loglik=-0.59,
     )
     config = GateConfig(max_item_share=1.0)
+    assert not config.exclude_unfit_families
     decision = decide(
-        config, champion_version="", families=[evidence(better), unvalidated], ope=good_ope()
+        config, champion_version="", families=[evidence(better), unfit], ope=good_ope()
+    )
+    # Gated by default: the loss refuses the challenger, and the check warns about the fit.
+    assert not decision.blessed
+    checks = {c.name: c for c in decision.checks}
+    pfa = checks["simulation:pfa"]
+    assert pfa.gated and not pfa.passed and pfa.result == "FAIL"
+    assert "worse than plain BKT" in pfa.warning and "-0.6100 vs -0.5900" in pfa.warning
+    assert not checks["slice:pfa:low_prior_mastery"].passed
+    assert "family_exclusion" not in checks
+    # The well-fitting family carries no warning.
+    assert checks["simulation:handmade"].passed and not checks["simulation:handmade"].warning
+    # A win in the unfit family passes like any other.
+    winning = FamilyEvidence(
+        "pfa", "max information", Interval(0.3, 0.2, 0.4), {}, 0.1, -0.61, -0.59
+    )
+    assert decide(
+        config, champion_version="", families=[evidence(better), winning], ope=good_ope()
+    ).blessed
+    # A margin wide enough makes it fit: no warning.
+    lenient = decide(
+        GateConfig(max_item_share=1.0, family_fit_margin=0.05),
+        champion_version="",
+        families=[evidence(better), unfit],
+        ope=good_ope(),
+    )
+    assert not lenient.blessed
+    assert not next(c for c in lenient.checks if c.name == "simulation:pfa").warning
+
+
+def test_excluding_unfit_families_is_explicit_and_said_in_the_decision(better):
+    unfit = FamilyEvidence(
+        "pfa",
+        "max information",
+        Interval(-0.4, -0.45, -0.35),
+        {"low_prior_mastery": Interval(-0.4, -0.5, -0.3)},
+        0.9,
+        heldout_loglik=-0.61,
+        plain_bkt_loglik=-0.59,
+    )
+    config = GateConfig(max_item_share=1.0, exclude_unfit_families=True)
+    decision = decide(
+        config, champion_version="", families=[evidence(better), unfit], ope=good_ope()
     )
     assert decision.blessed, decision.reasons
     pfa = next(c for c in decision.checks if c.name == "simulation:pfa")
     assert "not gated" in pfa.detail and pfa.warning and pfa.result == "not gated"
     assert any(line.startswith("not gated simulation:pfa") for line in decision.reasons)
     assert not any(c.name.startswith("slice:pfa") for c in decision.checks)
-    # ... unless the margin admits it, and then it refuses the challenger.
-    lenient = decide(
-        GateConfig(max_item_share=1.0, family_fit_margin=0.05),
-        champion_version="",
-        families=[evidence(better), unvalidated],
-        ope=good_ope(),
+    exclusion = next(c for c in decision.checks if c.name == "family_exclusion")
+    assert not exclusion.gated and "not the default" in exclusion.detail
+    assert "(pfa)" in exclusion.detail
+    # A family that fits is gated even then.
+    fits = FamilyEvidence(
+        "pfa", "max information", Interval(-0.4, -0.45, -0.35), {}, 0.1, -0.58, -0.59
     )
-    assert not lenient.blessed
-    assert {"simulation:pfa", "slice:pfa:low_prior_mastery"} <= {
-        c.name for c in lenient.checks if not c.passed
-    }
-    # With no validated family at all, nothing can be blessed.
-    alone = decide(config, champion_version="", families=[unvalidated], ope=good_ope())
+    assert not decide(
+        config, champion_version="", families=[evidence(better), fits], ope=good_ope()
+    ).blessed
+    # With every family excluded, nothing can be blessed.
+    alone = decide(config, champion_version="", families=[unfit], ope=good_ope())
     assert not alone.blessed
+    assert any(c.name == "simulation" and not c.passed for c in alone.checks)
