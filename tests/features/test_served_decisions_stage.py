@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from quizops.canonical import CANONICAL_COLUMNS, conform, write_table
+from quizops.evaluation.decisions import build_decision_log
 from quizops.features import load_features, run_features_stage
 from quizops.names import MODEL_NAME, PII_KEY_ENV, PII_KEY_FILE_ENV
 from quizops.pii.deidentify import pseudonymize_values
@@ -205,6 +206,14 @@ def test_served_decisions_reach_the_feature_set_with_their_exact_propensities(
     assert int(exact.sum()) == len(followed)  # nothing else got a propensity
     assert set(interactions.loc[exact, "student_id"]) <= set(ids)  # served students only
     assert "served-" not in " ".join(interactions["student_id"].astype(str))  # pseudonyms only
+    # The evaluation's decision log reads them: exact where served and followed, NaN elsewhere
+    # (where its behaviour model estimates them).
+    log = build_decision_log(interactions, holdout_fraction=0.2, split_seed=0)
+    logged = log.frame["propensity"].to_numpy(dtype=float)
+    assert int(np.isfinite(logged).sum()) == len(followed)
+    np.testing.assert_allclose(
+        np.sort(logged[np.isfinite(logged)]), np.sort([d["propensity"] for d in followed])
+    )
 
 
 def test_order_id_tables_skip_the_join_and_still_build_features(tmp_path):
