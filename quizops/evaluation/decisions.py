@@ -75,10 +75,21 @@ class DecisionLog:
     context: np.ndarray
 
     @property
-    def has_propensities(self) -> bool:
-        """Whether every decision carries a positive logged propensity."""
+    def exact_propensity(self) -> np.ndarray:
+        """Whether each decision carries its exact logged propensity (a number in (0, 1]).
+
+        Simulated logs carry one on every row; a real export on none; a table whose served
+        decisions were joined back on the rows those decisions produced.
+        """
         p = self.frame["propensity"].to_numpy(dtype=float)
-        return bool(len(p)) and bool(np.all(np.isfinite(p) & (p > 0)))
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(p) & (p > 0) & (p <= 1)
+
+    @property
+    def has_propensities(self) -> bool:
+        """Whether every decision carries its exact logged propensity."""
+        exact = self.exact_propensity
+        return bool(len(exact)) and bool(np.all(exact))
 
     @property
     def action(self) -> np.ndarray:

@@ -1,10 +1,12 @@
 """Off-policy evaluation of target policies on the held-out students of a decision log.
 
-The pieces: the logging propensities (logged, or estimated by the behaviour model fitted on the
-training students), a reward model for the direct and doubly robust estimators (fitted on the
-training students), each target policy's distribution over the items at every held-out decision,
-and one set of bootstrap resamples over held-out students shared by every target, so that the
-difference between two policies has a paired interval.
+The pieces: the logging propensities (per decision: the exact logged one where the log carries
+it, as simulated logs and answers to served decisions do; elsewhere the estimate of the behaviour
+model fitted on the training students' decisions that carry none), a reward model for the direct
+and doubly robust estimators (fitted on the training students), each target policy's
+distribution over the items at every held-out decision, and one set of bootstrap resamples over
+held-out students shared by every target, so that the difference between two policies has a
+paired interval.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ MAX_GRID_CELLS = 40_000_000
 #: Most training decisions the behaviour and reward models are fitted on (whole students, in a
 #: fixed order, beyond it).
 MAX_FIT_DECISIONS = 200_000
+#: Least training decisions without a logged propensity for the behaviour model to be fitted on
+#: those alone (fewer: on every training decision).
+MIN_BEHAVIOUR_DECISIONS = 500
 
 
 def histories_before(log: DecisionLog, rows: np.ndarray) -> list[list[tuple[str, int]]]:
@@ -181,13 +186,16 @@ class OffPolicyReport:
         overlap: Target name -> overlap with the logging policy.
         differences: Target name -> estimator -> paired difference target - reference.
         reference: ``champion`` or ``logging policy``.
-        propensity_source: ``logged`` or ``estimated``.
+        propensity_source: ``logged`` (every held-out decision carries its exact propensity),
+            ``estimated`` (none does: the behaviour model's) or ``mixed`` (exact where logged,
+            the behaviour model's elsewhere).
         calibration: The behaviour model's calibration.
-        propensity_check: Estimated vs logged propensities (when the log has them).
-        estimated_propensity_results: Target name -> estimates with estimated propensities
-            (when the log has true ones, to check the behaviour model).
+        propensity_check: Estimated vs logged propensities on the decisions that carry one.
+        estimated_propensity_results: Target name -> estimates with the behaviour model's
+            propensities on every decision (when some carry exact ones, to check the model).
         decisions: Held-out decisions with a reward.
         students: Held-out students.
+        exact_decisions: Held-out decisions with a reward whose exact propensity was used.
     """
 
     results: dict[str, OPEResult]
@@ -200,6 +208,12 @@ class OffPolicyReport:
     estimated_propensity_results: dict[str, OPEResult] = field(default_factory=dict)
     decisions: int = 0
     students: int = 0
+    exact_decisions: int = 0
+
+    @property
+    def estimated_decisions(self) -> int:
+        """Held-out decisions whose propensity came from the behaviour model."""
+        return self.decisions - self.exact_decisions
 
 
 def evaluate_off_policy(
@@ -245,17 +259,24 @@ def evaluate_off_policy(
         )
     student = frame["student"].to_numpy()
     eval_rows = _bounded(eval_rows, student, len(log.items))
+    exact_all = log.exact_propensity
+    # The behaviour model stands in for the process that logged no propensity: fit it on those
+    # decisions when there are enough (a served policy's decisions, exact, are another process).
+    fit_rows = train_rows[~exact_all[train_rows]]
+    if len(fit_rows) < MIN_BEHAVIOUR_DECISIONS or len(np.unique(student[fit_rows])) < 4:
+        fit_rows = train_rows
     behaviour, calibration = fit_behaviour_model(
-        log.context[train_rows], log.action[train_rows], log.item_group, student[train_rows],
-        seed=seed,
-    )  # fmt: skip
+        log.context[fit_rows], log.action[fit_rows], log.item_group, student[fit_rows], seed=seed
+    )
     context = log.context[eval_rows]
     action = log.action[eval_rows]
     logging_dist = behaviour.distribution(context)
     estimated = logging_dist[np.arange(len(eval_rows)), action]
-    logged = frame["propensity"].to_numpy()[eval_rows]
-    has_true = log.has_propensities
-    propensity = logged if has_true else estimated
+    logged = frame["propensity"].to_numpy(dtype=float)[eval_rows]
+    exact = exact_all[eval_rows]
+    has_true = bool(exact.any())
+    propensity = np.where(exact, logged, estimated)
+    source = "logged" if exact.all() else "mixed" if has_true else "estimated"
     rewards = reward[eval_rows]
     reward_model = fit_reward_model(log, train_rows, seed=seed)
     q_matrix = reward_model.matrix(context)  # shared by every target
@@ -308,24 +329,28 @@ def evaluate_off_policy(
                     point, result.resamples[estimator] - result.resamples["logged"], level
                 )
         differences[name] = per
-    check = propensity_error(estimated, logged) if has_true else {}
+    check = propensity_error(estimated[exact], logged[exact]) if has_true else {}
     logger.info(
-        "off-policy evaluation: %d held-out decisions of %d students, propensities %s",
+        "off-policy evaluation: %d held-out decisions of %d students, propensities %s "
+        "(%d exact, %d estimated)",
         len(eval_rows),
         n_groups,
-        "logged" if has_true else "estimated",
+        source,
+        int(exact.sum()),
+        int((~exact).sum()),
     )
     return OffPolicyReport(
         results=results,
         overlap=overlaps,
         differences=differences,
         reference=reference or "logging policy",
-        propensity_source="logged" if has_true else "estimated",
+        propensity_source=source,
         calibration=calibration,
         propensity_check=check,
         estimated_propensity_results=estimated_results,
         decisions=len(eval_rows),
         students=n_groups,
+        exact_decisions=int(exact.sum()),
     )
 
 

@@ -145,11 +145,37 @@ def metrics(decision: GateDecision, families: list[FamilyResult],
             out[k], out[f"{k}_low"], out[f"{k}_high"] = d.estimate, d.low, d.high
         out["ope_heldout_decisions"] = float(offpolicy.decisions)
         out["ope_heldout_students"] = float(offpolicy.students)
+        out["ope_exact_propensity_decisions"] = float(offpolicy.exact_decisions)
+        out["ope_estimated_propensity_decisions"] = float(offpolicy.estimated_decisions)
+        out["behaviour_rounds"] = float(offpolicy.calibration.rounds)
+        out["behaviour_class_weight_balance"] = offpolicy.calibration.class_weight_balance
         out["behaviour_temperature"] = offpolicy.calibration.temperature
         out["behaviour_ece"] = offpolicy.calibration.expected_calibration_error
         for name, value in offpolicy.propensity_check.items():
             out[f"behaviour_vs_logged_{name}"] = value
     return {k: float(v) for k, v in out.items() if isinstance(v, int | float) and math.isfinite(v)}
+
+
+def propensity_text(offpolicy: OffPolicyReport) -> str:
+    """One sentence: where the logging propensities came from, with the counts.
+
+    Args:
+        offpolicy: Off-policy results.
+
+    Returns:
+        Plain text (no markup).
+    """
+    exact, estimated = offpolicy.exact_decisions, offpolicy.estimated_decisions
+    rule = {
+        "logged": "every decision carries its exact logged propensity",
+        "estimated": "no decision carries a logged propensity: all come from the behaviour model",
+        "mixed": (
+            "exact logged propensity where the decision carries one (answers to served "
+            "decisions), the behaviour model's estimate elsewhere (per decision, one estimate)"
+        ),
+    }[offpolicy.propensity_source]
+    source = offpolicy.propensity_source
+    return f"propensities {source}: {rule}; exact {exact}, estimated {estimated}"
 
 
 def _key(name: str) -> str:
@@ -206,6 +232,8 @@ def markdown(decision: GateDecision, families: list[FamilyResult],
             "",
             f"## Off-policy evaluation ({offpolicy.decisions} decisions of {offpolicy.students} "
             f"held-out students, {offpolicy.propensity_source} propensities)",
+            "",
+            propensity_text(offpolicy) + ".",
             "",
             "| estimator | " + " | ".join(offpolicy.results) + " |",
             "|---|" + "---|" * len(offpolicy.results),
@@ -313,8 +341,8 @@ def render_html(decision: GateDecision, families: list[FamilyResult],
         parts.append("<h2>Off-policy evaluation on held-out students</h2>")
         parts.append(
             f"<p>{offpolicy.decisions} decisions of {offpolicy.students} students held out from "
-            f"the behaviour and reward models (split by student); propensities: "
-            f"<b>{offpolicy.propensity_source}</b>; reference: "
+            f"the behaviour and reward models (split by student); "
+            f"<b>{html.escape(propensity_text(offpolicy))}</b>; reference: "
             f"<b>{html.escape(offpolicy.reference)}</b>; weights clipped at "
             f"{config.clip_weight:g} for clipped IPS and switch-DR.</p>"
         )
@@ -355,6 +383,8 @@ def render_html(decision: GateDecision, families: list[FamilyResult],
                     ),
                     ("expected calibration error", cal.expected_calibration_error),
                     ("calibration decisions", cal.decisions),
+                    ("boosting rounds (early stopping by student)", cal.rounds),
+                    ("class weight balance (1 = unbiased weights)", cal.class_weight_balance),
                 ]
                 + [(f"vs logged: {k}", v) for k, v in offpolicy.propensity_check.items()],
                 ("figure", "value"),

@@ -190,3 +190,66 @@ def test_held_out_rows_are_cut_to_whole_students_within_the_grid_budget(monkeypa
     assert np.array_equal(kept, np.arange(8))  # two whole students; a third would not fit
     monkeypatch.setattr(offpolicy, "MAX_GRID_CELLS", 1000)
     assert np.array_equal(offpolicy._bounded(rows, student, n_items=3), rows)
+
+
+def test_exact_propensities_where_logged_and_the_behaviour_model_elsewhere(sim_table, world):
+    # Four students in ten keep their logged propensities (as if their answers came from
+    # served decisions); the others' are gone (as in a real export).
+    from quizops.evaluation.behaviour import fit_behaviour_model
+
+    ids = sim_table["student_id"].unique()
+    keep = set(ids[held_out_students(ids, 0.4, seed=9)])
+    table = sim_table.copy()
+    table.loc[~table["student_id"].isin(keep), "propensity"] = np.nan
+    log = build_decision_log(table, holdout_fraction=0.3, split_seed=0)
+    targets = {"uniform": uniform_target, "logging": logging_policy_distribution(world)}
+    with threadpool_limits(1):
+        mixed = evaluate_off_policy(log, targets, clip=20.0, resamples=100, seed=0)
+    frame = log.frame
+    rows = np.flatnonzero(log.held_out & frame["reward"].notna().to_numpy())
+    logged = frame["propensity"].to_numpy()[rows]
+    exact = np.isfinite(logged)
+    assert mixed.propensity_source == "mixed"
+    assert mixed.exact_decisions == exact.sum() > 0
+    assert mixed.estimated_decisions == (~exact).sum() > 0
+    # IPS of the uniform target by hand: 1 / (items * propensity) with the logged propensity
+    # where there is one and, elsewhere, the behaviour model fitted on the training decisions
+    # without one.
+    train = np.flatnonzero(~log.held_out & ~np.isfinite(frame["propensity"].to_numpy()))
+    with threadpool_limits(1):
+        model, _ = fit_behaviour_model(
+            log.context[train],
+            log.action[train],
+            log.item_group,
+            frame["student"].to_numpy()[train],
+            seed=0,
+        )
+        estimated = model.propensity(log.context[rows], log.action[rows])
+    propensity = np.where(exact, logged, estimated)
+    reward = frame["reward"].to_numpy()[rows]
+    expected = np.mean(reward / (len(log.items) * propensity))
+    ips = mixed.results["uniform"].intervals["ips"]
+    assert ips.estimate == pytest.approx(expected, rel=1e-9)
+    everywhere_estimated = mixed.estimated_propensity_results["uniform"].intervals["ips"]
+    assert everywhere_estimated.estimate == pytest.approx(
+        np.mean(reward / (len(log.items) * estimated)), rel=1e-9
+    )
+    assert everywhere_estimated.estimate != pytest.approx(ips.estimate, rel=1e-6)
+    # The behaviour model is checked against the logged propensities only where there are some.
+    assert mixed.propensity_check["median_ratio"] == pytest.approx(
+        np.median(estimated[exact] / logged[exact])
+    )
+    # Mixed estimates land inside the intervals of the all-true-propensity evaluation.
+    with threadpool_limits(1):
+        true = evaluate_off_policy(
+            build_decision_log(sim_table, holdout_fraction=0.3, split_seed=0),
+            targets,
+            clip=20.0,
+            resamples=100,
+            seed=0,
+        )
+    for target in targets:
+        for name in ("ips", "snips", "dr"):
+            interval = true.results[target].intervals[name]
+            value = mixed.results[target].intervals[name].estimate
+            assert interval.low <= value <= interval.high, (target, name)
