@@ -92,7 +92,7 @@ def training_pipeline(
     max_item_share: float = 0.25,
     slice_margin: float = 0.25,
     family_fit_margin: float = 0.0,
-    exclude_unfit_families: bool = False,
+    exclude_unfit_families: bool = True,
     deploy_target: str = "kserve",
     namespace: str = "quizops",
     service_name: str = SERVICE_NAME,
@@ -162,7 +162,7 @@ def training_pipeline(
         family_fit_margin: How much worse than a plain per-skill BKT (held-out log-likelihood
             per answer) a fitted simulator family may predict students before it counts as unfit.
         exclude_unfit_families: Leave unfit families out of the gate (reported, not gated).
-            Off by default: the challenger must win in every fitted simulator family.
+            Off: the challenger must win in every fitted simulator family.
         deploy_target: kserve (InferenceService canary) or local (predictor smoke test).
         namespace: Kubernetes namespace of the InferenceService.
         service_name: Name of the InferenceService.

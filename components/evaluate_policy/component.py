@@ -30,7 +30,7 @@ def evaluate_policy(
     max_item_share: float = 0.25,
     slice_margin: float = 0.25,
     family_fit_margin: float = 0.0,
-    exclude_unfit_families: bool = False,
+    exclude_unfit_families: bool = True,
 ) -> bool:
     """Compares the challenger with the champion and the baselines; returns whether blessed.
 
@@ -61,7 +61,7 @@ def evaluate_policy(
         family_fit_margin: How much worse than plain BKT (held-out log-likelihood per answer)
             a fitted simulator family may predict students before its check warns it is unfit.
         exclude_unfit_families: Leave unfit families out of the gate (reported, not gated;
-            the decision says so). Off by default: the challenger must win in every family.
+            the decision says so). Off: the challenger must win in every fitted family.
 
     Returns:
         Whether the challenger is blessed.

@@ -238,7 +238,7 @@ def test_slices_split_students_by_prior_mastery_and_skip_a_slice_of_everyone():
     assert _slices(np.zeros(10)) == {}
 
 
-def test_every_fitted_family_is_gated_by_default_even_one_that_fits_worse(better):
+def test_with_exclusion_off_every_fitted_family_is_gated_even_one_that_fits_worse(better):
     # A family that predicts held-out answers worse than plain BKT, where the challenger loses.
     unfit = FamilyEvidence(
         "pfa",
@@ -249,8 +249,7 @@ def test_every_fitted_family_is_gated_by_default_even_one_that_fits_worse(better
         heldout_loglik=-0.61,
         plain_bkt_loglik=-0.59,
     )
-    config = GateConfig(max_item_share=1.0)
-    assert not config.exclude_unfit_families
+    config = GateConfig(max_item_share=1.0, exclude_unfit_families=False)
     decision = decide(
         config, champion_version="", families=[evidence(better), unfit], ope=good_ope()
     )
@@ -273,7 +272,7 @@ def test_every_fitted_family_is_gated_by_default_even_one_that_fits_worse(better
     ).blessed
     # A margin wide enough makes it fit: no warning.
     lenient = decide(
-        GateConfig(max_item_share=1.0, family_fit_margin=0.05),
+        GateConfig(max_item_share=1.0, family_fit_margin=0.05, exclude_unfit_families=False),
         champion_version="",
         families=[evidence(better), unfit],
         ope=good_ope(),
@@ -302,7 +301,7 @@ def test_excluding_unfit_families_is_explicit_and_said_in_the_decision(better):
     assert any(line.startswith("not gated simulation:pfa") for line in decision.reasons)
     assert not any(c.name.startswith("slice:pfa") for c in decision.checks)
     exclusion = next(c for c in decision.checks if c.name == "family_exclusion")
-    assert not exclusion.gated and "not the default" in exclusion.detail
+    assert not exclusion.gated and "exclude_unfit_families is on" in exclusion.detail
     assert "(pfa)" in exclusion.detail
     # A family that fits is gated even then.
     fits = FamilyEvidence(

@@ -16,7 +16,7 @@ from quizops.training import run_training_stage
 from tests.conftest import free_port
 from tests.evaluation.simlogs import to_canonical
 
-CONFIG = GateConfig(students=120, steps=15, bootstrap_resamples=100)
+CONFIG = GateConfig(students=120, steps=15, bootstrap_resamples=100, exclude_unfit_families=False)
 
 
 @pytest.fixture(scope="module")
