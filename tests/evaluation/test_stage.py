@@ -113,6 +113,22 @@ def test_stage_compares_with_the_champion_and_records_its_version(trained):
     assert result.metrics["champion_version"] == float(first.model_version)
     tags = client.get_model_version(REGISTERED_MODEL, second.model_version).tags
     assert tags[GATE_CHAMPION_TAG] == first.model_version
+    # Retrained on the same data with the same settings, the challenger chooses like the
+    # champion: no improvement in any family, so it is refused, and the report, the summary
+    # and MLflow say why.
+    assert not result.blessed
+    checks = {c.name: c for c in result.decision.checks}
+    for fam in result.families:
+        assert fam.differences["champion"].estimate == 0.0
+        check = checks[f"simulation:{fam.family}"]
+        assert not check.passed and "vs champion +0.000" in check.detail
+    summary = result.markdown
+    assert "NOT BLESSED" in summary and "| simulation:bkt | **FAIL** |" in summary
+    assert "simulation:bkt" in (root / "out2" / "report.html").read_text()
+    assert tags["blessed"] == "false"
+    run = client.get_run(second.run_id)
+    assert run.data.metrics["eval.blessed"] == 0.0
+    assert run.data.metrics["eval.check_simulation_bkt"] == 0.0
 
 
 def test_unreachable_registry_fails_the_gate_closed(trained, monkeypatch):
