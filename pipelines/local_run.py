@@ -165,7 +165,7 @@ def _metrics(run_dir: Path | None) -> dict[str, float]:
     if run_dir is None:
         return {}
     found: dict[str, float] = {}
-    for stage in ("evaluate-policy", "train-policy", "data-validation"):
+    for stage in ("evaluate-policy", "train-policy", "data-validation", "feature-engineering"):
         executor_output = run_dir / stage / "executor_output.json"
         if not executor_output.exists():
             continue
@@ -205,6 +205,7 @@ def summary_lines(summary: dict[str, Any], port: int = 8080) -> list[str]:
     if shown:
         lines.append("key metrics:")
         lines += [f"  {key.split('.', 1)[1]:<28} {metrics[key]:.4f}" for key in shown]
+    lines += _served_lines(summary)
     if summary.get("model"):
         lines.append(f"model:   {summary['model']}")
     if summary.get("run_summary"):
@@ -219,6 +220,29 @@ def summary_lines(summary: dict[str, Any], port: int = 8080) -> list[str]:
     else:
         lines.append(f"FAILED: {summary['error']}")
     return lines
+
+
+def _served_lines(summary: dict[str, Any]) -> list[str]:
+    """What feature engineering did with the served decisions (counts or the skip reason)."""
+    metrics = summary.get("metrics", {})
+    if "feature-engineering.served_join_skipped" not in metrics:
+        return []
+    if metrics["feature-engineering.served_join_skipped"]:
+        reason = ""
+        if summary.get("run_dir"):
+            served = Path(summary["run_dir"]) / "feature-engineering" / "features"
+            path = served / "served_decisions.json"
+            if path.is_file():
+                reason = str(json.loads(path.read_text()).get("skipped", ""))
+        return [f"served decisions: not joined ({reason or 'see the feature-engineering log'})"]
+    count = {
+        key: int(metrics.get(f"feature-engineering.served_{key}", 0))
+        for key in ("decisions", "joined", "followed", "no_answer")
+    }
+    return [
+        f"served decisions: {count['decisions']} read, {count['joined']} joined with an answer "
+        f"({count['followed']} followed: exact propensities), {count['no_answer']} without one"
+    ]
 
 
 def configure_logging() -> None:
