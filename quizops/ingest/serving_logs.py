@@ -19,9 +19,9 @@ be milliseconds since the epoch (EdNet), not an order id (ASSISTments ``order_id
 :func:`attach_served_decisions` is what the training pipeline's feature stage calls: it writes
 each followed decision's exact propensity (and the serving policy version and variant) onto the
 answer it led to, and skips, with its reason, when there is nothing to join (no log, no decision
-in the span, or a table without clock times). :func:`combine_propensities` is the per-row rule an
-off-policy evaluation uses on such a table: the exact propensity where a served decision
-produced the row, the behaviour model's estimate elsewhere.
+in the span, or a table without clock times). The evaluation then uses the exact propensity
+where a served decision produced the row and its behaviour model's estimate elsewhere
+(:func:`quizops.evaluation.offpolicy.evaluate_off_policy`).
 """
 
 from __future__ import annotations
@@ -410,35 +410,3 @@ def attach_served_decisions(
         )
     served = join_next_answers(decisions, interactions, max_delay_ms)
     return apply_served_propensities(interactions, served)
-
-
-def combine_propensities(
-    logged: np.ndarray, estimated: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row logging propensities: exact where logged, the behaviour model's elsewhere.
-
-    For a table that mixes answers a served policy chose (exact propensities written by
-    :func:`attach_served_decisions`) with answers of another logging process (none logged),
-    each row's importance weight needs the probability of the process that produced it.
-
-    Args:
-        logged: Logged propensities per decision (NaN, or not in (0, 1], where none).
-        estimated: The behaviour model's propensities of the same decisions.
-
-    Returns:
-        ``(propensity, exact)``: the propensity per decision and whether it is the logged one.
-
-    Raises:
-        InputDataError: The arrays differ in length, or a needed estimate is not in (0, 1].
-    """
-    logged = np.asarray(logged, dtype=float)
-    estimated = np.asarray(estimated, dtype=float)
-    if logged.shape != estimated.shape:
-        raise InputDataError(
-            f"propensities: {logged.shape[0]} logged against {estimated.shape[0]} estimated"
-        )
-    exact = np.isfinite(logged) & (logged > 0) & (logged <= 1)
-    propensity = np.where(exact, logged, estimated)
-    if not np.all(np.isfinite(propensity) & (propensity > 0) & (propensity <= 1)):
-        raise InputDataError("propensities: an estimated propensity is not in (0, 1]")
-    return propensity, exact

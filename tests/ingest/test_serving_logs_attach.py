@@ -1,5 +1,5 @@
 """Served decisions' exact propensities written onto the answers they produced (the feature
-stage's join), the skips, and the per-row propensity rule for off-policy evaluation.
+stage's join) and the skips.
 
 Expected values here are written out by hand from the scenario, not computed by the code."""
 
@@ -16,7 +16,6 @@ from quizops.errors import InputDataError
 from quizops.ingest.serving_logs import (
     SERVED_COLUMNS,
     attach_served_decisions,
-    combine_propensities,
     is_clock_time,
 )
 from quizops.pii.deidentify import pseudonymize_values
@@ -163,21 +162,3 @@ def test_clock_time_rule():
     assert is_clock_time(pd.Series([_ms(0), _ms(5)]))
     assert not is_clock_time(pd.Series([3, 4, 999_999_999]))  # order ids, epoch seconds
     assert not is_clock_time(pd.Series([], dtype="int64"))
-
-
-def test_combine_propensities_takes_the_logged_value_where_there_is_one():
-    logged = np.array([0.5, np.nan, 0.0, 1.0, 1.5])
-    estimated = np.array([0.1, 0.2, 0.3, 0.4, 0.6])
-    propensity, exact = combine_propensities(logged, estimated)
-    np.testing.assert_allclose(propensity, [0.5, 0.2, 0.3, 1.0, 0.6])
-    assert exact.tolist() == [True, False, False, True, False]
-
-
-def test_combine_propensities_refuses_what_cannot_weigh():
-    with pytest.raises(InputDataError, match="2 logged against 3 estimated"):
-        combine_propensities(np.array([0.1, 0.2]), np.array([0.1, 0.2, 0.3]))
-    with pytest.raises(InputDataError, match=r"not in \(0, 1\]"):
-        combine_propensities(np.array([0.5, np.nan]), np.array([0.5, 0.0]))
-    # An estimate that is not needed (the row is logged) is not checked.
-    propensity, exact = combine_propensities(np.array([0.5]), np.array([np.nan]))
-    assert propensity.tolist() == [0.5] and exact.tolist() == [True]
