@@ -6,8 +6,11 @@
    way a textbook bootstrap (and Open Bandit Pipeline's
    ``estimate_confidence_interval_by_bootstrap``) resamples rows.
 2. The behaviour model on the simulator's logs (50,000 decisions, true propensities known):
-   share of held-out propensities within 25% of the truth, and whether OPE of a uniform target
-   with estimated propensities lands inside the interval of OPE with the true ones (DR).
+   share of held-out propensities within 25% of the truth, whether OPE of a uniform target
+   with estimated propensities lands inside the interval of OPE with the true ones (DR and
+   IPS), and the mean importance weight the logging policy gets from estimated propensities
+   (1 when they are right; IPS is biased by its excess). Anchor, in the same run: the group
+   classifier as it was before early stopping by student (100 fixed rounds, leaves of 20).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from quizops.evaluation.decisions import DecisionLog
 from quizops.evaluation.ope import BanditLog, estimate_with_intervals
 
 DECISIONS = int(os.environ.get("QUIZOPS_BENCH_OPE_DECISIONS", "1000000"))
@@ -91,8 +95,27 @@ def _behaviour_rows() -> list[dict]:
     true = report.results["uniform"].intervals["dr"]
     estimated = report.estimated_propensity_results["uniform"].intervals["dr"]
     inside = true.low <= estimated.estimate <= true.high
+    true_ips = report.results["uniform"].intervals["ips"]
+    estimated_ips = report.estimated_propensity_results["uniform"].intervals["ips"]
+    ips_inside = true_ips.low <= estimated_ips.estimate <= true_ips.high
     check = report.propensity_check
+    fixed_rounds = _fixed_rounds_mean_weight(log)
     return [
+        {
+            "benchmark": "behaviour model: mean weight of the logging policy (true / estimated)",
+            "measured": check["mean_weight"],
+            "unit": "weight",
+            "target": "~1 (IPS's relative bias is the excess)",
+            "anchor": f"before (100 fixed rounds, leaves of 20): {fixed_rounds:.3f}",
+        },
+        {
+            "benchmark": "uniform target IPS: estimated vs true propensities",
+            "measured": estimated_ips.estimate,
+            "unit": "reward",
+            "target": f"inside [{true_ips.low:.4f}, {true_ips.high:.4f}]: "
+            f"{'yes' if ips_inside else 'NO'}",
+            "anchor": f"true-propensity IPS {true_ips.estimate:.4f}",
+        },
         {
             "benchmark": "behaviour model, simulator logs: held-out propensities within 25%",
             "measured": check["share_within_25pct"],
@@ -108,6 +131,34 @@ def _behaviour_rows() -> list[dict]:
             "anchor": f"true-propensity DR {true.estimate:.4f}",
         },
     ]
+
+
+def _fixed_rounds_mean_weight(log: DecisionLog) -> float:
+    """Mean true / estimated propensity with the group classifier boosted a fixed 100 rounds."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    from quizops.evaluation.behaviour import BehaviourModel, fit_behaviour_model
+
+    frame = log.frame
+    train = np.flatnonzero(~log.held_out)
+    rows = np.flatnonzero(log.held_out & frame["reward"].notna().to_numpy())
+    with threadpool_limits(1):
+        fitted, _ = fit_behaviour_model(
+            log.context[train], log.action[train], log.item_group,
+            frame["student"].to_numpy()[train], seed=0,
+        )  # fmt: skip
+        classifier = HistGradientBoostingClassifier(  # the settings before early stopping
+            max_iter=100, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=20,
+            early_stopping=False, random_state=0,
+        )  # fmt: skip
+        classifier.fit(log.context[train], fitted.item_class[log.action[train]])
+        fixed = BehaviourModel(
+            classifier, 1.0, fitted.item_class, fitted.within_class, fitted.n_classes,
+            fitted.floor,
+        )  # fmt: skip
+        estimated = fixed.propensity(log.context[rows], log.action[rows])
+    return float(np.mean(frame["propensity"].to_numpy()[rows] / estimated))
 
 
 if __name__ == "__main__":
