@@ -8,6 +8,12 @@ each request. Nothing waits for a batch to fill: at low load a batch is one requ
 latency; under load the per-call cost of the gain model is shared (as Triton's dynamic batcher
 does, without its delay). A request that fails to parse fails alone; if the shared pass fails,
 the batch's requests are scored one by one so that each gets its own answer or error.
+
+The hand-off is batched both ways. The requests an event loop receives in one iteration of the
+loop are queued together, by one callback at the end of that iteration (``loop.call_soon``:
+no timer, no added wait), so that a scoring thread is woken once per group rather than once per
+request; the answers of a pass come back in one ``call_soon_threadsafe`` per loop. Waking a
+thread and handing the GIL back and forth cost about as much per request as scoring it.
 """
 
 from __future__ import annotations
@@ -70,9 +76,12 @@ class Batcher:
         self._score_batch = score_batch
         self.max_requests = max(1, int(max_requests))
         self._thread_setup = thread_setup
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
+        #: Jobs received in the current iteration of each event loop, not yet queued. Only the
+        #: loop's own thread touches its list.
+        self._arrived: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         self._threads = [
             threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True)
             for n in range(max(1, int(threads)))
@@ -95,36 +104,64 @@ class Batcher:
             Exception: Whatever scoring raised for this request.
         """
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
         if self._closed:
             raise RuntimeError("the scorer is stopped")
-        self._queue.put(_Job(payload, request_id, loop, future))
+        future = loop.create_future()
+        arrived = self._arrived.get(loop)
+        if arrived is None:  # the first request of this iteration: queue the group after it
+            arrived = self._arrived[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        arrived.append(_Job(payload, request_id, loop, future))
         return await future
 
-    def _take(self) -> list[_Job] | None:
-        """Blocks for one job, then takes what else is queued (None: closed and drained)."""
-        first = self._queue.get()
-        if first is None:
-            return None
-        jobs = [first]
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Queues the jobs one loop received in an iteration (on that loop's thread)."""
+        jobs = self._arrived.pop(loop, None)
+        if not jobs:
+            return
+        with self._lock:  # never after the closing sentinel: those jobs would never be scored
+            if not self._closed:
+                self._queue.put(jobs)
+                return
+        error = RuntimeError("the scorer is stopped")
+        _resolve_all([(job.future, None, error) for job in jobs])
+
+    def _take(self, carry: list[_Job]) -> tuple[list[_Job], list[_Job]] | None:
+        """Blocks for jobs, then takes what else is queued, up to ``max_requests``.
+
+        Args:
+            carry: Jobs left over from the previous pass (scored first, without blocking).
+
+        Returns:
+            ``(jobs to score now, jobs left for the next pass)``, or None when closed and
+            drained.
+        """
+        jobs = list(carry)
+        if not jobs:
+            first = self._queue.get()
+            if first is None:
+                return None
+            jobs = first
         while len(jobs) < self.max_requests:
             try:
-                job = self._queue.get_nowait()
+                more = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if job is None:  # closing: score these, then stop
+            if more is None:  # closing: score these, then stop
                 self._queue.put(None)
                 break
-            jobs.append(job)
-        return jobs
+            jobs += more
+        return jobs[: self.max_requests], jobs[self.max_requests :]
 
     def _run(self) -> None:
         if self._thread_setup is not None:
             self._thread_setup()
+        carry: list[_Job] = []
         while True:
-            jobs = self._take()
-            if jobs is None:
+            taken = self._take(carry)
+            if taken is None:
                 return
+            jobs, carry = taken
             try:
                 results = self._score_batch([(job.payload, job.request_id) for job in jobs])
             except BaseException as exc:  # never leave a caller waiting

@@ -138,6 +138,29 @@ def _unknown_field(keys: Any, allowed: frozenset[str], where: str, expected: str
             raise ContractError(f"{at}: unknown field (expected {expected})")
 
 
+def _plain_answer(
+    raw: Any, item_bank: frozenset[str] | None, limits: Limits
+) -> tuple[str, int] | None:
+    """The answer of a well-formed ``{item_id, correct}`` object, else None (not an error).
+
+    The common case of every history entry, checked without building the entry's path: a
+    ``dict`` of exactly the two fields, a known item id within the length bound, ``correct``
+    0 or 1 (an int or a boolean). Anything else goes through :func:`_answer`, which finds the
+    fault and names it; both accept exactly the same entries and return the same pair.
+    """
+    if type(raw) is not dict or len(raw) != 2:
+        return None
+    item = raw.get("item_id")
+    correct = raw.get("correct")
+    if type(item) is not str or not item or len(item) > limits.max_id_length:
+        return None
+    if item_bank is not None and item not in item_bank:
+        return None
+    if (type(correct) is not int and type(correct) is not bool) or correct not in (0, 1):
+        return None
+    return item, int(correct)
+
+
 def _answer(raw: Any, at: str, item_bank: frozenset[str] | None, limits: Limits) -> tuple[str, int]:
     if not isinstance(raw, Mapping):
         raise ContractError(f"{at}: must be an object with item_id and correct")
@@ -204,7 +227,10 @@ def parse_instance(
     history: list[tuple[str, int]] = []
     for i, entry in enumerate(history_raw):
         # (Not named ``answer``: that is the stateful form's field, set above.)
-        history.append(_answer(entry, f"{where}.history[{i}]", item_bank, limits))
+        parsed_entry = _plain_answer(entry, item_bank, limits)
+        if parsed_entry is None:  # a fault somewhere in this entry: find it and name it
+            parsed_entry = _answer(entry, f"{where}.history[{i}]", item_bank, limits)
+        history.append(parsed_entry)
     candidates: tuple[str, ...] | None = None
     if raw.get("candidates") is not None:
         cands = raw["candidates"]

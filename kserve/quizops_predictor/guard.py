@@ -184,7 +184,7 @@ class RequestGuard:
 
         counted = protocol is not None
         if counted and self.metrics is not None:
-            self.metrics.in_flight.labels(variant=self.metrics.variant).inc()
+            self.metrics.request_started()
         try:
             if counted and self.in_flight >= self.max_in_flight:
                 await _json_response(
@@ -221,8 +221,7 @@ class RequestGuard:
         finally:
             elapsed = time.perf_counter() - started
             if counted and self.metrics is not None:
-                self.metrics.in_flight.labels(variant=self.metrics.variant).dec()
-                self.metrics.observe_request(protocol or "", status["code"], elapsed)
+                self.metrics.request_finished(protocol or "", status["code"], elapsed)
             if status["code"] >= 300:
                 logger.info("%s %s %d %.1fms", method, kind, status["code"], elapsed * 1000)
             elif kind not in ("health", "metrics") and logger.isEnabledFor(logging.DEBUG):

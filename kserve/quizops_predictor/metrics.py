@@ -97,11 +97,37 @@ class PredictorMetrics:
     _items: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        # Label lookups cost more than the updates: every child used per request is kept.
+        self._in_flight = self.in_flight.labels(variant=self.variant)
         self._propensity = self.propensity.labels(variant=self.variant)
+        self._log_records = self.log_records.labels(variant=self.variant)
         self._outcome = (
             self.outcomes.labels(outcome="incorrect", variant=self.variant),
             self.outcomes.labels(outcome="correct", variant=self.variant),
         )
+
+    def request_started(self) -> None:
+        """Counts one more inference request in flight."""
+        self._in_flight.inc()
+
+    def request_finished(self, protocol: str, code: int, seconds: float) -> None:
+        """Counts one inference request out of flight, with its status and latency.
+
+        Args:
+            protocol: ``v1`` or ``v2``.
+            code: HTTP status code answered.
+            seconds: Time from the first byte received to the answer sent.
+        """
+        self._in_flight.dec()
+        self.observe_request(protocol, code, seconds)
+
+    def observe_decisions_logged(self, count: int) -> None:
+        """Counts decisions written to the decision log sink.
+
+        Args:
+            count: Records written.
+        """
+        self._log_records.inc(count)
 
     def observe_request(self, protocol: str, code: int, seconds: float) -> None:
         """Counts one inference request and its latency.

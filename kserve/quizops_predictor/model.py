@@ -24,7 +24,7 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from kserve import Model
 from quizops.errors import InputDataError, RequestTooLargeError
-from quizops.featurestore.serving import StatefulBatch, StatefulRequest, choose_from_states
+from quizops.featurestore.serving import StatefulBatch, StatefulRequest
 from quizops.policy import QuizPolicy
 from quizops_predictor.batching import Batcher
 from quizops_predictor.contract import (
@@ -152,7 +152,10 @@ class QuizPolicyModel(Model):
         self.limits = limits
         self.metrics = metrics
         self.state_store = state_store
-        self._item_bank = frozenset(policy.item_bank)
+        bank = [str(item) for item in policy.item_bank]
+        self._item_bank = frozenset(bank)
+        self._bank = bank
+        self._all_rows = np.arange(len(bank))
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
         self._batcher = Batcher(
@@ -202,14 +205,42 @@ class QuizPolicyModel(Model):
             {"name": "policy_version", "datatype": "BYTES", "shape": [-1]},
         ]
 
-    def _state(self, history: Sequence[tuple[str, int]]) -> list[float] | None:
-        """The knowledge state the policy acted on (``QuizPolicy.state``), for the log."""
-        state = getattr(self.policy, "state", None)
-        if state is None:  # a policy without the public state method: its tracer's
-            state = getattr(getattr(self.policy, "tracer", None), "state_after", None)
-        if state is None:
-            return None
-        return [float(x) for x in np.asarray(state(list(history))).reshape(-1)]
+    def _choose_from_states(
+        self, states: np.ndarray, candidates: Sequence[str] | None
+    ) -> tuple[list[str], list[float]]:
+        """Samples one item per state: ``QuizPolicy.choose_many`` from its states on.
+
+        The predictor computes each instance's state once, for the choice and for the
+        decision log (``choose_many`` would trace the history a second time); from the states
+        on this is the policy's own code: its ``probabilities`` and its sampling rule on the
+        served generator (a test checks the choices and propensities equal ``choose_many``'s
+        under the same seed). The caller holds the generator's lock.
+
+        Args:
+            states: Matrix [students, state size].
+            candidates: Items allowed (None: the whole bank).
+
+        Returns:
+            Chosen item ids and their propensities.
+
+        Raises:
+            InputDataError: An unknown candidate.
+        """
+        policy = self.policy
+        rows = self._all_rows if candidates is None else policy.item_rows(candidates)
+        probs = policy.probabilities(states, rows)
+        sample = getattr(policy, "_sample", None)
+        if sample is not None:
+            picks = sample(probs, self._rng)
+        else:  # the policy's documented rule: cumulative sum against one uniform draw
+            cumulative = probs.cumsum(axis=1)
+            draws = self._rng.random((len(probs), 1)) * cumulative[:, -1:]
+            picks = np.minimum((cumulative < draws).sum(axis=1), probs.shape[1] - 1)
+        bank = self._bank
+        return (
+            [bank[rows[p]] for p in picks.tolist()],
+            probs[np.arange(len(picks)), picks].tolist(),
+        )
 
     def choose_all(
         self, instances: Sequence[Instance], request_id: str = "", protocol: str = "v1"
@@ -248,7 +279,7 @@ class QuizPolicyModel(Model):
         try:
             with batch if stateful else _NO_BATCH:
                 stored = dict(zip(stateful, batch.states, strict=True))
-                chosen = self._choose(instances, stored)
+                chosen, states = self._choose(instances, stored)
                 batch.commit()  # every instance answered: push the new states
         except InputDataError:
             raise FieldError(f"{where}: an answer was rejected by the knowledge tracer") from None
@@ -265,11 +296,7 @@ class QuizPolicyModel(Model):
                             stored[n].n_answers if n in stored else len(instance.history)
                         ),
                         candidates=instance.candidates,
-                        state=(
-                            [float(x) for x in stored[n].state]
-                            if n in stored
-                            else self._state(instance.history)
-                        ),
+                        state=states[n],
                         item_id=item,
                         propensity=propensity,
                         policy_version=self.policy_version,
@@ -280,36 +307,37 @@ class QuizPolicyModel(Model):
 
     def _choose(
         self, instances: Sequence[Instance], stored: dict[int, Any]
-    ) -> list[tuple[str, float]]:
-        """Chooses per instance: from the history, or from the stored state (stateful form)."""
+    ) -> tuple[list[tuple[str, float]], list[list[float]]]:
+        """Chooses per instance: from the history, or from the stored state (stateful form).
+
+        Returns:
+            ``(item_id, propensity)`` per instance, and the state each choice was made in.
+        """
         groups: dict[tuple[str, ...] | None, list[int]] = {}
         for n, instance in enumerate(instances):
             groups.setdefault(instance.candidates, []).append(n)
         chosen: list[tuple[str, float]] = [("", 0.0)] * len(instances)
+        states: list[list[float]] = [[]] * len(instances)
         for candidates, members in groups.items():
-            plain = [n for n in members if n not in stored]
-            from_store = [n for n in members if n in stored]
             try:
+                rows = [
+                    stored[n].state if n in stored else self.policy.state(instances[n].history)
+                    for n in members
+                ]
+                matrix = np.array(rows, dtype=np.float64)
                 with self._rng_lock:
-                    if plain:
-                        items, propensities = self.policy.choose_many(
-                            [list(instances[n].history) for n in plain], candidates, rng=self._rng
-                        )
-                        for n, item, p in zip(plain, items, propensities, strict=True):
-                            chosen[n] = (str(item), float(p))
-                    if from_store:
-                        states = np.array([stored[n].state for n in from_store])
-                        items, propensities = choose_from_states(
-                            self.policy, states, candidates, rng=self._rng
-                        )
-                        for n, item, p in zip(from_store, items, propensities, strict=True):
-                            chosen[n] = (str(item), float(p))
+                    items, propensities = self._choose_from_states(matrix, candidates)
             except InputDataError:
                 raise FieldError(
                     f"instances[{members[0]}]: rejected by the policy (an item id of the "
                     "history or candidates)"
                 ) from None
-        return chosen
+            for n, item, p, state in zip(
+                members, items, propensities, matrix.tolist(), strict=True
+            ):
+                chosen[n] = (item, p)
+                states[n] = state
+        return chosen, states
 
     def _commit(
         self,
@@ -327,7 +355,7 @@ class QuizPolicyModel(Model):
                     self.metrics.log_failures.labels(variant=self.metrics.variant).inc()
             else:
                 if self.metrics is not None:
-                    self.metrics.log_records.labels(variant=self.metrics.variant).inc(len(records))
+                    self.metrics.observe_decisions_logged(len(records))
         if self.metrics is not None:
             try:
                 self._count(chosen, instances)

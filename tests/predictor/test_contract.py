@@ -78,6 +78,33 @@ def test_candidates_default_to_none_and_bool_correct_is_accepted():
             "instances[0].history[0].item_id",
         ),
         (
+            {"instances": [{"student_id": "a", "history": [{"item_id": "p1", "correct": 1.0}]}]},
+            "instances[0].history[0].correct",
+        ),
+        (
+            {"instances": [{"student_id": "a", "history": [{"item_id": "p1", "extra": 1}]}]},
+            "instances[0].history[0].extra",
+        ),
+        (
+            {"instances": [{"student_id": "a", "history": [{"item_id": 3, "correct": 1}]}]},
+            "instances[0].history[0].item_id",
+        ),
+        (
+            {
+                "instances": [
+                    {
+                        "student_id": "a",
+                        "history": [{"item_id": "p1", "correct": 0}, {"item_id": "", "correct": 1}],
+                    }
+                ]
+            },
+            "instances[0].history[1].item_id",
+        ),
+        (
+            {"instances": [{"student_id": "a", "history": [[("item_id", "p1"), ("correct", 1)]]}]},
+            "instances[0].history[0]",
+        ),
+        (
             {"instances": [{"student_id": "a", "history": [], "candidates": []}]},
             "instances[0].candidates",
         ),

@@ -11,6 +11,7 @@ from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
 from quizops.policy import QuizPolicy
 from quizops_predictor.decisions import DecisionLog
+from quizops_predictor.demo import save_demo_policy
 from quizops_predictor.model import FieldError, QuizPolicyModel, TooLargeError
 
 
@@ -70,6 +71,40 @@ def test_v1_propensity_is_the_policy_probability_of_the_choice(model):
         assert prediction["propensity"] == pytest.approx(
             probs[candidates.index(prediction["item_id"])]
         )
+
+
+@pytest.mark.parametrize("planning", [False, True])
+@pytest.mark.parametrize("candidates", [None, ["p101", "p110", "p115", "p120"]])
+def test_choices_are_the_policys_choose_many_under_the_same_seed(tmp_path, planning, candidates):
+    # The predictor traces each history once (for the choice and the log) and samples from the
+    # states itself; the answers must stay those of the policy's own choose_many.
+    policy = QuizPolicy.load(save_demo_policy(tmp_path / "policy", planning=planning))
+    bank = policy.item_bank
+    rng = np.random.default_rng(5)
+    histories = [
+        [(bank[int(k)], int(rng.integers(0, 2))) for k in rng.integers(0, len(bank), 6)]
+        for _ in range(7)
+    ]
+    instances = [
+        {
+            "student_id": f"s-{n}",
+            "history": [{"item_id": i, "correct": c} for i, c in h],
+            **({"candidates": candidates} if candidates else {}),
+        }
+        for n, h in enumerate(histories)
+    ]
+    m = QuizPolicyModel(policy, "7", seed=11)
+    m.load()
+    try:
+        served = [
+            (p["item_id"], p["propensity"])
+            for p in m.predict_now({"instances": instances})["predictions"]
+        ]
+    finally:
+        m.stop()
+    items, propensities = policy.choose_many(histories, candidates, rng=np.random.default_rng(11))
+    assert [item for item, _ in served] == items
+    assert [p for _, p in served] == pytest.approx(propensities, rel=1e-12)
 
 
 def test_v1_bytes_body_is_decoded(model):
@@ -174,13 +209,13 @@ def test_predict_scores_off_the_event_loop(policy_dir):
     m = QuizPolicyModel(QuizPolicy.load(policy_dir), "7", seed=1)
     m.load()
     seen = []
-    choose_many = m.policy.choose_many
+    probabilities = m.policy.probabilities
 
     def spy(*args, **kwargs):
         seen.append(threading.current_thread().name)
-        return choose_many(*args, **kwargs)
+        return probabilities(*args, **kwargs)
 
-    m.policy.choose_many = spy
+    m.policy.probabilities = spy
 
     async def call():
         return await m.predict({"instances": [{"student_id": "a", "history": []}]})
