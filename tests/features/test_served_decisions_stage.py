@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from quizops.canonical import CANONICAL_COLUMNS, conform, write_table
+from quizops.errors import InputDataError
 from quizops.evaluation.decisions import build_decision_log
 from quizops.features import load_features, run_features_stage
 from quizops.names import MODEL_NAME, PII_KEY_ENV, PII_KEY_FILE_ENV
@@ -216,28 +217,55 @@ def test_served_decisions_reach_the_feature_set_with_their_exact_propensities(
     )
 
 
-def test_order_id_tables_skip_the_join_and_still_build_features(tmp_path):
+def _background_table(tmp_path, timestamps):
     rng = np.random.default_rng(3)
     bank = [f"p{100 + i}" for i in range(N_SKILLS * PER_SKILL)]
-    rows = _background(rng, bank, 0)
-    raw = pd.DataFrame(rows, columns=CANONICAL_COLUMNS)
-    raw["timestamp"] = np.arange(1, len(raw) + 1)  # ASSISTments order ids
+    raw = pd.DataFrame(_background(rng, bank, 0), columns=CANONICAL_COLUMNS)
+    raw["timestamp"] = timestamps(len(raw))
     table_path = tmp_path / "validated.parquet"
     write_table(conform(raw, "test table"), table_path)
+    return table_path
+
+
+def test_order_id_tables_skip_the_join_and_still_build_features(tmp_path):
+    from kfp.dsl import Dataset, Metrics
+
+    from components.feature_engineering.component import feature_engineering
+
+    table_path = _background_table(tmp_path, lambda n: np.arange(1, n + 1))  # order ids
     decisions = tmp_path / "decisions"
     decisions.mkdir()
     (decisions / "decisions-2026-11-24.jsonl").write_text("{}\n")
-    result = run_features_stage(
-        data_path=table_path,
-        features_dir=tmp_path / "features",
+    features = Dataset(name="features", uri=str(tmp_path / "features"))
+    metrics = Metrics(name="metrics", uri=str(tmp_path / "metrics"))
+    feature_engineering.python_func(
+        data=Dataset(name="data", uri=str(table_path)),
+        features=features,
+        metrics=metrics,
         decisions_uri=str(decisions),
         span="2026-11-24",
     )
-    assert "not clock times" in result.served["skipped"]
-    assert result.metrics["served_join_skipped"] == 1.0
-    assert result.metrics["served_decisions"] == 0.0
+    assert "not clock times" in features.metadata["served_join"]
+    assert metrics.metadata["served_join_skipped"] == 1.0
+    assert metrics.metadata["served_decisions"] == 0.0
     written = json.loads((tmp_path / "features" / "served_decisions.json").read_text())
     assert "order ids" in written["skipped"]
     interactions = load_features(tmp_path / "features").interactions
     assert "propensity" in interactions.columns and interactions["propensity"].isna().all()
     assert "served_variant" not in interactions.columns
+
+
+def test_an_unreadable_decision_log_fails_the_stage_and_writes_no_features(tmp_path):
+    start = 1_795_000_000_000  # clock times (2026)
+    table_path = _background_table(tmp_path, lambda n: start + 1000 * np.arange(n))
+    decisions = tmp_path / "decisions"
+    decisions.mkdir()
+    (decisions / "decisions-2026-11-24.jsonl").write_text('{"time": "2026-11-24T08:00:00Z"}\n[]\n')
+    with pytest.raises(InputDataError, match=r"decisions-2026-11-24\.jsonl: line 2"):
+        run_features_stage(
+            data_path=table_path,
+            features_dir=tmp_path / "features",
+            decisions_uri=str(decisions),
+            span="2026-11-24",
+        )
+    assert not (tmp_path / "features").exists()
