@@ -2,6 +2,7 @@
 has none), the gate, the reports and MLflow; the registry failing closed; no partial output."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -129,6 +130,32 @@ def test_stage_compares_with_the_champion_and_records_its_version(trained):
     run = client.get_run(second.run_id)
     assert run.data.metrics["eval.blessed"] == 0.0
     assert run.data.metrics["eval.check_simulation_bkt"] == 0.0
+
+
+def test_too_little_overlap_refuses_off_policy_evaluation_and_the_challenger(trained):
+    # The same challenger, with an effective-sample floor no held-out log can reach.
+    root, uri, _, _ = trained
+    client = mlflow.MlflowClient(uri)
+    run = client.create_run(client.get_experiment_by_name("e").experiment_id)
+    result = run_evaluation_stage(
+        model_dir=root / "m1",
+        features_dir=root / "features",
+        report_path=root / "out4" / "report.html",
+        markdown_path=root / "out4" / "summary.md",
+        tracking_uri=uri,
+        run_id=run.info.run_id,
+        config=replace(CONFIG, min_effective_sample=1e9),
+    )
+    assert not result.blessed and result.mlflow_logged
+    checks = {c.name: c for c in result.decision.checks}
+    assert not checks["overlap"].passed and "need >= 1e+09" in checks["overlap"].detail
+    assert not checks["ope"].passed and "too little overlap" in checks["ope"].detail
+    ess = result.offpolicy.overlap["challenger"].effective_sample
+    assert f"effective sample {ess:.1f} of" in checks["overlap"].detail
+    summary = (root / "out4" / "summary.md").read_text()
+    assert "| overlap | **FAIL** |" in summary and "| ope | **FAIL** |" in summary
+    logged = client.get_run(run.info.run_id).data.metrics
+    assert logged["eval.check_overlap"] == 0.0 and logged["eval.blessed"] == 0.0
 
 
 def test_unreachable_registry_fails_the_gate_closed(trained, monkeypatch):
