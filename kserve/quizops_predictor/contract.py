@@ -138,29 +138,6 @@ def _unknown_field(keys: Any, allowed: frozenset[str], where: str, expected: str
             raise ContractError(f"{at}: unknown field (expected {expected})")
 
 
-def _plain_answer(
-    raw: Any, item_bank: frozenset[str] | None, limits: Limits
-) -> tuple[str, int] | None:
-    """The answer of a well-formed ``{item_id, correct}`` object, else None (not an error).
-
-    The common case of every history entry, checked without building the entry's path: a
-    ``dict`` of exactly the two fields, a known item id within the length bound, ``correct``
-    0 or 1 (an int or a boolean). Anything else goes through :func:`_answer`, which finds the
-    fault and names it; both accept exactly the same entries and return the same pair.
-    """
-    if type(raw) is not dict or len(raw) != 2:
-        return None
-    item = raw.get("item_id")
-    correct = raw.get("correct")
-    if type(item) is not str or not item or len(item) > limits.max_id_length:
-        return None
-    if item_bank is not None and item not in item_bank:
-        return None
-    if (type(correct) is not int and type(correct) is not bool) or correct not in (0, 1):
-        return None
-    return item, int(correct)
-
-
 def _answer(raw: Any, at: str, item_bank: frozenset[str] | None, limits: Limits) -> tuple[str, int]:
     if not isinstance(raw, Mapping):
         raise ContractError(f"{at}: must be an object with item_id and correct")
@@ -225,12 +202,25 @@ def parse_instance(
     if len(history_raw) > limits.max_history:
         raise RequestTooLargeError(f"{where}.history: more than {limits.max_history} answers")
     history: list[tuple[str, int]] = []
+    max_id = limits.max_id_length
     for i, entry in enumerate(history_raw):
-        # (Not named ``answer``: that is the stateful form's field, set above.)
-        parsed_entry = _plain_answer(entry, item_bank, limits)
-        if parsed_entry is None:  # a fault somewhere in this entry: find it and name it
-            parsed_entry = _answer(entry, f"{where}.history[{i}]", item_bank, limits)
-        history.append(parsed_entry)
+        # (Not named ``answer``: that is the stateful form's field, set above.) The common case,
+        # a dict of exactly a known item id and a 0/1 ``correct``, is accepted inline without
+        # building the entry's path; anything else goes through _answer, which finds the fault
+        # and names it (both accept exactly the same entries and return the same pair).
+        if type(entry) is dict and len(entry) == 2:
+            item = entry.get("item_id")
+            correct = entry.get("correct")
+            if (
+                type(item) is str
+                and 0 < len(item) <= max_id
+                and (item_bank is None or item in item_bank)
+                and (correct == 0 or correct == 1)
+                and (type(correct) is int or type(correct) is bool)
+            ):
+                history.append((item, int(correct)))
+                continue
+        history.append(_answer(entry, f"{where}.history[{i}]", item_bank, limits))
     candidates: tuple[str, ...] | None = None
     if raw.get("candidates") is not None:
         cands = raw["candidates"]

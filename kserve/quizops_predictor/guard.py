@@ -103,6 +103,25 @@ async def _json_response(send: Send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+_WITH_BODY = ("POST", "PUT", "PATCH")
+
+
+def _body_framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared ``content-length`` (None: absent or not a number) and whether the body is
+    sent with a ``transfer-encoding`` (chunked), from the request headers."""
+    declared = None
+    chunked = False
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = None
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked
+
+
 class RequestGuard:
     """ASGI middleware: body and concurrency limits, metrics, a value-free access log."""
 
@@ -137,15 +156,8 @@ class RequestGuard:
             drained += len(message.get("body", b""))
             more = bool(message.get("more_body", False))
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
+    async def _read_body(self, receive: Receive, declared: int | None) -> bytes | None:
         """Reads the whole body, or returns None when it is over the limit (after draining)."""
-        declared = None
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = None
         if declared is not None and declared > self.max_body_bytes:
             if declared <= DRAIN_MAX_BYTES:
                 await self._drain(receive, True)
@@ -173,7 +185,6 @@ class RequestGuard:
             return
         method, path = scope.get("method", ""), scope.get("path", "")
         protocol = endpoint_protocol(method, path)
-        kind = _endpoint_kind(method, path)
         started = time.perf_counter()
         status = {"code": 500}
 
@@ -194,8 +205,13 @@ class RequestGuard:
             if counted:
                 self.in_flight += 1
             try:
-                if method in ("POST", "PUT", "PATCH"):
-                    body = await self._read_body(scope, receive)
+                declared, chunked = _body_framing(scope) if method in _WITH_BODY else (None, False)
+                if declared is not None and declared <= self.max_body_bytes and not chunked:
+                    # The HTTP parser delivers exactly the declared length (more bytes would be
+                    # the next request): the app reads the body itself, within the limit.
+                    await self.app(scope, receive, send_and_record)
+                elif method in _WITH_BODY:
+                    body = await self._read_body(receive, declared)
                     if body is None:
                         await _json_response(
                             send_and_record,
@@ -223,9 +239,12 @@ class RequestGuard:
             if counted and self.metrics is not None:
                 self.metrics.request_finished(protocol or "", status["code"], elapsed)
             if status["code"] >= 300:
+                kind = _endpoint_kind(method, path)
                 logger.info("%s %s %d %.1fms", method, kind, status["code"], elapsed * 1000)
-            elif kind not in ("health", "metrics") and logger.isEnabledFor(logging.DEBUG):
-                logger.debug("%s %s %d %.1fms", method, kind, status["code"], elapsed * 1000)
+            elif logger.isEnabledFor(logging.DEBUG):
+                kind = _endpoint_kind(method, path)
+                if kind not in ("health", "metrics"):
+                    logger.debug("%s %s %d %.1fms", method, kind, status["code"], elapsed * 1000)
 
 
 def _location(loc: tuple[Any, ...]) -> str:
