@@ -19,9 +19,13 @@ tag whose skill is not yet believed mastered (``b_s < mastery_cap``) and whose p
 believed known (``ready_s >= ready_floor``); when nothing passes the mask, every candidate does.
 Selection is a softmax over value / (temperature * best value) mixed with an ``epsilon`` uniform
 share over all candidates, so every candidate keeps a positive propensity and the propensity
-returned is the exact probability of the choice. ``unlock``, the mask, the temperature and
-epsilon are chosen in training by simulation in simulators fitted to the logs (planning by policy
-search; see :mod:`quizops.training`).
+returned is the exact probability of the choice. Exposure control (optional): no candidate gets
+more than ``max_choice`` of a decision's probability (the excess goes to the others in
+proportion to their probabilities, repeated until none is above it: water filling), so no item
+can take more than that share of all decisions while the choice stays sharp otherwise.
+``unlock``, the mask, the focus, the temperature, epsilon and the cap are chosen in training by
+simulation in simulators fitted to the logs (planning by policy search; see
+:mod:`quizops.training`).
 
 A policy saved by the older contextual-bandit trainer (format v1, a gain regressor over
 :meth:`QuizPolicy.design_matrix`) still loads and acts, so registered versions keep serving.
@@ -166,6 +170,12 @@ class TrainingConfig:
             unlock, cap and focus are chosen at it; the second stage chooses the temperature
             and exploration share of the ``refine`` best shapes).
         search_epsilon: Exploration share of the first stage.
+        max_choices: Per-decision probability caps tried in the second stage
+            (:func:`cap_probabilities`; 1 = none): exposure control that keeps the choice of
+            skill sharp where the temperature would blur it.
+        min_lift: A setting wins in a family when the lower 95% bound of its paired
+            improvement over the family's best baseline exceeds this (skills mastered; the
+            gate's ``min_lift``).
         refine: Shapes carried into the second stage.
         validation_students: Simulated students per candidate setting and simulator.
         horizon: Questions per simulated session.
@@ -197,11 +207,13 @@ class TrainingConfig:
     temperatures: tuple[float, ...] = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
     epsilons: tuple[float, ...] = (0.02, 0.05, 0.1)
     unlocks: tuple[float, ...] = (0.0, 1.0, 3.0)
-    mastery_caps: tuple[float, ...] = (0.9, 0.95)
-    focuses: tuple[float, ...] = (0.0, 0.3, 0.6, 1.0)
+    mastery_caps: tuple[float, ...] = (0.9, 0.95, 0.99, 0.999)
+    focuses: tuple[float, ...] = (0.0, 0.3, 0.6, 1.0, 2.0)
     search_temperature: float = 0.05
     search_epsilon: float = 0.02
     refine: int = 3
+    max_choices: tuple[float, ...] = (1.0, 0.35, 0.25)
+    min_lift: float = 0.05
     validation_students: int = 400
     horizon: int = 20
     seed: int = 0
@@ -224,6 +236,9 @@ class QuizPolicy:
         epsilon: Uniform exploration share.
         version: Registered model version ("" before registration).
         metrics: Training metrics carried for reports.
+        max_choice: Largest probability any one candidate gets in a decision (1: no cap;
+            policies saved before the cap existed load with 1). A cap below one over the
+            number of candidates is raised to it.
     """
 
     tracer: KnowledgeTracer
@@ -233,6 +248,7 @@ class QuizPolicy:
     epsilon: float
     version: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    max_choice: float = 1.0
 
     def __post_init__(self) -> None:
         self.items = self.items.reset_index(drop=True)
@@ -381,7 +397,7 @@ class QuizPolicy:
         logits = (masked - masked.max(axis=1, keepdims=True)) / (scale * self.temperature)
         soft = np.exp(logits)
         soft /= soft.sum(axis=1, keepdims=True)
-        return (1.0 - self.epsilon) * soft + self.epsilon / c
+        return cap_probabilities((1.0 - self.epsilon) * soft + self.epsilon / c, self.max_choice)
 
     def _sample(self, probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         cumulative = probs.cumsum(axis=1)
@@ -490,6 +506,7 @@ class QuizPolicy:
             "version": self.version,
             "temperature": self.temperature,
             "epsilon": self.epsilon,
+            "max_choice": self.max_choice,
             "tracer": self.tracer.to_dict(),
             "metrics": self.metrics,
         }
@@ -539,9 +556,42 @@ class QuizPolicy:
             model=model,
             temperature=float(meta["temperature"]),
             epsilon=float(meta["epsilon"]),
+            max_choice=float(meta.get("max_choice", 1.0)),
             version=str(meta.get("version", "")),
             metrics=dict(meta.get("metrics", {})),
         )
+
+
+def cap_probabilities(probs: np.ndarray, cap: float) -> np.ndarray:
+    """The distribution closest to each row that gives no entry more than ``cap``.
+
+    Entries above the cap are set to it and the excess is shared by the others in proportion to
+    their probabilities, repeated until none is above it (water filling); the result keeps the
+    order of the input and sums to one. A cap below ``1 / columns`` is raised to it.
+
+    Args:
+        probs: Matrix [rows, columns], each row a distribution.
+        cap: Largest probability of an entry.
+
+    Returns:
+        The capped matrix (a new array).
+    """
+    n, c = probs.shape
+    cap = max(float(cap), 1.0 / max(c, 1))
+    if cap >= 1.0 or n == 0 or probs.max() <= cap:
+        return probs.copy()
+    order = np.argsort(-probs, axis=1, kind="stable")
+    ranked = np.take_along_axis(probs, order, axis=1)
+    rest = ranked[:, ::-1].cumsum(axis=1)[:, ::-1]  # rest[:, k]: mass of entries k..
+    k = np.arange(c)[None, :]
+    room = 1.0 - k * cap  # mass left for entries k.. when the first k are capped
+    fits = ranked * room <= cap * np.maximum(rest, 1e-300)
+    first = np.argmax(fits, axis=1)  # the entries before it are capped
+    scale = room[0, first] / np.maximum(rest[np.arange(n), first], 1e-300)
+    capped = np.where(k < first[:, None], cap, ranked * scale[:, None])
+    out = np.empty_like(probs)
+    np.put_along_axis(out, order, capped, axis=1)
+    return out
 
 
 def train_policy(features: FeatureSet, config: TrainingConfig | None = None) -> QuizPolicy:

@@ -36,7 +36,8 @@ from quizops.policy import PlanningModel, QuizPolicy, TrainingConfig
 logger = logging.getLogger(__name__)
 
 
-Setting = tuple[float, float, float, float, float]  # unlock, cap, focus, temperature, epsilon
+#: unlock, mastery cap, focus, temperature, epsilon, per-decision probability cap
+Setting = tuple[float, float, float, float, float, float]
 
 
 def _shapes(config: TrainingConfig) -> list[tuple[float, float, float]]:
@@ -50,12 +51,13 @@ def _shapes(config: TrainingConfig) -> list[tuple[float, float, float]]:
     )
 
 
-def _spreads(config: TrainingConfig) -> list[tuple[float, float]]:
-    """Candidate (temperature, epsilon) pairs; given values fixed."""
+def _spreads(config: TrainingConfig) -> list[tuple[float, float, float]]:
+    """Candidate (temperature, epsilon, max_choice) triples; given values fixed."""
     return list(
         itertools.product(
             config.temperatures if config.temperature <= 0 else (config.temperature,),
             config.epsilons if config.epsilon <= 0 else (config.epsilon,),
+            config.max_choices,
         )
     )
 
@@ -92,16 +94,32 @@ class FamilyYardstick:
         best_name: Its name.
         random: Mean skills mastered by random choice.
         oracle: Mean skills mastered by the world's oracle.
+        best_per_student: Skills mastered by the best baseline, per simulated student.
     """
 
     best_baseline: float
     best_name: str
     random: float
     oracle: float
+    best_per_student: np.ndarray
 
     def margin(self, mastered: float) -> float:
         """Normalized improvement over the best baseline: (x - best) / (oracle - random)."""
         return (mastered - self.best_baseline) / max(self.oracle - self.random, 1e-9)
+
+    def lift_lower_bound(self, per_student: np.ndarray, z: float = 1.959963984540054) -> float:
+        """Lower 95% bound of the paired improvement over the best baseline (same students).
+
+        Args:
+            per_student: Skills mastered by the candidate, per simulated student.
+            z: Normal quantile.
+
+        Returns:
+            ``mean(d) - z * sd(d) / sqrt(n)`` with ``d`` the per-student difference.
+        """
+        d = np.asarray(per_student, dtype=float) - self.best_per_student
+        half = z * float(d.std(ddof=1)) / np.sqrt(d.size) if d.size > 1 else 0.0
+        return float(d.mean()) - half
 
 
 def family_yardstick(tracer: Any, world: Any, config: TrainingConfig) -> FamilyYardstick:
@@ -119,6 +137,7 @@ def family_yardstick(tracer: Any, world: Any, config: TrainingConfig) -> FamilyY
     from quizops.simulation.rollouts import simulate
 
     scores: dict[str, float] = {}
+    per_student: dict[str, np.ndarray] = {}
     choosers = [
         *baseline_choosers(tracer, horizon=config.horizon, thresholds=(0.6, 0.8, 0.9, 0.95)),
         OracleChooser(),
@@ -129,9 +148,12 @@ def family_yardstick(tracer: Any, world: Any, config: TrainingConfig) -> FamilyY
         result = simulate(chooser, world, students=config.validation_students,
                           steps=config.horizon, seed=config.seed)  # fmt: skip
         scores[chooser.name] = float(result.final_mastered.mean())
+        per_student[chooser.name] = np.asarray(result.final_mastered, dtype=float)
     others = {k: v for k, v in scores.items() if k != "oracle"}
     best_name = max(others, key=lambda k: others[k])
-    return FamilyYardstick(others[best_name], best_name, scores["random"], scores["oracle"])
+    return FamilyYardstick(
+        others[best_name], best_name, scores["random"], scores["oracle"], per_student[best_name]
+    )
 
 
 def choose_family(simulators: dict[str, Any] | None) -> str:
@@ -149,7 +171,7 @@ def choose_family(simulators: dict[str, Any] | None) -> str:
 
 
 def _logged_decisions(
-    features: FeatureSet, limit: int = 20_000
+    features: FeatureSet, limit: int = 8_000
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Logged states, chosen bank rows and propensities (None when the logs carry none)."""
     from quizops.features import state_columns
@@ -162,9 +184,13 @@ def _logged_decisions(
     examples = examples[examples["item_id"].astype(str).isin(bank)]
     if len(examples) < 100:
         return None
-    if len(examples) > limit:  # a fixed subsample: the same for every setting
+    columns = state_columns(features.tracer.n_skills)
+    if len(examples) > limit:
+        # A fixed subsample, the same for every setting, chosen by the decisions' content so
+        # that it does not depend on the pseudonyms (which order the rows).
+        examples = examples.sort_values([*columns, "propensity", "correct"], kind="stable")
         examples = examples.iloc[np.linspace(0, len(examples) - 1, limit).astype(int)]
-    states = examples[state_columns(features.tracer.n_skills)].to_numpy()
+    states = examples[columns].to_numpy()
     index = {item: i for i, item in enumerate(features.items["item_id"].astype(str))}
     rows = np.array([index[i] for i in examples["item_id"].astype(str)], dtype=np.int64)
     return states, rows, examples["propensity"].to_numpy(dtype=float)
@@ -196,17 +222,16 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
 
     The ``bkt`` planner (the served one) is searched in two stages on the same simulated
     students (common random numbers): first the value's shape (unlock, mastery cap, focus) at
-    ``search_temperature`` / ``search_epsilon``, then temperature and exploration for the
-    ``refine`` best shapes. Every setting is simulated in *every* fitted family and scored
-    there against that family's best baseline, normalized by the family's oracle - random
-    span. The setting kept is, among those within the overlap and exposure limits:
-
-    1. when some setting beats the best baseline in every gated family (those that predict
-       held-out answers at least as well as plain BKT: the ones the evaluation gate judges),
-       the one with the largest mean normalized improvement over those families;
-    2. otherwise (the families disagree on what teaches: no setting wins in all), the best
-       in the family that predicts held-out answers best, which is what the logs support; the
-       shortfall in the other families is logged and kept in the metrics.
+    ``search_temperature`` / ``search_epsilon``, then temperature, exploration and the
+    per-decision cap for the ``refine`` best shapes. Every setting is simulated in *every*
+    fitted family, and in each its paired improvement over that family's best baseline (the
+    same simulated students) gets a lower 95% bound. The setting kept is, among those within
+    the overlap and exposure limits, the best in the family that predicts held-out answers best
+    (what the logs support) among the settings whose lower bound is above ``min_lift`` in
+    every gated family (those fitting held-out answers at least as well as plain BKT: the ones
+    the evaluation gate judges); when no setting wins in every gated family (the families
+    disagree on what teaches), the best in that family, and the shortfall is logged and kept
+    in the metrics (``search_wins_every_family`` = 0).
 
     Args:
         features: Output of feature engineering (its tracer drives the ``bkt`` planner).
@@ -244,16 +269,19 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         primary = gated[0]
 
     def build(setting: Setting) -> QuizPolicy:
-        unlock, cap, focus, temperature, epsilon = setting
+        unlock, cap, focus, temperature, epsilon, max_choice = setting
         model: Any = (
             PFAPlanningModel.from_world(worlds[family])
             if family == "pfa"
             else PlanningModel(unlock, cap, config.ready_floor, focus)
         )
-        return QuizPolicy(features.tracer, items, model, temperature, epsilon)
+        return QuizPolicy(
+            features.tracer, items, model, temperature, epsilon, max_choice=max_choice
+        )
 
     logged = _logged_decisions(features) if family == "bkt" else None
     scored: dict[Setting, dict[str, float]] = {}
+    lifts: dict[Setting, dict[str, float]] = {}
     shares: dict[Setting, float] = {}
     overlap: dict[Setting, float] = {}
 
@@ -261,11 +289,12 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         if setting in scored:
             return
         policy = build(setting)
-        scored[setting] = {}
+        scored[setting], lifts[setting] = {}, {}
         for name, world in judged.items():
             result = simulate(policy.as_chooser(), world, students=config.validation_students,
                               steps=config.horizon, seed=config.seed)  # fmt: skip
             scored[setting][name] = float(result.final_mastered.mean())
+            lifts[setting][name] = yardsticks[name].lift_lower_bound(result.final_mastered)
             if name == primary:
                 shares[setting] = float(
                     np.bincount(result.chosen.ravel()).max() / result.chosen.size
@@ -276,14 +305,12 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
     with threadpool_limits(1):
         yardsticks = {f: family_yardstick(features.tracer, w, config) for f, w in judged.items()}
 
-        def margins(setting: Setting) -> dict[str, float]:
-            return {f: yardsticks[f].margin(scored[setting][f]) for f in gated}
+        def wins(setting: Setting) -> bool:
+            return all(lifts[setting][f] > config.min_lift for f in gated)
 
         def rank(pool: list[Setting]) -> tuple[Setting, bool]:
-            winners = [s for s in pool if min(margins(s).values()) > 0]
-            if winners:
-                return max(winners, key=lambda s: float(np.mean(list(margins(s).values())))), True
-            return max(pool, key=lambda s: scored[s][primary]), False
+            winners = [s for s in pool if wins(s)]
+            return max(winners or pool, key=lambda s: scored[s][primary]), bool(winners)
 
         def admissible(pool: list[Setting]) -> list[Setting]:
             within = [s for s in pool if overlap.get(s, 1.0) >= config.min_effective_share]
@@ -301,15 +328,15 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         first = config.temperature if config.temperature > 0 else config.search_temperature
         first_eps = config.epsilon if config.epsilon > 0 else config.search_epsilon
         for shape in shapes:
-            evaluate((*shape, first, first_eps))
+            evaluate((*shape, first, first_eps, 1.0))
         stage_one = list(scored)
-        ordered = sorted(stage_one, key=lambda s: -_shape_score(s, scored, margins, primary))
+        ordered = sorted(stage_one, key=lambda s: (not wins(s), -scored[s][primary]))
         for setting in ordered[: max(1, config.refine)]:
-            for temperature, epsilon in _spreads(config):
-                evaluate((*setting[:3], temperature, epsilon))
+            for spread in _spreads(config):
+                evaluate((*setting[:3], *spread))
         best, wins_all = rank(admissible(list(scored)))
     policy = build(best)
-    unlock, cap, focus, temperature, epsilon = best
+    unlock, cap, focus, temperature, epsilon, max_choice = best
     metrics: dict[str, float] = {
         "train_examples": float(len(features.examples)),
         "search_settings": float(len(scored)),
@@ -325,17 +352,19 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         "chosen_focus": focus,
         "chosen_temperature": temperature,
         "chosen_epsilon": epsilon,
+        "chosen_max_choice": max_choice,
     }
     for name, stick in yardsticks.items():
+        metrics[f"search_{name}_lift_lower_bound"] = lifts[best][name]
         metrics[f"search_{name}_mastered"] = scored[best][name]
         metrics[f"search_{name}_best_baseline"] = stick.best_baseline
         metrics[f"search_{name}_oracle"] = stick.oracle
         metrics[f"search_{name}_margin"] = stick.margin(scored[best][name])
     policy.metrics = metrics
     logger.info(
-        "policy search: %d settings in %s; chosen unlock %.1f, cap %.2f, focus %.2f, "
-        "temperature %.2f, epsilon %.2f",
-        len(scored), ", ".join(judged), unlock, cap, focus, temperature, epsilon,
+        "policy search: %d settings in %s; chosen unlock %.1f, cap %.3f, focus %.2f, "
+        "temperature %.2f, epsilon %.2f, max choice %.2f",
+        len(scored), ", ".join(judged), unlock, cap, focus, temperature, epsilon, max_choice,
     )  # fmt: skip
     for name, stick in yardsticks.items():
         logger.info(
@@ -350,18 +379,6 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             ", ".join(gated), primary,
         )  # fmt: skip
     return policy
-
-
-def _shape_score(setting: Setting, scored: dict[Setting, dict[str, float]],
-                 margins: Any, primary: str) -> float:  # fmt: skip
-    """Ranks first-stage shapes: winners in every gated family first, then the primary score."""
-    m = margins(setting)
-    wins = min(m.values()) > 0
-    return (
-        (1e6 if wins else 0.0)
-        + (float(np.mean(list(m.values()))) if wins else 0.0)
-        + scored[setting][primary]
-    )
 
 
 @dataclass(frozen=True)
