@@ -273,8 +273,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--decisions",
-        help="decision logs (folder or gs:// prefix) joined with the span's answers as "
-        "off-policy data and used for the skew check (default: the home's decisions/)",
+        help="decision logs (folder or gs:// prefix) joined with the answers as off-policy "
+        "data (default: the home's decisions/, which the skew check keeps reading)",
     )
     return parser.parse_args(argv)
 
@@ -297,7 +297,6 @@ def pipeline_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.pii_policy:
         overrides["pii_policy_json"] = read_policy_file(args.pii_policy)
     if args.decisions:
-        overrides["decisions_uri"] = args.decisions
         overrides["served_decisions_uri"] = args.decisions
     return overrides
 

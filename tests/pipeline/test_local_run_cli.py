@@ -54,7 +54,8 @@ def test_make_run_passes_decisions_to_the_runner():
                          capture_output=True, text=True, check=True, timeout=60).stdout  # fmt: skip
     assert '--decisions "/x/decisions"' in out
     overrides = pipeline_overrides(parse_args(["--decisions", "/x/decisions"]))
-    assert overrides["decisions_uri"] == overrides["served_decisions_uri"] == "/x/decisions"
+    assert overrides["served_decisions_uri"] == "/x/decisions"
+    assert "decisions_uri" not in overrides  # the skew check keeps the home's decisions/
     assert "served_decisions_uri" not in pipeline_overrides(parse_args([]))
 
 
