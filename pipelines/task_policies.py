@@ -57,7 +57,9 @@ POLICIES: dict[str, TaskPolicy] = {
     "pii-scan": TaskPolicy(True, 2, "1", "2", "4Gi", "8Gi", 60 * 60),
     # TFDV; writes the statistics store under its own span (a re-run writes the same bytes).
     "data-validation": TaskPolicy(True, 2, "2", "4", "8Gi", "16Gi", 2 * 60 * 60),
-    "feature-engineering": TaskPolicy(True, 0, "1", "2", "4Gi", "8Gi", 60 * 60),
+    # Reads the span's decision logs (a moving source: late uploads and spills land later, and
+    # no fingerprint covers them), so never cached; writes only its outputs, so retried.
+    "feature-engineering": TaskPolicy(False, 2, "1", "2", "4Gi", "8Gi", 60 * 60),
     # Writes the feature store (offline files, registry, online rows): a side effect outside
     # its outputs, so never cached; rewriting the same rows is safe, so retried.
     "materialize-features": TaskPolicy(False, 2, "1", "2", "4Gi", "8Gi", 60 * 60),
