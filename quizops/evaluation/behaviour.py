@@ -171,6 +171,8 @@ class Calibration:
             picks a class uniformly. It is 1 in expectation when the model is right and the
             tutor gives every class some chance; well above 1 means probabilities of chosen
             classes are underestimated, which inflates unnormalised IPS.
+        reliability: Per probability bin after scaling: mean predicted, observed frequency,
+            count (see :func:`reliability`).
     """
 
     temperature: float
@@ -180,6 +182,34 @@ class Calibration:
     decisions: int
     rounds: int = 0
     class_weight_balance: float = float("nan")
+    reliability: tuple[tuple[float, float, int], ...] = ()
+
+
+def reliability(
+    probabilities: np.ndarray, labels: np.ndarray, bins: int = 10
+) -> tuple[tuple[float, float, int], ...]:
+    """Reliability table of every (decision, class) probability: per equal-width bin.
+
+    Args:
+        probabilities: Matrix [decisions, classes].
+        labels: True class per decision.
+        bins: Equal-width probability bins.
+
+    Returns:
+        ``(mean predicted, observed frequency, count)`` of each non-empty bin, lowest first.
+    """
+    flat = probabilities.ravel()
+    hit = np.zeros_like(probabilities)
+    hit[np.arange(len(labels)), labels] = 1.0
+    which = np.minimum((flat * bins).astype(np.int64), bins - 1)
+    count = np.bincount(which, minlength=bins)
+    predicted = np.bincount(which, weights=flat, minlength=bins)
+    observed = np.bincount(which, weights=hit.ravel(), minlength=bins)
+    return tuple(
+        (float(predicted[b] / count[b]), float(observed[b] / count[b]), int(count[b]))
+        for b in range(bins)
+        if count[b]
+    )
 
 
 def expected_calibration_error(
@@ -280,6 +310,7 @@ def fit_behaviour_model(
         class_weight_balance=float(
             np.mean(1.0 / (n_classes * scaled[np.arange(len(held_labels)), held_labels]))
         ),
+        reliability=reliability(scaled, held_labels),
     )
     logger.info(
         "behaviour model: %d classes, %d rounds, temperature %.3f, log loss %.4f -> %.4f, "

@@ -390,6 +390,10 @@ def render_html(decision: GateDecision, families: list[FamilyResult],
                 ("figure", "value"),
             )
         )
+        parts.append(
+            "<h4>Reliability on the calibration students (every class probability)</h4>"
+            + _table(list(cal.reliability), ("mean predicted", "observed frequency", "count"))
+        )
     parts.append("<h2>Settings</h2>")
     parts.append(_table(list(asdict(config).items()), ("setting", "value")))
     parts.append("<h2>Every number</h2>")

@@ -1,0 +1,32 @@
+"""The behaviour model's calibration figures on hand-derived cases."""
+
+import numpy as np
+import pytest
+
+from quizops.evaluation.behaviour import expected_calibration_error, reliability
+
+
+def test_reliability_table_by_hand():
+    probabilities = np.array([[0.05, 0.95], [0.85, 0.15]])
+    labels = np.array([1, 0])
+    # Every class probability in its own tenth: 0.05, 0.15, 0.85, 0.95; hits 0, 0, 1, 1.
+    assert reliability(probabilities, labels) == (
+        (0.05, 0.0, 1),
+        (0.15, 0.0, 1),
+        (0.85, 1.0, 1),
+        (0.95, 1.0, 1),
+    )
+    # ECE is the count-weighted mean gap of the same bins: (0.05 + 0.15 + 0.15 + 0.05) / 4.
+    assert expected_calibration_error(probabilities, labels) == pytest.approx(0.1)
+
+
+def test_reliability_pools_a_bin():
+    probabilities = np.array([[0.3, 0.7], [0.35, 0.65], [0.62, 0.38]])
+    labels = np.array([1, 0, 0])
+    table = reliability(probabilities, labels)
+    # 0.3 and 0.35 share a bin (one hit: 0.35's row is class 0), 0.38 the same bin too.
+    low = next(row for row in table if row[0] < 0.5)
+    assert low[2] == 3
+    assert low[0] == pytest.approx((0.3 + 0.35 + 0.38) / 3)
+    assert low[1] == pytest.approx(1 / 3)
+    assert sum(row[2] for row in table) == probabilities.size
