@@ -219,6 +219,11 @@ def test_exact_propensities_where_logged_and_the_behaviour_model_elsewhere(sim_t
     assert mixed.propensity_source == "mixed"
     assert mixed.exact_decisions == exact.sum() > 0
     assert mixed.estimated_decisions == (~exact).sum() > 0
+    from quizops.evaluation.report import propensity_text
+
+    text = propensity_text(mixed)
+    assert text.startswith("propensities mixed:")
+    assert f"exact {exact.sum()}, estimated {(~exact).sum()}" in text
     # IPS of the uniform target by hand: 1 / (items * propensity) with the logged propensity
     # where there is one and, elsewhere, the behaviour model fitted on the training decisions
     # without one.
