@@ -6,7 +6,6 @@ recomputed independently from the saved policy's probabilities."""
 
 import json
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,122 +17,20 @@ from quizops.canonical import CANONICAL_COLUMNS, conform, write_table
 from quizops.errors import InputDataError
 from quizops.evaluation.decisions import build_decision_log
 from quizops.features import load_features, run_features_stage
-from quizops.names import MODEL_NAME, PII_KEY_ENV, PII_KEY_FILE_ENV
+from quizops.names import PII_KEY_ENV, PII_KEY_FILE_ENV
 from quizops.pii.deidentify import pseudonymize_values
 from quizops.policy import QuizPolicy
-from quizops.serving import PredictorProcess, http_json
+from quizops.serving import PredictorProcess
 
 KSERVE_DIR = Path(__file__).resolve().parents[2] / "kserve"
 if str(KSERVE_DIR) not in sys.path:
     sys.path.insert(0, str(KSERVE_DIR))
 
 from quizops_predictor.demo import build_planning_demo_policy  # noqa: E402
+from tests.features.served_loop import N_SKILLS, PER_SKILL, background, now_ms, serve  # noqa: E402
 
 KEY_HEX = "00112233445566778899aabbccddeeff"
-N_SKILLS, PER_SKILL = 4, 6
 VERSION = "11"
-
-
-def _now_ms():
-    return int(time.time() * 1000)
-
-
-class Student:
-    """A simulated student: per-skill knowledge on a prerequisite chain, guess and slip."""
-
-    def __init__(self, rng):
-        self.rng = rng
-        self.known = rng.random(N_SKILLS) < 0.2
-
-    def answer(self, item):
-        skill = (int(item[1:]) - 100) // PER_SKILL
-        correct = int(self.rng.random() < (0.85 if self.known[skill] else 0.2))
-        ready = skill == 0 or self.known[skill - 1]
-        if not self.known[skill] and self.rng.random() < (0.3 if ready else 0.05):
-            self.known[skill] = True
-        return correct
-
-
-def _row(student, n, item, correct, timestamp):
-    skill = (int(item[1:]) - 100) // PER_SKILL
-    return {
-        "interaction_id": f"{student}-{n}",
-        "student_id": student,
-        "item_id": item,
-        "skill_id": f"skill-{skill}",
-        "skill_name": f"Skill {skill}",
-        "correct": correct,
-        "timestamp": timestamp,
-        "attempt_count": 1,
-        "response_time_ms": np.nan,
-        "hint_count": 0,
-        "answer_text": pd.NA,
-        "propensity": np.nan,
-    }
-
-
-def _background(rng, bank, start_ms):
-    """A real export's part: answers of students no served decision chose (no propensity)."""
-    rows = []
-    for s in range(80):
-        student = Student(rng)
-        for n in range(16):
-            item = str(rng.choice(bank))
-            rows.append(_row(f"bg-{s}", n, item, student.answer(item), start_ms + 30_000 * n))
-    return rows
-
-
-def _serve(predictor, policy, rng, bank, n_students=16, rounds=10):
-    """Round-robin sessions: each round every student asks for a question and (mostly) answers.
-
-    Returns the answer rows, the served decisions as the client saw them, and the propensity
-    recomputed from the policy for each decision.
-    """
-    url = f"{predictor.base_url}/v1/models/{MODEL_NAME}:predict"
-    students = {f"served-{s}": Student(rng) for s in range(n_students)}
-    histories = {sid: [] for sid in students}
-    last_answer = dict.fromkeys(students, 0)
-    rows, served = [], []
-    for r in range(rounds):
-        for sid, student in students.items():
-            if _now_ms() <= last_answer[sid]:
-                continue  # the next decision must come after the last answer (ms clock)
-            candidates = sorted(rng.choice(bank, 8, replace=False).tolist()) if r % 2 else None
-            instance = {
-                "student_id": sid,
-                "history": [{"item_id": i, "correct": c} for i, c in histories[sid]],
-            }
-            if candidates:
-                instance["candidates"] = candidates
-            code, body = http_json("POST", url, {"instances": [instance]})
-            answered_at = _now_ms() + 1  # strictly after the decision's logged time
-            assert code == 200, body
-            [prediction] = body["predictions"]
-            rows_of = policy.item_rows(candidates or policy.item_bank)
-            probs = policy.probabilities(policy.state(histories[sid])[None, :], rows_of)[0]
-            chosen = list(candidates or policy.item_bank).index(prediction["item_id"])
-            draw = rng.random()
-            action = "followed" if draw < 0.75 else "other" if draw < 0.9 else "none"
-            decision = {
-                "student": sid,
-                "item_id": prediction["item_id"],
-                "propensity": prediction["propensity"],
-                "recomputed": float(probs[chosen]),
-                "policy_version": prediction["policy_version"],
-                "action": action,
-                "timestamp": answered_at,
-            }
-            served.append(decision)
-            if action == "none":
-                continue  # the student left: no answer
-            item = prediction["item_id"]
-            if action == "other":  # a teacher assigned something else
-                item = str(rng.choice([b for b in bank if b != prediction["item_id"]]))
-            correct = student.answer(item)
-            rows.append(_row(sid, len(histories[sid]), item, correct, answered_at))
-            histories[sid].append((item, correct))
-            last_answer[sid] = answered_at
-    return rows, served
 
 
 @pytest.mark.service
@@ -146,16 +43,16 @@ def test_served_decisions_reach_the_feature_set_with_their_exact_propensities(
     policy = QuizPolicy.load(policy_dir)
     bank = list(policy.item_bank)
     decisions_dir = tmp_path / "decisions"
-    started_ms = _now_ms()
+    started_ms = now_ms()
     env = {PII_KEY_ENV: KEY_HEX, PII_KEY_FILE_ENV: ""}
     with PredictorProcess(model_dir=policy_dir, decisions_dir=decisions_dir, env=env) as predictor:
-        answers, served = _serve(predictor, policy, rng, bank)
+        answers, served = serve(predictor, policy, rng, bank)
     # The client's view and an independent recomputation through the policy agree.
     for decision in served:
         assert decision["policy_version"] == VERSION
         assert decision["propensity"] == pytest.approx(decision["recomputed"], rel=1e-6)
 
-    rows = _background(rng, bank, started_ms - 7_200_000) + answers
+    rows = background(rng, bank, started_ms - 7_200_000) + answers
     raw = pd.DataFrame(rows, columns=CANONICAL_COLUMNS)
     # De-identified as the PII stage does it (the predictor logged the same HMAC).
     raw["student_id"] = pseudonymize_values(raw["student_id"], bytes.fromhex(KEY_HEX))
@@ -220,7 +117,7 @@ def test_served_decisions_reach_the_feature_set_with_their_exact_propensities(
 def _background_table(tmp_path, timestamps):
     rng = np.random.default_rng(3)
     bank = [f"p{100 + i}" for i in range(N_SKILLS * PER_SKILL)]
-    raw = pd.DataFrame(_background(rng, bank, 0), columns=CANONICAL_COLUMNS)
+    raw = pd.DataFrame(background(rng, bank, 0), columns=CANONICAL_COLUMNS)
     raw["timestamp"] = timestamps(len(raw))
     table_path = tmp_path / "validated.parquet"
     write_table(conform(raw, "test table"), table_path)
