@@ -171,7 +171,7 @@ def choose_family(simulators: dict[str, Any] | None) -> str:
 
 
 def _logged_decisions(
-    features: FeatureSet, limit: int = 8_000
+    features: FeatureSet, limit: int = 20_000
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Logged states, chosen bank rows and propensities (None when the logs carry none)."""
     from quizops.features import state_columns
@@ -299,8 +299,11 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
                 shares[setting] = float(
                     np.bincount(result.chosen.ravel()).max() / result.chosen.size
                 )
-        if logged is not None:
-            overlap[setting] = effective_share(policy, *logged)
+
+    def measure(setting: Setting) -> None:
+        """Overlap with the logging policy (computed when first needed: it is the costly part)."""
+        if setting not in overlap and logged is not None:
+            overlap[setting] = effective_share(build(setting), *logged)
 
     with threadpool_limits(1):
         yardsticks = {f: family_yardstick(features.tracer, w, config) for f, w in judged.items()}
@@ -312,8 +315,19 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             winners = [s for s in pool if wins(s)]
             return max(winners or pool, key=lambda s: scored[s][primary]), bool(winners)
 
+        def overlaps(setting: Setting) -> bool:
+            measure(setting)
+            return overlap.get(setting, 1.0) >= config.min_effective_share
+
+        def choose(pool: list[Setting]) -> tuple[Setting, bool]:
+            # The first in order of preference within the exposure and overlap limits.
+            for s in sorted(pool, key=lambda s: (not wins(s), -scored[s][primary])):
+                if shares[s] <= config.max_item_share and overlaps(s):
+                    return s, wins(s)
+            return rank(admissible(pool))
+
         def admissible(pool: list[Setting]) -> list[Setting]:
-            within = [s for s in pool if overlap.get(s, 1.0) >= config.min_effective_share]
+            within = [s for s in pool if overlaps(s)]
             if not within:  # nothing overlaps enough: the settings that overlap most
                 top = max(overlap.get(s, 1.0) for s in pool)
                 within = [s for s in pool if overlap.get(s, 1.0) >= top - 1e-12]
@@ -334,7 +348,8 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         for setting in ordered[: max(1, config.refine)]:
             for spread in _spreads(config):
                 evaluate((*setting[:3], *spread))
-        best, wins_all = rank(admissible(list(scored)))
+        best, wins_all = choose(list(scored))
+        measure(best)
     policy = build(best)
     unlock, cap, focus, temperature, epsilon, max_choice = best
     metrics: dict[str, float] = {
@@ -360,7 +375,8 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         metrics[f"search_{name}_best_baseline"] = stick.best_baseline
         metrics[f"search_{name}_oracle"] = stick.oracle
         metrics[f"search_{name}_margin"] = stick.margin(scored[best][name])
-    policy.metrics = metrics
+    # KFP metrics refuse NaN: a figure that does not apply (no logged propensities) is left out.
+    policy.metrics = {k: v for k, v in metrics.items() if np.isfinite(v)}
     logger.info(
         "policy search: %d settings in %s; chosen unlock %.1f, cap %.3f, focus %.2f, "
         "temperature %.2f, epsilon %.2f, max choice %.2f",

@@ -1,0 +1,85 @@
+"""The policy a local pipeline run served, judged in the true world of the third course.
+
+After ``make run DATA=<course C logs>.csv FORMAT=assistments`` (logs from
+``python -m bench.course_c``) with ``QUIZOPS_HOME`` set, this loads the registered champion of
+that home (``QuizPolicy.load`` on the registry's copy, what ``make serve`` serves) and lets it,
+every baseline built from its own tracer and the world's oracle teach the same fresh students
+of course C's true world 20 questions (common random numbers)::
+
+    python -m bench.served_policy --home /tmp/home [--students 2000]
+
+Not part of ``make bench`` (it needs a finished pipeline run); the README reports its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+STEPS = 20
+
+
+def served_rows(home: Path, students: int = 2000) -> list[dict]:
+    """Skills mastered by the home's champion and the baselines in course C's true world."""
+    from threadpoolctl import threadpool_limits
+
+    from bench.course_c import make_course_c
+    from quizops.home import local_home
+    from quizops.policy import QuizPolicy
+    from quizops.simulation.baselines import OracleChooser, baseline_choosers, best_mastery_chooser
+    from quizops.simulation.rollouts import simulate
+    from quizops.tracking import download_policy, version_by_alias
+
+    uri = local_home(home).mlflow_tracking_uri
+    version = version_by_alias("champion", uri)
+    if version is None:
+        raise SystemExit(f"{home}: no champion registered (the run did not bless a policy)")
+    with tempfile.TemporaryDirectory() as folder:
+        policy = QuizPolicy.load(download_policy(version, folder))
+    world = make_course_c()
+    with threadpool_limits(1):
+        choosers = [
+            *baseline_choosers(policy.tracer, horizon=STEPS),
+            best_mastery_chooser(
+                policy.tracer, world, students=students // 4, steps=STEPS, seed=99
+            ),  # fmt: skip
+            OracleChooser(),
+            policy.as_chooser(f"served champion v{version.version}"),
+        ]
+        results = {
+            c.name: simulate(
+                c, world, students=students, steps=STEPS, seed=12345
+            ).mastered_interval()
+            for c in choosers
+        }
+    oracle, random = results["oracle"][0], results["random"][0]
+    rows = []
+    for name, (mean, low, high) in results.items():
+        regret = (oracle - mean) / (oracle - random)
+        rows.append(
+            {
+                "benchmark": f"course C true world / {name}",
+                "measured": round(mean, 3),
+                "unit": f"skills mastered after {STEPS} (n={students})",
+                "target": "",
+                "anchor": f"95% CI [{low:.3f}, {high:.3f}]; regret {regret:.3f}",
+            }
+        )
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    """Prints the rows."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", required=True, type=Path)
+    parser.add_argument("--students", type=int, default=2000)
+    args = parser.parse_args(argv)
+    for row in served_rows(args.home, args.students):
+        print(f"{row['benchmark']}: {row['measured']} {row['unit']} | {row['anchor']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
