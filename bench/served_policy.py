@@ -23,6 +23,7 @@ STEPS = 20
 
 def served_rows(home: Path, students: int = 2000) -> list[dict]:
     """Skills mastered by the home's champion and the baselines in course C's true world."""
+    import mlflow
     from threadpoolctl import threadpool_limits
 
     from bench.course_c import make_course_c
@@ -33,6 +34,8 @@ def served_rows(home: Path, students: int = 2000) -> list[dict]:
     from quizops.tracking import download_policy, version_by_alias
 
     uri = local_home(home).mlflow_tracking_uri
+    mlflow.set_tracking_uri(uri)  # the registry copy is read through the process-wide URIs
+    mlflow.set_registry_uri(uri)
     version = version_by_alias("champion", uri)
     if version is None:
         raise SystemExit(f"{home}: no champion registered (the run did not bless a policy)")
@@ -44,7 +47,7 @@ def served_rows(home: Path, students: int = 2000) -> list[dict]:
             *baseline_choosers(policy.tracer, horizon=STEPS),
             best_mastery_chooser(
                 policy.tracer, world, students=students // 4, steps=STEPS, seed=99
-            ),  # fmt: skip
+            ),
             OracleChooser(),
             policy.as_chooser(f"served champion v{version.version}"),
         ]
