@@ -24,7 +24,7 @@ from quizops.errors import DecisionSinkError, ModelNotFoundError
 from quizops.featurestore.serving import open_state_store
 from quizops.home import PII_KEY_ENV, PII_KEY_FILE_ENV, local_home
 from quizops.names import CANARY_VARIANT, CHAMPION_VARIANT, DECISIONS_URI_ENV, VARIANT_ENV
-from quizops_predictor import contract
+from quizops_predictor import contract, heap
 from quizops_predictor.decisions import DecisionLog, configured_pii_key, open_sink
 from quizops_predictor.loading import CHAMPION_URI, load_policy
 from quizops_predictor.metrics import create_metrics
@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=64,
         help="inference requests served at once; more are answered 503 (default 64)",
     )
+    parser.add_argument(
+        "--gc-young-threshold",
+        type=int,
+        default=heap.YOUNG_THRESHOLD,
+        help=f"garbage collector's young-generation threshold (default {heap.YOUNG_THRESHOLD}; "
+        "CPython's is 700)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="sampling seed (tests)")
     return parser
 
@@ -124,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as exc:
         parser.error(str(exc))
+    if args.gc_young_threshold < 1:
+        parser.error("--gc-young-threshold: must be at least 1")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     home = local_home()
     if not os.environ.get(PII_KEY_ENV) and not os.environ.get(PII_KEY_FILE_ENV):
@@ -167,7 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         workers=args.workers,
         metrics=metrics,
         state_store=open_state_store(policy),  # stateful form when a feature store exists
+        freeze_heap=True,  # this process serves only this model
     )
+    heap.set_young_threshold(args.gc_young_threshold)
     model.load()
     logger.info(
         "serving policy version %s (%d items, variant %s) on http://%s:%d, decisions in %s",

@@ -39,6 +39,7 @@ from quizops_predictor.contract import (
     parse_v2_elements,
 )
 from quizops_predictor.decisions import DecisionLog, Record
+from quizops_predictor.heap import freeze_long_lived
 from quizops_predictor.metrics import PredictorMetrics
 
 logger = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class QuizPolicyModel(Model):
         workers: int = 1,
         metrics: PredictorMetrics | None = None,
         state_store: Any = None,
+        freeze_heap: bool = False,
     ) -> None:
         """Wraps a loaded policy.
 
@@ -144,6 +146,9 @@ class QuizPolicyModel(Model):
             metrics: Prometheus metrics (None: not counted).
             state_store: The feature store of the stateful form
                 (:class:`quizops.featurestore.online.OnlineStateStore`; None: stateless only).
+            freeze_heap: Move long-lived objects out of the garbage collector's reach at
+                :meth:`load` and after the first scoring pass (:mod:`quizops_predictor.heap`;
+                the served process only: it is process-wide).
         """
         super().__init__(name)
         self.policy = policy
@@ -158,8 +163,10 @@ class QuizPolicyModel(Model):
         self._all_rows = np.arange(len(bank))
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
+        self.freeze_heap = freeze_heap
+        self._first_pass_done = False
         self._batcher = Batcher(
-            self.score_batch,
+            self._score_pass,
             threads=workers,
             max_requests=32,
             thread_setup=_single_threaded_scoring,
@@ -176,6 +183,8 @@ class QuizPolicyModel(Model):
         self.ready = True
         if self.metrics is not None:
             self.metrics.set_model(self.name, self.policy_version)
+        if self.freeze_heap:
+            freeze_long_lived(collect=True)
         return self.ready
 
     def stop(self) -> None:
@@ -425,6 +434,17 @@ class QuizPolicyModel(Model):
         answer = self.finish(prepared, chosen)
         self._commit(chosen, records, prepared.instances)
         return answer
+
+    def _score_pass(
+        self, batch: Sequence[tuple[Any, str]]
+    ) -> list[tuple[Any, BaseException | None]]:
+        """One pass of a scoring thread; the first one ends by freezing what is long-lived."""
+        results = self.score_batch(batch)
+        if not self._first_pass_done:
+            self._first_pass_done = True
+            if self.freeze_heap:  # the server app and the first request's lazy imports exist now
+                freeze_long_lived()
+        return results
 
     def score_batch(
         self, batch: Sequence[tuple[Any, str]]
