@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from quizops.errors import InputDataError
@@ -51,7 +52,7 @@ class BehaviourModel:
     """A fitted model of the logging policy.
 
     Attributes:
-        classifier: ``P(class | context)``.
+        classifier: ``P(class | context)`` (a constant when the log has one class).
         temperature: Calibration temperature applied to the classifier's log-probabilities.
         item_class: Class code of each item.
         within_class: ``P(item | class)`` per item.
@@ -59,7 +60,7 @@ class BehaviourModel:
         floor: Uniform share mixed in.
     """
 
-    classifier: HistGradientBoostingClassifier
+    classifier: HistGradientBoostingClassifier | DummyClassifier
     temperature: float
     item_class: np.ndarray
     within_class: np.ndarray
@@ -282,11 +283,16 @@ def fit_behaviour_model(
         student, rng.permutation(students)[: max(1, int(len(students) * calibration_fraction))]
     )
     fit_rows, calibration_rows = np.flatnonzero(~calibrating), np.flatnonzero(calibrating)
-    rounds = _best_rounds(
-        context[fit_rows], label[fit_rows], context[calibration_rows], label[calibration_rows],
-        seed=seed,
-    )  # fmt: skip
-    classifier = _classifier(rounds, seed)
+    classifier: HistGradientBoostingClassifier | DummyClassifier
+    if len(np.unique(label[fit_rows])) < 2:  # one skill: nothing to choose between
+        rounds = 0
+        classifier = DummyClassifier(strategy="prior")
+    else:
+        rounds = _best_rounds(
+            context[fit_rows], label[fit_rows], context[calibration_rows],
+            label[calibration_rows], seed=seed,
+        )  # fmt: skip
+        classifier = _classifier(rounds, seed)
     classifier.fit(context[fit_rows], label[fit_rows])
     model = BehaviourModel(classifier, 1.0, item_class, within, n_classes, floor)
     raw = model.class_probabilities(context[calibrating])
@@ -296,14 +302,15 @@ def fit_behaviour_model(
         scaled = _tempered(raw, float(np.exp(log_t)))
         return float(-np.mean(np.log(scaled[np.arange(len(held_labels)), held_labels] + 1e-300)))
 
-    before = loss(0.0)
-    best = minimize_scalar(loss, bounds=(-2.0, 2.0), method="bounded")
-    model.temperature = float(np.exp(best.x))
+    before = after = loss(0.0)
+    if rounds:  # a constant classifier has nothing to scale
+        best = minimize_scalar(loss, bounds=(-2.0, 2.0), method="bounded")
+        model.temperature, after = float(np.exp(best.x)), float(best.fun)
     scaled = _tempered(raw, model.temperature)
     calibration = Calibration(
         temperature=model.temperature,
         log_loss_before=before,
-        log_loss_after=float(best.fun),
+        log_loss_after=after,
         expected_calibration_error=expected_calibration_error(scaled, held_labels),
         decisions=int(calibrating.sum()),
         rounds=rounds,

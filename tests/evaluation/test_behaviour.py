@@ -30,3 +30,21 @@ def test_reliability_pools_a_bin():
     assert low[0] == pytest.approx((0.3 + 0.35 + 0.38) / 3)
     assert low[1] == pytest.approx(1 / 3)
     assert sum(row[2] for row in table) == probabilities.size
+
+
+def test_a_log_of_one_skill_needs_no_classifier():
+    # Every item in one group: P(group | x) = 1, and the propensity is the item's smoothed
+    # share of the decisions, (count + 0.5) / (decisions + 0.5 * items).
+    from quizops.evaluation.behaviour import fit_behaviour_model
+
+    rng = np.random.default_rng(0)
+    context = rng.normal(size=(400, 3))
+    action = rng.integers(0, 5, 400)
+    student = np.repeat(np.arange(40), 10)
+    model, calibration = fit_behaviour_model(
+        context, action, np.zeros(5, dtype=np.int64), student, floor=0.0
+    )
+    assert calibration.rounds == 0 and calibration.temperature == 1.0
+    share = (np.bincount(action, minlength=5) + 0.5) / (400 + 2.5)
+    assert model.propensity(context[:20], action[:20]) == pytest.approx(share[action[:20]])
+    assert model.distribution(context[:3]).sum(axis=1) == pytest.approx(np.ones(3))
