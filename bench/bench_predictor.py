@@ -19,7 +19,10 @@ turn (so no cache could serve a repeated request). The load comes from a separat
   server (the predictor's scorer batches requests that queue up, so it gains from
   concurrency; the constant model does not). The wall-clock ratio at 16 connections (median of
   the pairs) is printed too. The anchor runs KServe's stock app (its timing middleware
-  included); the predictor's server replaces that middleware with its own guard.
+  included) with CPython's default garbage-collector settings; the predictor runs as it is
+  served: its server replaces that middleware with its own guard, and its process freezes
+  long-lived objects out of the collector and raises the young-generation threshold
+  (:mod:`quizops_predictor.heap`, ``--gc-young-threshold``).
 """
 
 from __future__ import annotations

@@ -56,3 +56,28 @@ def test_two_variants_share_the_families_and_keep_their_series_apart():
     for name in METRIC_NAMES:
         assert name.removesuffix("_total") in families, name
     assert 0.02 in LATENCY_BUCKETS  # the p99 target is a bucket bound
+
+
+def test_in_flight_and_logged_decisions_through_the_cached_children():
+    registry = CollectorRegistry()
+    champion = create_metrics("champion", registry)
+    canary = create_metrics("canary", registry)
+    champion.request_started()
+    champion.request_started()
+    canary.request_started()
+    champion.request_finished("v1", 200, 0.002)
+    champion.observe_decisions_logged(3)
+    canary.observe_decisions_logged(1)
+    samples = _samples(registry)
+
+    def value(name, **labels):
+        return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    assert value("quizops_predictor_requests_in_flight", variant="champion") == 1
+    assert value("quizops_predictor_requests_in_flight", variant="canary") == 1
+    assert (
+        value("quizops_predictor_requests_total", code="200", protocol="v1", variant="champion")
+        == 1
+    )
+    assert value("quizops_predictor_decision_log_records_total", variant="champion") == 3
+    assert value("quizops_predictor_decision_log_records_total", variant="canary") == 1
