@@ -1,15 +1,14 @@
 """Training: choose the planning policy's settings in fitted simulators; track and register it.
 
-The served policy plans in the ``bkt`` simulator fitted to the logs (its planner uses the
-knowledge tracer of feature engineering; see :mod:`quizops.policy` and
-``TrainingConfig.family`` for why not the best held-out fit); a ``pfa`` planner is available for
-evaluation in that family. Training chooses what the
-logs cannot give directly: the weight of opened-up skills, the ZPD mask's mastery cap, the
-softmax temperature and the exploration share. Each candidate setting is simulated for a
-session of ``horizon`` questions on validation students of that fitted simulator, all
-candidates on the same students (common random numbers); the setting with the highest mean
-number of skills mastered wins, among settings whose decisions give no item more than
-``max_item_share`` of the choices (exposure control).
+The served policy plans on the beliefs of the knowledge tracer of feature engineering (see
+:mod:`quizops.policy` and ``TrainingConfig.family`` for why not in PFA); a ``pfa`` planner is
+available for reports in that family. Training chooses what the logs cannot give directly: the
+weight of opened-up skills, the ZPD mask's mastery cap, the focus on the skill under way, the
+softmax temperature, the exploration share and the per-decision cap. Each candidate setting is
+simulated for a session of ``horizon`` questions in *every* fitted simulator family, all
+candidates on the same students (common random numbers), and compared, paired, with each
+family's best baseline; see :func:`train_policy` for the rule that keeps one (a win in every
+family the evaluation gate judges when one exists, within the overlap and exposure limits).
 """
 
 from __future__ import annotations
