@@ -176,6 +176,9 @@ class TrainingConfig:
         min_lift: A setting wins in a family when the lower 95% bound of its paired
             improvement over the family's best baseline exceeds this (skills mastered; the
             gate's ``min_lift``).
+        exclude_unfit_families: Whether a family that predicts held-out answers worse than
+            plain BKT is left out of the families a setting must win in (the gate's switch of
+            the same name and default; False: every fitted family counts).
         refine: Shapes carried into the second stage.
         validation_students: Simulated students per candidate setting and simulator.
         horizon: Questions per simulated session.
@@ -214,6 +217,7 @@ class TrainingConfig:
     refine: int = 3
     max_choices: tuple[float, ...] = (1.0, 0.35, 0.25)
     min_lift: float = 0.05
+    exclude_unfit_families: bool = True
     validation_students: int = 400
     horizon: int = 20
     seed: int = 0

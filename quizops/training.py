@@ -260,7 +260,8 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         raise InputDataError(f"training: no fitted simulator of family '{family}'")
     items = features.items.reset_index(drop=True)
     judged = {family: worlds[family]} if family == "pfa" else worlds
-    gated = [f for f in gated_families(judged) if f in judged] or [family]
+    fitting = gated_families(judged) if config.exclude_unfit_families else list(judged)
+    gated = [f for f in fitting if f in judged] or [family]
     fits = {f: getattr(w, "validation", {}).get("heldout_loglik", -np.inf)
             for f, w in judged.items()}  # fmt: skip
     primary = family if family == "pfa" or len(gated) == 1 else max(gated, key=fits.__getitem__)

@@ -201,6 +201,8 @@ def test_gated_families_are_those_fitting_held_out_answers_as_well_as_plain_bkt(
 
 def test_search_scores_every_family_and_says_whether_it_wins_in_all(feature_set, canonical_log):
     """The chosen setting's figures per family agree with an independent rerun of it."""
+    from dataclasses import replace
+
     from quizops.simulation import fit_simulators, simulate
     from quizops.training import gated_families, train_policy
 
@@ -220,6 +222,12 @@ def test_search_scores_every_family_and_says_whether_it_wins_in_all(feature_set,
         mean_lift = m[f"search_{family}_mastered"] - m[f"search_{family}_best_baseline"]
         assert m[f"search_{family}_lift_lower_bound"] < mean_lift + 1e-9
     assert m["search_families_gated"] == len(gated)
+    strict = train_policy(
+        feature_set, replace(config, exclude_unfit_families=False), simulators
+    ).metrics
+    assert strict["search_families_gated"] == len(simulators)
+    every = all(strict[f"search_{f}_lift_lower_bound"] > config.min_lift for f in simulators)
+    assert strict["search_wins_every_family"] == float(every)
 
 
 def test_capped_probabilities_match_a_plain_water_filling_loop():
