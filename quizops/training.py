@@ -62,24 +62,32 @@ def _spreads(config: TrainingConfig) -> list[tuple[float, float, float]]:
 
 
 def gated_families(simulators: dict[str, Any], margin: float = 0.0) -> list[str]:
-    """Families that predict held-out answers at least as well as plain per-skill BKT.
+    """Families the evaluation gate judges a challenger in (the gate's own rule).
 
-    The evaluation gate judges a challenger in exactly these (``GateConfig.family_fit_margin``);
-    a family without validation figures (the default world of the tracer) counts.
+    See :func:`quizops.evaluation.gate.family_fit_ok` (``GateConfig.family_fit_margin``):
+    a family must not predict held-out answers worse than plain per-skill BKT, nor be ruled
+    out by the held-out students against another fitted family; a family without
+    validation figures (the default world of the tracer) counts.
 
     Args:
         simulators: Fitted simulators with their ``validation`` figures.
-        margin: Log-likelihood per answer a family may lose to plain BKT.
+        margin: Log-likelihood per answer a family may lose.
 
     Returns:
         Family names.
     """
+    from quizops.evaluation.gate import family_fit_ok
+
+    nan = float("nan")
     out = []
     for name, world in simulators.items():
         v = getattr(world, "validation", {}) or {}
-        if "heldout_loglik" not in v or "plain_bkt_loglik" not in v:
-            out.append(name)
-        elif v["heldout_loglik"] >= v["plain_bkt_loglik"] - margin:
+        if family_fit_ok(
+            v.get("heldout_loglik", nan),
+            v.get("plain_bkt_loglik", nan),
+            v.get("fit_gap_high", nan),
+            margin,
+        ):
             out.append(name)
     return out
 

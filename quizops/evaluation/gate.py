@@ -143,6 +143,8 @@ class FamilyEvidence:
         max_item_share: Largest share of the challenger's decisions on one item.
         heldout_loglik: The fitted family's log-likelihood per held-out answer (NaN = unknown).
         plain_bkt_loglik: A plain per-skill BKT's on the same answers (NaN = unknown).
+        fit_gap_high: Upper 95% bound of the family's held-out log-likelihood per answer minus
+            the best fitted family's, paired by student (NaN = unknown; 0 for the best).
     """
 
     family: str
@@ -152,20 +154,45 @@ class FamilyEvidence:
     max_item_share: float = 0.0
     heldout_loglik: float = float("nan")
     plain_bkt_loglik: float = float("nan")
+    fit_gap_high: float = float("nan")
 
     def validated(self, margin: float) -> bool:
-        """Whether the family predicts held-out answers about as well as plain BKT or better.
+        """Whether the held-out answers leave the family credible; see :func:`family_fit_ok`.
 
         Args:
             margin: :attr:`GateConfig.family_fit_margin`.
 
         Returns:
-            True unless both figures are known and the family's log-likelihood is below the
-            plain BKT's by more than ``margin``.
+            Whether the family counts as fit.
         """
-        if math.isnan(self.heldout_loglik) or math.isnan(self.plain_bkt_loglik):
-            return True
-        return self.heldout_loglik >= self.plain_bkt_loglik - margin
+        return family_fit_ok(self.heldout_loglik, self.plain_bkt_loglik, self.fit_gap_high, margin)
+
+
+def family_fit_ok(heldout_loglik: float, plain_bkt_loglik: float, fit_gap_high: float,
+                  margin: float) -> bool:  # fmt: skip
+    """Whether a fitted simulator family is a credible description of the held-out students.
+
+    A family is unfit when (a) it predicts held-out answers worse than a plain per-skill BKT by
+    more than ``margin`` (log-likelihood per answer), or (b) the held-out students rule it out
+    against another fitted family: the upper 95% bound of its log-likelihood per answer minus
+    the best family's (paired by student) is below ``-margin``. Under (b) the family's weight
+    in a Bayesian average over the fitted families is negligible: a gap of 0.01 per answer on
+    10,000 held-out answers is a likelihood ratio of e^100. Unknown figures (NaN) never make a
+    family unfit. The training search and the gate both use this rule.
+
+    Args:
+        heldout_loglik: The family's held-out log-likelihood per answer.
+        plain_bkt_loglik: A plain per-skill BKT's on the same answers.
+        fit_gap_high: Upper 95% bound of the gap to the best family.
+        margin: :attr:`GateConfig.family_fit_margin`.
+
+    Returns:
+        True when the family counts as fit.
+    """
+    if not (math.isnan(heldout_loglik) or math.isnan(plain_bkt_loglik)):
+        if heldout_loglik < plain_bkt_loglik - margin:
+            return False
+    return math.isnan(fit_gap_high) or fit_gap_high >= -margin
 
 
 @dataclass(frozen=True)
@@ -253,8 +280,9 @@ def decide(
             Check(
                 "family_exclusion",
                 True,
-                "exclude_unfit_families is on: families that predict "
-                f"held-out answers worse than plain BKT by more than {margin:g} are not gated "
+                "exclude_unfit_families is on: families that predict held-out answers worse "
+                f"than plain BKT, or that the held-out students rule out against another "
+                f"fitted family, by more than {margin:g} are not gated "
                 f"({', '.join(f.family for f in unfit) or 'none'})",
                 "the gate does not require a win in every fitted family",
                 gated=False,
@@ -269,8 +297,10 @@ def decide(
             f"need lower bound > {config.min_lift:+.3f}"
         )
         fit = (
-            f"predicts held-out answers worse than plain BKT (log-likelihood "
-            f"{fam.heldout_loglik:.4f} vs {fam.plain_bkt_loglik:.4f}, margin {margin:g})"
+            f"predicts held-out answers worse than plain BKT or than another fitted family "
+            f"(log-likelihood per answer {fam.heldout_loglik:.4f}, plain BKT "
+            f"{fam.plain_bkt_loglik:.4f}, gap to the best family at most "
+            f"{fam.fit_gap_high:+.4f} at 95%, margin {margin:g})"
         )
         if id(fam) in gated_ids:
             checks.append(

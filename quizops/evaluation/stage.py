@@ -233,6 +233,7 @@ def evaluate(challenger: Any, champion: Any, interactions: Any, config: GateConf
             max_item_share=f.challenger_max_item_share,
             heldout_loglik=f.validation.get("heldout_loglik", float("nan")),
             plain_bkt_loglik=f.validation.get("plain_bkt_loglik", float("nan")),
+            fit_gap_high=f.validation.get("fit_gap_high", float("nan")),
         )
         for f in families
     ]

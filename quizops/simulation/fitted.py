@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -93,6 +94,13 @@ def tracer_predictions(tracer: KnowledgeTracer, df: pd.DataFrame) -> tuple[np.nd
     Returns:
         ``(answers, predictions)`` over interactions whose item the tracer knows.
     """
+    y, p, _ = _tracer_predictions(tracer, df)
+    return y, p
+
+
+def _tracer_predictions(tracer: KnowledgeTracer,
+                        df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """:func:`tracer_predictions` with the student of each answer."""
     inter = _interactions(df)
     states = tracer.trace_interactions(
         inter["student_id"].astype(str).to_numpy(),
@@ -102,7 +110,8 @@ def tracer_predictions(tracer: KnowledgeTracer, df: pd.DataFrame) -> tuple[np.nd
     rows = tracer.arrays.rows_of(inter["item_id"].astype(str).to_numpy())
     known = rows >= 0
     p = tracer.p_correct(states[known], rows[known])
-    return inter["correct"].to_numpy()[known], p
+    students = inter["student_id"].astype(str).to_numpy()[known]
+    return inter["correct"].to_numpy()[known], p, students
 
 
 @dataclass
@@ -276,14 +285,30 @@ class FittedPFAWorld:
         Returns:
             ``(answers, predictions)``.
         """
-        x, y, _ = _pfa_design(df, self.item_ids, self.skill_ids)
+        y, p, _ = self.predict_by_student(df)
+        return y, p
+
+    def predict_by_student(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`predict` with the student of each answer.
+
+        Args:
+            df: Canonical rows.
+
+        Returns:
+            ``(answers, predictions, students)``.
+        """
+        x, y, _, students = _pfa_design(df, self.item_ids, self.skill_ids, with_students=True)
         coef = np.r_[self.beta, self.gamma, self.rho]
-        return y, 1.0 / (1.0 + np.exp(-(x @ coef)))
+        return y, 1.0 / (1.0 + np.exp(-(x @ coef))), students
 
 
-def _pfa_design(df: pd.DataFrame, item_ids: list[str],
-                skill_ids: list[str]) -> tuple[object, np.ndarray, np.ndarray]:  # fmt: skip
-    """Sparse PFA design [interactions, items + 2 skills] (counts before each answer)."""
+def _pfa_design(df: pd.DataFrame, item_ids: list[str], skill_ids: list[str],
+                with_students: bool = False) -> tuple[Any, ...]:  # fmt: skip
+    """Sparse PFA design [interactions, items + 2 skills] (counts before each answer).
+
+    Returns ``(x, y, interaction codes)``, and the student of each answer with
+    ``with_students``.
+    """
     from scipy import sparse
 
     rows_df = sort_log(df)
@@ -312,6 +337,8 @@ def _pfa_design(df: pd.DataFrame, item_ids: list[str],
     v = np.r_[np.ones(first.sum()), succ.to_numpy(float), fail.to_numpy(float)]
     x = sparse.csr_matrix((v, (r, c)), shape=(n_inter, n_items + 2 * n_skills))
     y = rows_df["correct"].to_numpy()[first]
+    if with_students:
+        return x, y, inter_code, rows_df["student_id"].astype(str).to_numpy()[first]
     return x, y, inter_code
 
 
@@ -345,6 +372,55 @@ def fit_pfa(df: pd.DataFrame, item_ids: list[str], skill_ids: list[str],
     )
 
 
+#: Bootstrap resamples (over held-out students) of the fit gap between families.
+FIT_GAP_RESAMPLES = 400
+
+
+def fit_gaps(
+    predictions: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    seed: int = 0,
+    resamples: int = FIT_GAP_RESAMPLES,
+) -> dict[str, tuple[float, float, float]]:
+    """Each family's held-out log-likelihood per answer minus the best family's (95% interval).
+
+    The difference is paired by student: a bootstrap over held-out students resamples every
+    family's answers of the same students together (a student's answers are not independent
+    of each other). The best family (highest log-likelihood per answer) has a gap of 0.
+
+    Args:
+        predictions: Family -> ``(answers, P(correct), student of each answer)``.
+        seed: Seed of the resamples.
+        resamples: Bootstrap resamples.
+
+    Returns:
+        Family -> ``(gap, low, high)`` in log-likelihood per answer (at most 0 for ``gap``).
+    """
+    frames = {}
+    for name, (y, p, students) in predictions.items():
+        q = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+        ll = np.where(np.asarray(y) > 0, np.log(q), np.log(1 - q))
+        frames[name] = (
+            pd.DataFrame({"s": students, "ll": ll}).groupby("s")["ll"].agg(["sum", "count"])
+        )
+    ids = sorted(set().union(*(f.index for f in frames.values())))
+    sums = {n: f["sum"].reindex(ids, fill_value=0.0).to_numpy() for n, f in frames.items()}
+    counts = {n: f["count"].reindex(ids, fill_value=0).to_numpy(float) for n, f in frames.items()}
+    point = {n: sums[n].sum() / max(counts[n].sum(), 1.0) for n in frames}
+    best = max(point, key=point.get)
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(len(ids), np.full(len(ids), 1.0 / len(ids)), size=resamples)
+    out = {}
+    for name in frames:
+        if name == best:
+            out[name] = (0.0, 0.0, 0.0)
+            continue
+        mine = (weights @ sums[name]) / np.maximum(weights @ counts[name], 1.0)
+        theirs = (weights @ sums[best]) / np.maximum(weights @ counts[best], 1.0)
+        low, high = np.percentile(mine - theirs, [2.5, 97.5])
+        out[name] = (float(point[name] - point[best]), float(low), float(high))
+    return out
+
+
 def fit_simulators(interactions: pd.DataFrame, *,
                    seed: int) -> dict[str, FittedBKTWorld | FittedPFAWorld]:  # fmt: skip
     """Fits the ``bkt`` and ``pfa`` simulators to a canonical log and validates them.
@@ -356,7 +432,10 @@ def fit_simulators(interactions: pd.DataFrame, *,
 
     Returns:
         ``{"bkt": world, "pfa": world}``; each world's ``validation`` holds ``heldout_loglik``
-        (mean per answer), ``heldout_auc``, ``plain_bkt_loglik`` and ``plain_bkt_auc``.
+        (mean per answer), ``heldout_auc``, ``plain_bkt_loglik`` and ``plain_bkt_auc``, and
+        ``fit_gap`` / ``fit_gap_low`` / ``fit_gap_high``: its held-out log-likelihood per
+        answer minus the best family's, with a 95% interval paired by student
+        (:func:`fit_gaps`; 0 for the best family).
 
     Raises:
         InputDataError: The log is empty or too small to split.
@@ -367,7 +446,7 @@ def fit_simulators(interactions: pd.DataFrame, *,
     train, holdout = split_students(interactions, seed)
     tracer = fit_tracer(train)
     plain = fit_tracer(train, learn_prerequisites=False, item_level=False)
-    y_bkt, p_bkt = tracer_predictions(tracer, holdout)
+    y_bkt, p_bkt, s_bkt = _tracer_predictions(tracer, holdout)
     y_plain, p_plain = tracer_predictions(plain, holdout)
     plain_figures = {"plain_bkt_loglik": _loglik(y_plain, p_plain),
                      "plain_bkt_auc": _auc(y_plain, p_plain)}  # fmt: skip
@@ -380,19 +459,26 @@ def fit_simulators(interactions: pd.DataFrame, *,
     arrays = tracer.arrays
     item_skills = [[int(s) for s in row if s >= 0] for row in arrays.skill]
     pfa = fit_pfa(train, arrays.item_ids, tracer.skill_ids, item_skills)
-    y_pfa, p_pfa = pfa.predict(holdout)
+    y_pfa, p_pfa, s_pfa = pfa.predict_by_student(holdout)
     pfa.validation = {
         "heldout_loglik": _loglik(y_pfa, p_pfa),
         "heldout_auc": _auc(y_pfa, p_pfa),
         **plain_figures,
     }
+    gaps = fit_gaps({"bkt": (y_bkt, p_bkt, s_bkt), "pfa": (y_pfa, p_pfa, s_pfa)}, seed=seed)
     for world in (bkt, pfa):
+        gap, low, high = gaps[world.name]
+        world.validation.update(fit_gap=gap, fit_gap_low=low, fit_gap_high=high)
         logger.info(
-            "simulator %s: held-out loglik %.4f AUC %.3f (plain BKT %.4f / %.3f)",
+            "simulator %s: held-out loglik %.4f AUC %.3f (plain BKT %.4f / %.3f); "
+            "gap to the best family %.4f [%.4f, %.4f]",
             world.name,
             world.validation["heldout_loglik"],
             world.validation["heldout_auc"],
             plain_figures["plain_bkt_loglik"],
             plain_figures["plain_bkt_auc"],
+            gap,
+            low,
+            high,
         )
     return {"bkt": bkt, "pfa": pfa}

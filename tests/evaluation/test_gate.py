@@ -2,6 +2,8 @@
 one evaluated while the registry fails; blesses a better one. Simulation evidence comes from
 real rollouts in the hand-made world (paired students); OPE evidence from hand-made numbers."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -258,7 +260,7 @@ def test_with_exclusion_off_every_fitted_family_is_gated_even_one_that_fits_wors
     checks = {c.name: c for c in decision.checks}
     pfa = checks["simulation:pfa"]
     assert pfa.gated and not pfa.passed and pfa.result == "FAIL"
-    assert "worse than plain BKT" in pfa.warning and "-0.6100 vs -0.5900" in pfa.warning
+    assert "worse than plain BKT" in pfa.warning and "-0.6100, plain BKT -0.5900" in pfa.warning
     assert not checks["slice:pfa:low_prior_mastery"].passed
     assert "family_exclusion" not in checks
     # The well-fitting family carries no warning.
@@ -314,3 +316,42 @@ def test_excluding_unfit_families_is_explicit_and_said_in_the_decision(better):
     alone = decide(config, champion_version="", families=[unfit], ope=good_ope())
     assert not alone.blessed
     assert any(c.name == "simulation" and not c.passed for c in alone.checks)
+
+
+def test_a_family_the_held_out_students_rule_out_against_another_is_not_gated(better):
+    # pfa predicts better than plain BKT, but significantly worse than the best fitted family
+    # (upper bound of the paired gap below 0): with exclusion on, it is shown, not gated.
+    ruled_out = FamilyEvidence(
+        "pfa",
+        "mastery 0.95",
+        Interval(-0.7, -0.8, -0.6),
+        {},
+        0.1,
+        heldout_loglik=-0.571,
+        plain_bkt_loglik=-0.625,
+        fit_gap_high=-0.0065,
+    )
+    decision = decide(
+        GateConfig(max_item_share=1.0),
+        champion_version="",
+        families=[evidence(better), ruled_out],
+        ope=good_ope(),
+    )
+    assert decision.blessed, decision.reasons
+    pfa = next(c for c in decision.checks if c.name == "simulation:pfa")
+    assert not pfa.gated and "another fitted family" in pfa.detail and "-0.0065" in pfa.detail
+    # Not ruled out (the interval reaches 0): gated, and the loss refuses the challenger.
+    plausible = replace(ruled_out, fit_gap_high=0.001)
+    assert not decide(
+        GateConfig(max_item_share=1.0),
+        champion_version="",
+        families=[evidence(better), plausible],
+        ope=good_ope(),
+    ).blessed
+    # A margin as wide as the gap keeps it in the gate too.
+    assert not decide(
+        GateConfig(max_item_share=1.0, family_fit_margin=0.01),
+        champion_version="",
+        families=[evidence(better), ruled_out],
+        ope=good_ope(),
+    ).blessed

@@ -37,6 +37,14 @@ def test_fitted_simulators_validate_and_beat_plain_bkt(course_b_log):
     log = canonical_from_simulated(course_b_log)
     simulators = fit_simulators(log, seed=0)
     assert set(simulators) == {"bkt", "pfa"}
+    # Each family carries its gap to the best-fitting family, with a paired interval.
+    top = max(simulators, key=lambda n: simulators[n].validation["heldout_loglik"])
+    for world in simulators.values():
+        v = world.validation
+        best_ll = simulators[top].validation["heldout_loglik"]
+        assert v["fit_gap"] == pytest.approx(v["heldout_loglik"] - best_ll, abs=1e-9)
+        assert v["fit_gap_low"] <= v["fit_gap"] <= v["fit_gap_high"] <= 0.0
+    assert simulators[top].validation["fit_gap_high"] == 0.0
     bkt = simulators["bkt"].validation
     # Item-level parameters and two-skill updates fit held-out students better than plain BKT.
     assert bkt["heldout_loglik"] > bkt["plain_bkt_loglik"]
@@ -53,3 +61,28 @@ def test_too_few_students_to_hold_out_is_an_input_error(world):
     tiny = canonical_from_simulated(simulate_logs(world, 100, seed=0, pii_rate=0.0))
     with pytest.raises(InputDataError, match="too few to hold some out"):
         fit_simulators(tiny.iloc[:50], seed=0)
+
+
+def test_fit_gaps_pair_students_and_match_a_hand_computed_gap():
+    import numpy as np
+
+    from quizops.simulation.fitted import fit_gaps
+
+    rng = np.random.default_rng(0)
+    students = np.repeat([f"s{i}" for i in range(300)], 10)
+    y = (rng.random(students.size) < 0.7).astype(int)
+    sharp = np.where(y == 1, 0.8, 0.3)  # a family that knows something
+    flat = np.full(students.size, 0.7)  # one that predicts the base rate
+    gaps = fit_gaps({"sharp": (y, sharp, students), "flat": (y, flat, students)}, seed=1)
+    by_hand = np.mean(np.where(y == 1, np.log(0.7), np.log(0.3))) - np.mean(
+        np.where(y == 1, np.log(0.8), np.log(0.7))
+    )
+    assert gaps["sharp"] == (0.0, 0.0, 0.0)
+    gap, low, high = gaps["flat"]
+    assert gap == pytest.approx(by_hand, rel=1e-9)
+    assert low < gap < high < 0
+    # Two families that differ only by noise: the interval covers 0 (not ruled out).
+    noisy = np.clip(sharp + rng.normal(0, 0.02, students.size), 0.01, 0.99)
+    gaps = fit_gaps({"a": (y, sharp, students), "b": (y, noisy, students)}, seed=1)
+    other = "b" if gaps["a"] == (0.0, 0.0, 0.0) else "a"
+    assert gaps[other][1] < 0 < gaps[other][2] or abs(gaps[other][0]) < 1e-3

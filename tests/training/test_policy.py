@@ -197,6 +197,10 @@ def test_gated_families_are_those_fitting_held_out_answers_as_well_as_plain_bkt(
     }
     assert gated_families(sims) == ["bkt", "new"]
     assert gated_families(sims, margin=0.03) == ["bkt", "pfa", "new"]
+    # Better than plain BKT but ruled out against the best family (the gate's rule too).
+    sims["pfa"].validation.update(heldout_loglik=-0.57, fit_gap_high=-0.004)
+    assert gated_families(sims) == ["bkt", "new"]
+    assert gated_families(sims, margin=0.005) == ["bkt", "pfa", "new"]
 
 
 def test_search_scores_every_family_and_says_whether_it_wins_in_all(feature_set, canonical_log):
