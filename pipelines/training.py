@@ -159,8 +159,9 @@ def training_pipeline(
         max_item_share: Largest share of the challenger's simulated decisions on one item.
         slice_margin: Largest loss in skills mastered of a slice of students (prior mastery)
             against the champion (the best baseline).
-        family_fit_margin: How much worse than a plain per-skill BKT (held-out log-likelihood
-            per answer) a fitted simulator family may predict students before it counts as unfit.
+        family_fit_margin: How much worse than a plain per-skill BKT, or than the best fitted
+            family (upper 95% bound of the paired held-out gap), in log-likelihood per answer, a
+            fitted simulator family may predict students before it counts as unfit.
         exclude_unfit_families: Leave unfit families out of the gate (reported, not gated).
             Off: the challenger must win in every fitted simulator family.
         deploy_target: kserve (InferenceService canary) or local (predictor smoke test).

@@ -58,8 +58,9 @@ def evaluate_policy(
         min_lift: Least lower bound of the paired improvement in skills mastered.
         max_item_share: Largest share of the challenger's decisions on one item.
         slice_margin: Largest loss of a slice of students against the reference.
-        family_fit_margin: How much worse than plain BKT (held-out log-likelihood per answer)
-            a fitted simulator family may predict students before its check warns it is unfit.
+        family_fit_margin: How much worse than plain BKT, or than the best fitted family
+            (upper 95% bound of the paired held-out gap), in log-likelihood per answer, a fitted
+            simulator family may predict students before it counts as unfit.
         exclude_unfit_families: Leave unfit families out of the gate (reported, not gated;
             the decision says so). Off: the challenger must win in every fitted family.
 
