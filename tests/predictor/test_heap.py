@@ -41,7 +41,9 @@ def test_model_freezes_at_load_and_after_its_first_pass_only(policy_dir, restore
         assert after_first >= at_load + 500
         more = [[n] for n in range(500)]
         m._score_pass([(body, "r-2")])
-        assert gc.get_freeze_count() == after_first  # later passes freeze nothing
+        # Later passes freeze nothing: the 500 new lists stay out of the permanent generation
+        # (frozen objects freed by reference counting since may lower the count a little).
+        assert after_first - 50 <= gc.get_freeze_count() <= after_first
         assert kept and more
     finally:
         m.stop()
