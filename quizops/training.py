@@ -178,19 +178,26 @@ def choose_family(simulators: dict[str, Any] | None) -> str:
 
 
 def _logged_decisions(
-    features: FeatureSet, limit: int = 20_000
+    features: FeatureSet, limit: int = 20_000, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Logged states, chosen bank rows and propensities (None when the logs carry none)."""
+    """Logged states, chosen bank rows and propensities of the logging policy.
+
+    Logged propensities are used when the logs carry them; otherwise (every real export) they
+    are estimated with the evaluation's behaviour model (:func:`_estimated_decisions`), so that
+    the search keeps the overlap the evaluation gate needs on any data. None when neither is
+    possible (too few decisions).
+    """
     from quizops.features import state_columns
 
     examples = features.examples
-    if "propensity" not in examples.columns:
-        return None
-    examples = examples[examples["propensity"].notna() & (examples["propensity"] > 0)]
+    if "propensity" in examples.columns:
+        examples = examples[examples["propensity"].notna() & (examples["propensity"] > 0)]
+    else:
+        examples = examples.iloc[:0]
     bank = set(features.items["item_id"].astype(str))
     examples = examples[examples["item_id"].astype(str).isin(bank)]
     if len(examples) < 100:
-        return None
+        return _estimated_decisions(features, limit, seed)
     columns = state_columns(features.tracer.n_skills)
     if len(examples) > limit:
         # A fixed subsample, the same for every setting, chosen by the decisions' content so
@@ -201,6 +208,58 @@ def _logged_decisions(
     index = {item: i for i, item in enumerate(features.items["item_id"].astype(str))}
     rows = np.array([index[i] for i in examples["item_id"].astype(str)], dtype=np.int64)
     return states, rows, examples["propensity"].to_numpy(dtype=float)
+
+
+def _estimated_decisions(
+    features: FeatureSet, limit: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Logged decisions with propensities estimated by the evaluation's behaviour model.
+
+    The model (:func:`quizops.evaluation.behaviour.fit_behaviour_model`, the one the gate
+    uses) is fitted on the decisions of the training students (the evaluation's held-out
+    students are already left out); the states are the tracer's beliefs before each decision.
+    At most ``limit`` decisions, whole students, chosen by a keyed hash of the pseudonym.
+    """
+    from quizops.evaluation.behaviour import fit_behaviour_model
+    from quizops.evaluation.decisions import build_decision_log, held_out_students
+
+    table = features.interactions
+    if table is None or table.empty or len(table) < 500:
+        return None
+    ids = table["student_id"].astype(str)
+    unique = ids.unique()
+    if len(table) > limit:  # whole students, about `limit` rows
+        keep_share = min(1.0, limit / len(table))
+        chosen = held_out_students(unique, keep_share, seed + 7919) if keep_share < 1 else None
+        if chosen is not None and chosen.any():
+            table = table[ids.isin(set(unique[chosen]))]
+    try:
+        log = build_decision_log(table, holdout_fraction=0.5, split_seed=seed)
+        frame = log.frame
+        student = frame["student"].to_numpy()
+        if len(frame) < 500 or len(np.unique(student)) < 8:
+            return None
+        behaviour, _ = fit_behaviour_model(
+            log.context, log.action, log.item_group, student, seed=seed
+        )
+    except (InputDataError, ValueError) as exc:
+        logger.warning("training: no overlap estimate without logged propensities (%s)", exc)
+        return None
+    propensity = behaviour.propensity(log.context, log.action)
+    states = features.tracer.trace_interactions(
+        frame["student_id"].astype(str).to_numpy(),
+        frame["item_id"].astype(str).to_numpy(),
+        frame["correct"].to_numpy(),
+    )
+    index = {item: i for i, item in enumerate(features.items["item_id"].astype(str))}
+    chosen_items = np.asarray(log.items, dtype=object)[log.action]
+    rows = np.array([index.get(str(i), -1) for i in chosen_items], dtype=np.int64)
+    known = rows >= 0
+    logger.info(
+        "training: overlap measured on %d logged decisions with estimated propensities",
+        int(known.sum()),
+    )
+    return states[known], rows[known], propensity[known]
 
 
 def effective_share(policy: QuizPolicy, states: np.ndarray, rows: np.ndarray,
@@ -287,7 +346,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             features.tracer, items, model, temperature, epsilon, max_choice=max_choice
         )
 
-    logged = _logged_decisions(features) if family == "bkt" else None
+    logged = _logged_decisions(features, seed=config.seed) if family == "bkt" else None
     scored: dict[Setting, dict[str, float]] = {}
     lifts: dict[Setting, dict[str, float]] = {}
     shares: dict[Setting, float] = {}
