@@ -226,15 +226,20 @@ def expected_calibration_error(
     Returns:
         Mean over bins, weighted by their size, of |mean predicted - observed frequency|.
     """
-    flat = probabilities.ravel()
-    hit = np.zeros_like(probabilities)
-    hit[np.arange(len(labels)), labels] = 1.0
-    which = np.minimum((flat * bins).astype(np.int64), bins - 1)
-    count = np.bincount(which, minlength=bins)
-    predicted = np.bincount(which, weights=flat, minlength=bins)
-    observed = np.bincount(which, weights=hit.ravel(), minlength=bins)
-    used = count > 0
-    return float(np.abs(predicted[used] - observed[used]).sum() / count.sum())
+    return calibration_error_of(reliability(probabilities, labels, bins))
+
+
+def calibration_error_of(table: tuple[tuple[float, float, int], ...]) -> float:
+    """Expected calibration error of a :func:`reliability` table.
+
+    Args:
+        table: ``(mean predicted, observed frequency, count)`` per non-empty bin.
+
+    Returns:
+        Mean over bins, weighted by their size, of |mean predicted - observed frequency|.
+    """
+    total = sum(count for _, _, count in table)
+    return float(sum(count * abs(p - o) for p, o, count in table) / max(total, 1))
 
 
 def fit_behaviour_model(
@@ -307,17 +312,18 @@ def fit_behaviour_model(
         best = minimize_scalar(loss, bounds=(-2.0, 2.0), method="bounded")
         model.temperature, after = float(np.exp(best.x)), float(best.fun)
     scaled = _tempered(raw, model.temperature)
+    table = reliability(scaled, held_labels)
     calibration = Calibration(
         temperature=model.temperature,
         log_loss_before=before,
         log_loss_after=after,
-        expected_calibration_error=expected_calibration_error(scaled, held_labels),
+        expected_calibration_error=calibration_error_of(table),
         decisions=int(calibrating.sum()),
         rounds=rounds,
         class_weight_balance=float(
             np.mean(1.0 / (n_classes * scaled[np.arange(len(held_labels)), held_labels]))
         ),
-        reliability=reliability(scaled, held_labels),
+        reliability=table,
     )
     logger.info(
         "behaviour model: %d classes, %d rounds, temperature %.3f, log loss %.4f -> %.4f, "
