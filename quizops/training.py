@@ -226,12 +226,11 @@ def _estimated_decisions(
     table = features.interactions
     if table is None or table.empty or len(table) < 500:
         return None
-    ids = table["student_id"].astype(str)
-    unique = ids.unique()
-    if len(table) > limit:  # whole students, about `limit` rows
-        keep_share = min(1.0, limit / len(table))
-        chosen = held_out_students(unique, keep_share, seed + 7919) if keep_share < 1 else None
-        if chosen is not None and chosen.any():
+    if len(table) > limit:  # whole students, about `limit` rows, by a keyed hash of the id
+        ids = table["student_id"].astype(str)
+        unique = ids.unique()
+        chosen = held_out_students(unique, limit / len(table), seed + 7919)
+        if chosen.any():
             table = table[ids.isin(set(unique[chosen]))]
     try:
         log = build_decision_log(table, holdout_fraction=0.5, split_seed=seed)
@@ -586,15 +585,15 @@ def without_held_out(features: FeatureSet, config: TrainingConfig) -> tuple[Feat
         )
         return frame.loc[~mask].reset_index(drop=True)
 
-    removed = 0
-    if features.interactions is not None and "student_id" in features.interactions.columns:
-        ids = features.interactions["student_id"].astype(str)
-        mask = held_out_students(ids.to_numpy(), config.holdout_fraction, config.split_seed)
-        removed = int(ids[mask].nunique())
+    def students(frame: pd.DataFrame | None) -> int:
+        if frame is None or "student_id" not in frame.columns:
+            return 0
+        return int(frame["student_id"].astype(str).nunique())
+
     kept = replace(
         features, examples=keep(features.examples), interactions=keep(features.interactions)
     )
-    return kept, removed
+    return kept, students(features.interactions) - students(kept.interactions)
 
 
 def run_training_stage(*, features_dir: str | os.PathLike[str],
