@@ -117,24 +117,30 @@ def test_ope_with_estimated_propensities_lands_inside_the_true_intervals(report)
             assert true[name].low <= estimated[name].estimate <= true[name].high, (target, name)
 
 
-def test_estimated_weights_of_the_logging_policy_average_one(report, log):
-    # IPS is unbiased only if the mean importance weight of the logging policy is 1; with
-    # estimated propensities that weight is true / estimated. Refit the behaviour model on the
-    # training students here and compute it against the table's true propensities.
+def _refit_propensities(log, train, rows):
+    """The evaluation's behaviour model refitted on ``train``: propensities of ``rows``."""
     from quizops.evaluation.behaviour import fit_behaviour_model
 
-    frame = log.frame
-    train = np.flatnonzero(~log.held_out)
-    rows = np.flatnonzero(log.held_out & frame["reward"].notna().to_numpy())
     with threadpool_limits(1):
         model, calibration = fit_behaviour_model(
             log.context[train],
             log.action[train],
             log.item_group,
-            frame["student"].to_numpy()[train],
+            log.frame["student"].to_numpy()[train],
             seed=0,
         )
-        estimated = model.propensity(log.context[rows], log.action[rows])
+        return model.propensity(log.context[rows], log.action[rows]), calibration
+
+
+def test_estimated_weights_of_the_logging_policy_average_one(report, log):
+    # IPS is unbiased only if the mean importance weight of the logging policy is 1; with
+    # estimated propensities that weight is true / estimated. Refit the behaviour model on the
+    # training students here and compute it against the table's true propensities.
+
+    frame = log.frame
+    train = np.flatnonzero(~log.held_out)
+    rows = np.flatnonzero(log.held_out & frame["reward"].notna().to_numpy())
+    estimated, calibration = _refit_propensities(log, train, rows)
     weight = frame["propensity"].to_numpy()[rows] / estimated
     # Before early stopping (100 fixed boosting rounds) this was 1.08 and IPS 14% too high.
     assert 0.97 < weight.mean() < 1.04
@@ -202,7 +208,6 @@ def test_held_out_rows_are_cut_to_whole_students_within_the_grid_budget(monkeypa
 def test_exact_propensities_where_logged_and_the_behaviour_model_elsewhere(sim_table, world):
     # Four students in ten keep their logged propensities (as if their answers came from
     # served decisions); the others' are gone (as in a real export).
-    from quizops.evaluation.behaviour import fit_behaviour_model
 
     ids = sim_table["student_id"].unique()
     keep = set(ids[held_out_students(ids, 0.4, seed=9)])
@@ -228,15 +233,7 @@ def test_exact_propensities_where_logged_and_the_behaviour_model_elsewhere(sim_t
     # where there is one and, elsewhere, the behaviour model fitted on the training decisions
     # without one.
     train = np.flatnonzero(~log.held_out & ~np.isfinite(frame["propensity"].to_numpy()))
-    with threadpool_limits(1):
-        model, _ = fit_behaviour_model(
-            log.context[train],
-            log.action[train],
-            log.item_group,
-            frame["student"].to_numpy()[train],
-            seed=0,
-        )
-        estimated = model.propensity(log.context[rows], log.action[rows])
+    estimated, _ = _refit_propensities(log, train, rows)
     propensity = np.where(exact, logged, estimated)
     reward = frame["reward"].to_numpy()[rows]
     expected = np.mean(reward / (len(log.items) * propensity))
