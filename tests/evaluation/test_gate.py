@@ -240,9 +240,9 @@ def test_slices_split_students_by_prior_mastery_and_skip_a_slice_of_everyone():
     assert _slices(np.zeros(10)) == {}
 
 
-def test_with_exclusion_off_every_fitted_family_is_gated_even_one_that_fits_worse(better):
-    # A family that predicts held-out answers worse than plain BKT, where the challenger loses.
-    unfit = FamilyEvidence(
+def _unfit_pfa():
+    """A family that predicts held-out answers worse than plain BKT, where the challenger loses."""
+    return FamilyEvidence(
         "pfa",
         "max information",
         Interval(-0.4, -0.45, -0.35),
@@ -251,6 +251,10 @@ def test_with_exclusion_off_every_fitted_family_is_gated_even_one_that_fits_wors
         heldout_loglik=-0.61,
         plain_bkt_loglik=-0.59,
     )
+
+
+def test_with_exclusion_off_every_fitted_family_is_gated_even_one_that_fits_worse(better):
+    unfit = _unfit_pfa()
     config = GateConfig(max_item_share=1.0, exclude_unfit_families=False)
     decision = decide(
         config, champion_version="", families=[evidence(better), unfit], ope=good_ope()
@@ -284,15 +288,7 @@ def test_with_exclusion_off_every_fitted_family_is_gated_even_one_that_fits_wors
 
 
 def test_excluding_unfit_families_is_explicit_and_said_in_the_decision(better):
-    unfit = FamilyEvidence(
-        "pfa",
-        "max information",
-        Interval(-0.4, -0.45, -0.35),
-        {"low_prior_mastery": Interval(-0.4, -0.5, -0.3)},
-        0.9,
-        heldout_loglik=-0.61,
-        plain_bkt_loglik=-0.59,
-    )
+    unfit = _unfit_pfa()
     config = GateConfig(max_item_share=1.0, exclude_unfit_families=True)
     decision = decide(
         config, champion_version="", families=[evidence(better), unfit], ope=good_ope()
