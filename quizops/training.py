@@ -233,7 +233,8 @@ def _estimated_decisions(
         if chosen.any():
             table = table[ids.isin(set(unique[chosen]))]
     try:
-        log = build_decision_log(table, holdout_fraction=0.5, split_seed=seed)
+        # Propensities only: the reward is not used, so the cheaper one-step reward is built.
+        log = build_decision_log(table, holdout_fraction=0.5, split_seed=seed, reward="next_answer")
         frame = log.frame
         student = frame["student"].to_numpy()
         if len(frame) < 500 or len(np.unique(student)) < 8:

@@ -3,9 +3,17 @@
 A decision is one first attempt of one student at one item (the item the logging policy chose).
 The context the behaviour and reward models see is what a tutor observes before the decision:
 for each item group (the item's first skill), the student's current run of correct answers and
-attempts so far, the position in the session and the previous answer. The reward of a decision is
-the learning gain after it: the student's next answer in the same group minus this answer (NaN
-when the student never returns to the group; such decisions give context, not reward).
+attempts so far, the position in the session and the previous answer.
+
+The reward of a decision (``reward="learning"``, the default) is its learning credit
+(:func:`quizops.features.credit.answer_credit`): the expected number of skills the answer
+taught, given everything the student answered afterwards, under a knowledge tracer fitted to the
+*training* students' rows only (its parameters are then fixed; held-out students are only
+smoothed, never fitted on). Summed over a session it is the expected number of skills learnt,
+the objective the policy is trained for; a policy is not paid for asking items a student gets
+wrong. NaN when the student never answers on the item's skills again (such decisions give
+context, not reward). ``reward="next_answer"`` keeps the older one-step gain (the student's
+next answer in the same group minus this answer), which favours hard items by construction.
 
 Students, not rows, are split into the training and held-out parts (by a keyed hash of the
 pseudonymous id), so that evaluation never sees a student the models were fitted on.
@@ -155,8 +163,31 @@ def context_features(
     ).astype(np.float64)
 
 
+#: Reward definitions :func:`build_decision_log` knows.
+REWARDS = ("learning", "next_answer")
+
+
+def _learning_reward(table: pd.DataFrame, frame: pd.DataFrame, held: np.ndarray) -> np.ndarray:
+    """Learning credit of each decision, from a tracer fitted on the training students' rows."""
+    from quizops.errors import ModelFitError
+    from quizops.features.credit import answer_credit
+    from quizops.features.fit import fit_tracer
+    from quizops.features.tracer import interaction_keys
+
+    train = table[~held]
+    try:
+        tracer = fit_tracer(train)
+    except (ModelFitError, InputDataError) as exc:
+        raise InputDataError(
+            f"evaluation: no learning reward: the knowledge tracer does not fit the training "
+            f"students' rows ({exc})"
+        ) from exc
+    credit = answer_credit(tracer, table)
+    return credit.reindex(interaction_keys(frame).to_numpy()).to_numpy(dtype=float)
+
+
 def build_decision_log(
-    table: pd.DataFrame, *, holdout_fraction: float, split_seed: int
+    table: pd.DataFrame, *, holdout_fraction: float, split_seed: int, reward: str = "learning"
 ) -> DecisionLog:
     """Turns a canonical table into decisions with contexts, rewards and a student split.
 
@@ -167,13 +198,17 @@ def build_decision_log(
         table: Canonical, de-identified interactions.
         holdout_fraction: Share of students held out, in (0, 1).
         split_seed: Seed of the student split.
+        reward: ``learning`` (learning credit) or ``next_answer`` (one-step gain).
 
     Returns:
         The decision log.
 
     Raises:
-        InputDataError: A required column is missing, or the table has no rows.
+        InputDataError: A required column is missing, the table has no rows, the reward is
+            unknown, or the tracer of the learning reward does not fit.
     """
+    if reward not in REWARDS:
+        raise InputDataError(f"evaluation: reward must be one of {list(REWARDS)}")
     missing = [c for c in _REQUIRED if c not in table.columns]
     if missing:
         raise InputDataError(f"evaluation: canonical table lacks column(s) {missing}")
@@ -211,11 +246,17 @@ def build_decision_log(
     frame["position"] = np.arange(len(frame)) - np.maximum.accumulate(
         np.where(first, np.arange(len(frame)), 0)
     )
-    next_same = frame.groupby(["student", "group"], sort=False)["correct"].shift(-1).to_numpy()
-    frame["reward"] = next_same - correct
     frame["held_out"] = held_out_students(
         frame["student_id"].to_numpy(), holdout_fraction, split_seed
     )
+    if reward == "learning":
+        held = held_out_students(
+            table["student_id"].astype(str).to_numpy(), holdout_fraction, split_seed
+        )
+        frame["reward"] = _learning_reward(table, frame, held)
+    else:
+        groups_of = frame.groupby(["student", "group"], sort=False)["correct"]
+        frame["reward"] = groups_of.shift(-1).to_numpy() - correct
     context = context_features(student, frame["group"].to_numpy(), correct, len(groups))
     logger.info(
         "decision log: %d decisions, %d students (%d held out), %d items, %d groups",

@@ -87,7 +87,7 @@ def figures(families: list[FamilyResult], offpolicy: OffPolicyReport | None,
             rows,
             title=f"Off-policy value on {offpolicy.students} held-out students (95% intervals, "
             f"{offpolicy.propensity_source} propensities)",
-            xlabel="reward per decision (next same-skill answer minus this one)",
+            xlabel="reward per decision (learning credit: expected skills the answer taught)",
         )
         diff = offpolicy.differences.get(CHALLENGER, {})
         out["ope_differences"] = svg.interval_chart(

@@ -48,9 +48,11 @@ class FeatureSet:
         examples: One row per logged interaction with a later attempt at the same skill:
             student_id, item_id, the knowledge state before it (``m_<k>`` columns), correct,
             the reward, ``belief_gain`` and the logging propensity (NaN when the log has none).
-            ``reward`` is the next same-skill answer minus this one (the off-policy evaluation
-            reward of the gate); ``belief_gain`` is the change of the tracer's expected number
-            of known skills from before this answer to before the student's next one.
+            ``reward`` is the next same-skill answer minus this one (a one-step gain kept for
+            legacy gain-model policies; the gate's off-policy reward is the learning credit of
+            :mod:`quizops.features.credit`); ``belief_gain`` is the change of the tracer's
+            expected number of known skills from before this answer to before the student's
+            next one.
         interactions: The de-identified interaction rows the tracer was fitted on (the
             :data:`INTERACTION_COLUMNS` present), for fitting simulators; None when not kept.
     """
