@@ -352,12 +352,15 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
     shares: dict[Setting, float] = {}
     overlap: dict[Setting, float] = {}
 
-    def evaluate(setting: Setting) -> None:
-        if setting in scored:
+    def evaluate(setting: Setting, families: list[str] | None = None) -> None:
+        """Simulates a setting in the gated families (or in ``families``, filling in)."""
+        if setting in scored and families is None:
             return
         policy = build(setting)
-        scored[setting], lifts[setting] = {}, {}
-        for name, world in judged.items():
+        scored.setdefault(setting, {})
+        lifts.setdefault(setting, {})
+        for name in gated if families is None else families:
+            world = judged[name]
             result = simulate(policy.as_chooser(), world, students=config.validation_students,
                               steps=config.horizon, seed=config.seed)  # fmt: skip
             scored[setting][name] = float(result.final_mastered.mean())
@@ -417,6 +420,9 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
                 evaluate((*setting[:3], *spread))
         best, wins_all = choose(list(scored))
         measure(best)
+        # Families the search need not win in (ruled out by the held-out answers) are
+        # simulated for the chosen setting only, for the metrics and the log.
+        evaluate(best, [f for f in judged if f not in gated])
     policy = build(best)
     unlock, cap, focus, temperature, epsilon, max_choice = best
     metrics: dict[str, float] = {

@@ -1,16 +1,18 @@
 """Student simulators fitted to logs (no propensities needed), each validated on held-out students.
 
-Two families:
+Three families:
 
 - ``bkt``: knowledge tracing as a world. Each student knows a skill or not (drawn from the
   fitted prior); an answer is right with the item's fitted guess or 1 - slip (mean over an item's
   tags); an item teaches each tagged skill with its fitted rate, times the fitted gate when the
   learned prerequisites are not all known.
+- ``ibkt``: the ``bkt`` world with a learning speed per student (a fitted mixture; see
+  :mod:`quizops.simulation.ibkt`).
 - ``pfa``: Performance Factors Analysis, a logistic learner: ``logit P(correct) = beta_item +
   sum over the item's skills of (gamma_s * successes_s + rho_s * failures_s)``. A skill counts
   as mastered when the model gives its median item at least :data:`PFA_MASTERY` probability.
 
-Both are fitted on 80% of the students (split by a seeded hash of the id) and scored on the
+All are fitted on 80% of the students (split by a seeded hash of the id) and scored on the
 other 20%: held-out log-likelihood per answer and AUC of next-answer prediction, beside a plain
 per-skill BKT (one guess, slip and learning rate per skill, no prerequisites).
 """
@@ -147,6 +149,11 @@ class FittedBKTWorld:
     def respond(self, students: np.ndarray, items: np.ndarray, u_answer: np.ndarray,
                 u_learn: np.ndarray) -> np.ndarray:  # fmt: skip
         """Answers and learning (see the module docstring); ``students`` updated in place."""
+        return self._respond(students, items, u_answer, u_learn, None)
+
+    def _respond(self, students: np.ndarray, items: np.ndarray, u_answer: np.ndarray,
+                 u_learn: np.ndarray, speed: np.ndarray | None) -> np.ndarray:  # fmt: skip
+        """:meth:`respond` with teaching rates times a per-student ``speed`` (None: 1)."""
         a = self.tracer.arrays
         n = len(items)
         rows = np.arange(n)
@@ -162,6 +169,8 @@ class FittedBKTWorld:
             s = safe[:, j]
             ready = ~np.any(a.requires[s] & ~before, axis=1)
             rate = a.teach[items, j] * np.where(ready, 1.0, a.gate[s])
+            if speed is not None:
+                rate = np.minimum(rate * speed, 1.0)
             learns = valid[:, j] & ~before[rows, s] & (u_learn[rows, s] < rate)
             students[rows[learns], s[learns]] = True
         return correct
@@ -422,8 +431,8 @@ def fit_gaps(
 
 
 def fit_simulators(interactions: pd.DataFrame, *,
-                   seed: int) -> dict[str, FittedBKTWorld | FittedPFAWorld]:  # fmt: skip
-    """Fits the ``bkt`` and ``pfa`` simulators to a canonical log and validates them.
+                   seed: int) -> dict[str, Any]:  # fmt: skip
+    """Fits the ``bkt``, ``ibkt`` and ``pfa`` simulators to a canonical log and validates them.
 
     Args:
         interactions: Canonical rows (student_id, item_id, skill_id, correct, timestamp, and
@@ -431,8 +440,9 @@ def fit_simulators(interactions: pd.DataFrame, *,
         seed: Seed of the held-out split.
 
     Returns:
-        ``{"bkt": world, "pfa": world}``; each world's ``validation`` holds ``heldout_loglik``
-        (mean per answer), ``heldout_auc``, ``plain_bkt_loglik`` and ``plain_bkt_auc``, and
+        ``{"bkt": world, "ibkt": world, "pfa": world}``; each world's ``validation`` holds
+        ``heldout_loglik`` (mean per answer), ``heldout_auc``, ``plain_bkt_loglik`` and
+        ``plain_bkt_auc`` (``ibkt`` also ``mean_speed``), and
         ``fit_gap`` / ``fit_gap_low`` / ``fit_gap_high``: its held-out log-likelihood per
         answer minus the best family's, with a 95% interval paired by student
         (:func:`fit_gaps`; 0 for the best family).
@@ -465,8 +475,22 @@ def fit_simulators(interactions: pd.DataFrame, *,
         "heldout_auc": _auc(y_pfa, p_pfa),
         **plain_figures,
     }
-    gaps = fit_gaps({"bkt": (y_bkt, p_bkt, s_bkt), "pfa": (y_pfa, p_pfa, s_pfa)}, seed=seed)
-    for world in (bkt, pfa):
+    from quizops.simulation.ibkt import fit_speed_world, mixture_predictions, speed_predictions
+
+    ibkt = fit_speed_world(tracer, train)
+    y_i, p_grid, s_i = speed_predictions(tracer, holdout)
+    p_i = mixture_predictions(y_i, p_grid, s_i, ibkt.weights)
+    ibkt.validation = {
+        "heldout_loglik": _loglik(y_i, p_i),
+        "heldout_auc": _auc(y_i, p_i),
+        "mean_speed": ibkt.mean_speed,
+        **plain_figures,
+    }
+    gaps = fit_gaps(
+        {"bkt": (y_bkt, p_bkt, s_bkt), "ibkt": (y_i, p_i, s_i), "pfa": (y_pfa, p_pfa, s_pfa)},
+        seed=seed,
+    )
+    for world in (bkt, ibkt, pfa):
         gap, low, high = gaps[world.name]
         world.validation.update(fit_gap=gap, fit_gap_low=low, fit_gap_high=high)
         logger.info(
@@ -481,4 +505,4 @@ def fit_simulators(interactions: pd.DataFrame, *,
             low,
             high,
         )
-    return {"bkt": bkt, "pfa": pfa}
+    return {"bkt": bkt, "ibkt": ibkt, "pfa": pfa}
