@@ -20,7 +20,11 @@ skill from the student's record and then any of its items uniformly or by a fixe
 project's simulator; its error on the simulator's logs, whose true propensities are known, is
 reported by :func:`propensity_error`.
 
-Every propensity is mixed with a small uniform share (``floor``) so no weight is infinite.
+Every propensity is mixed with a uniform share over items, fitted on the calibration students
+(at least ``floor``, so no weight is infinite): a tutor that sometimes picks any item (an
+epsilon-greedy rule, off-plan practice) gives rare choices a propensity a classifier of its
+main rule underestimates, and their weights would inflate unnormalised IPS (by about 9% for a
+target that favours the choices the simulator's tutor makes only when exploring).
 """
 
 from __future__ import annotations
@@ -174,6 +178,8 @@ class Calibration:
             classes are underestimated, which inflates unnormalised IPS.
         reliability: Per probability bin after scaling: mean predicted, observed frequency,
             count (see :func:`reliability`).
+        exploration_share: Uniform share over items mixed into every propensity, fitted on
+            the calibration students' items (at least the model's ``floor``).
     """
 
     temperature: float
@@ -184,6 +190,7 @@ class Calibration:
     rounds: int = 0
     class_weight_balance: float = float("nan")
     reliability: tuple[tuple[float, float, int], ...] = ()
+    exploration_share: float = float("nan")
 
 
 def reliability(
@@ -260,7 +267,7 @@ def fit_behaviour_model(
         item_group: Group code of each item (groups numbered by frequency).
         student: Student code of each decision (the calibration split is by student).
         seed: Seed of the calibration split and the classifier.
-        floor: Uniform share mixed into every propensity.
+        floor: Least uniform share mixed into every propensity (the share is fitted).
         calibration_fraction: Share of students used to fit the temperature.
 
     Returns:
@@ -312,6 +319,19 @@ def fit_behaviour_model(
         best = minimize_scalar(loss, bounds=(-2.0, 2.0), method="bounded")
         model.temperature, after = float(np.exp(best.x)), float(best.fun)
     scaled = _tempered(raw, model.temperature)
+    # Exploration share: a logging policy that sometimes picks any item uniformly (an
+    # epsilon-greedy tutor, off-plan practice) gives rare choices a propensity the classifier
+    # underestimates; the uniform share is fitted on the calibration students' items.
+    held_items = action[calibrating]
+    p_item = scaled[np.arange(len(held_labels)), held_labels] * within[held_items]
+
+    def item_loss(share: float) -> float:
+        return float(-np.mean(np.log((1.0 - share) * p_item + share / n_items)))
+
+    if rounds:  # a constant classifier: the item shares already are the propensities
+        best_share = minimize_scalar(item_loss, bounds=(floor, 0.5), method="bounded")
+        if float(best_share.fun) < item_loss(floor):
+            model.floor = float(best_share.x)
     table = reliability(scaled, held_labels)
     calibration = Calibration(
         temperature=model.temperature,
@@ -324,10 +344,11 @@ def fit_behaviour_model(
             np.mean(1.0 / (n_classes * scaled[np.arange(len(held_labels)), held_labels]))
         ),
         reliability=table,
+        exploration_share=model.floor,
     )
     logger.info(
         "behaviour model: %d classes, %d rounds, temperature %.3f, log loss %.4f -> %.4f, "
-        "ECE %.4f, class weight balance %.3f",
+        "ECE %.4f, class weight balance %.3f, exploration share %.4f",
         n_classes,
         rounds,
         calibration.temperature,
@@ -335,6 +356,7 @@ def fit_behaviour_model(
         calibration.log_loss_after,
         calibration.expected_calibration_error,
         calibration.class_weight_balance,
+        calibration.exploration_share,
     )
     return model, calibration
 

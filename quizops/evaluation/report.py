@@ -150,6 +150,7 @@ def metrics(decision: GateDecision, families: list[FamilyResult],
         out["behaviour_rounds"] = float(offpolicy.calibration.rounds)
         out["behaviour_class_weight_balance"] = offpolicy.calibration.class_weight_balance
         out["behaviour_temperature"] = offpolicy.calibration.temperature
+        out["behaviour_exploration_share"] = offpolicy.calibration.exploration_share
         out["behaviour_ece"] = offpolicy.calibration.expected_calibration_error
         for name, value in offpolicy.propensity_check.items():
             out[f"behaviour_vs_logged_{name}"] = value
@@ -385,6 +386,7 @@ def render_html(decision: GateDecision, families: list[FamilyResult],
                     ("calibration decisions", cal.decisions),
                     ("boosting rounds (early stopping by student)", cal.rounds),
                     ("class weight balance (1 = unbiased weights)", cal.class_weight_balance),
+                    ("exploration share (uniform over items, fitted)", cal.exploration_share),
                 ]
                 + [(f"vs logged: {k}", v) for k, v in offpolicy.propensity_check.items()],
                 ("figure", "value"),

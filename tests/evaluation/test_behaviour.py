@@ -48,3 +48,31 @@ def test_a_log_of_one_skill_needs_no_classifier():
     share = (np.bincount(action, minlength=5) + 0.5) / (400 + 2.5)
     assert model.propensity(context[:20], action[:20]) == pytest.approx(share[action[:20]])
     assert model.distribution(context[:3]).sum(axis=1) == pytest.approx(np.ones(3))
+
+
+def test_an_epsilon_greedy_tutor_is_modelled_and_its_exploration_needs_no_extra_share():
+    # A tutor that picks the skill its rule names (one of 4, from the context) with
+    # probability 0.8 and any of the 12 items uniformly otherwise: the classifier of the skill
+    # learns the exploration mass itself (P(rule's skill) = 0.85, each other 0.05), so the
+    # fitted uniform share stays at the floor's order and the propensities match the truth
+    # on and off the rule (the share corrects a classifier that underestimates rare choices;
+    # it must not distort one that does not).
+    from quizops.evaluation.behaviour import fit_behaviour_model
+
+    rng = np.random.default_rng(1)
+    n, epsilon = 12_000, 0.2
+    rule = rng.integers(0, 4, n)
+    context = np.column_stack([rule, rng.normal(size=n)]).astype(float)
+    item_group = np.repeat(np.arange(4), 3)
+    on_rule = rule * 3 + rng.integers(0, 3, n)
+    action = np.where(rng.random(n) < epsilon, rng.integers(0, 12, n), on_rule)
+    student = np.repeat(np.arange(n // 20), 20)
+    model, calibration = fit_behaviour_model(context, action, item_group, student, seed=0)
+    assert 1e-3 <= calibration.exploration_share < 0.03
+    off = np.flatnonzero(item_group[action] != rule)
+    assert np.median(model.propensity(context[off], action[off])) == pytest.approx(
+        epsilon / 12, rel=0.15
+    )
+    on = np.flatnonzero(item_group[action] == rule)
+    true_on = (1 - epsilon) / 3 + epsilon / 12
+    assert np.median(model.propensity(context[on], action[on])) == pytest.approx(true_on, rel=0.1)

@@ -109,20 +109,16 @@ def test_snips_of_the_logging_policy_equals_the_logged_mean_reward(report, log):
 
 def test_ope_with_estimated_propensities_lands_inside_the_true_intervals(report):
     # Every estimator, unnormalised IPS included, for the logging policy itself, for targets
-    # near (uniform) and far from it (last skills first), and for the learned policy. One known
-    # exception: unnormalised (and clipped) IPS of the far target, whose weights sit on choices
-    # the logging policy rarely makes, where the estimated propensities run low: it lands just
-    # above the true interval (0.0360 vs 0.0327 [0.0293, 0.0359] under the learning reward);
-    # it must stay within 15% of the true estimate, and its self-normalised form (SNIPS), DR
-    # and switch-DR (what the gate uses) land inside.
+    # near (uniform) and far from it (last skills first), and for the learned policy.
     for target in ("logging", "uniform", "last_skill_first", "learned"):
         true = report.results[target].intervals
         estimated = report.estimated_propensity_results[target].intervals
         for name in ("dm", "ips", "snips", "clipped_ips", "dr", "switch_dr"):
-            if target == "last_skill_first" and name in ("ips", "clipped_ips"):
-                assert estimated[name].estimate == pytest.approx(true[name].estimate, rel=0.15)
-                continue
             assert true[name].low <= estimated[name].estimate <= true[name].high, (target, name)
+    # The simulator's tutor explores (uniform over items 30% of the time); the fitted share
+    # corrects what the skill classifier underestimates in rare states (without it the far
+    # target's unnormalised IPS came out 0.0360 against 0.0327 [0.0293, 0.0359]).
+    assert report.calibration.exploration_share > 1e-3
 
 
 def _refit_propensities(log, train, rows):
