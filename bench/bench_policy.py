@@ -71,7 +71,7 @@ def policy_rows(quick: bool = False) -> list[dict]:
     from quizops.policy import TrainingConfig
     from quizops.simulation.baselines import OracleChooser, baseline_choosers, best_mastery_chooser
     from quizops.simulation.fitted import fit_simulators
-    from quizops.training import train_policy
+    from quizops.training import gated_families, train_policy
 
     students = 300 if quick else 2000
     rows: list[dict] = []
@@ -131,8 +131,10 @@ def policy_rows(quick: bool = False) -> list[dict]:
                     + f" (search: wins in every gated family = {wins:.0f})",
                 }
             )
+        gated = gated_families(simulators)
         for name, world in simulators.items():
             v = world.validation
+            judged = "gated" if name in gated else "not gated: ruled out by the held-out answers"
             rows.append(
                 {
                     "benchmark": f"{course} / simulator {name} held-out fit",
@@ -140,7 +142,9 @@ def policy_rows(quick: bool = False) -> list[dict]:
                     "unit": "log-likelihood per answer",
                     "target": "above plain BKT",
                     "anchor": f"AUC {v['heldout_auc']:.3f}; plain per-skill BKT "
-                    f"{v['plain_bkt_loglik']:.4f} / AUC {v['plain_bkt_auc']:.3f}",
+                    f"{v['plain_bkt_loglik']:.4f} / AUC {v['plain_bkt_auc']:.3f}; gap to the "
+                    f"best family {v['fit_gap']:+.4f} [{v['fit_gap_low']:+.4f}, "
+                    f"{v['fit_gap_high']:+.4f}]; {judged}",
                 }
             )
     return rows

@@ -254,6 +254,7 @@ def training_pipeline(
                 epsilon=epsilon,
                 seed=seed,
                 holdout_fraction=holdout_fraction,
+                min_effective_sample=min_effective_sample,
                 span=resolved_span,
                 kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             ),

@@ -183,10 +183,19 @@ class TrainingConfig:
         validation_students: Simulated students per candidate setting and simulator.
         horizon: Questions per simulated session.
         seed: Seed of the search (simulated students, the fitted simulators' split).
-        min_effective_share: Overlap with the logging policy: when the logs carry propensities,
-            a setting whose importance weights on the logged decisions have an effective
-            sample below this share of the decisions is chosen only if none reaches it (the
-            evaluation gate needs enough overlap to evaluate the policy off-policy).
+        min_effective_share: Overlap with the logging policy: a setting whose importance
+            weights on the logged decisions (logged propensities, or the evaluation's
+            behaviour model's estimates) have an effective sample below this share of the
+            decisions is chosen only if none reaches it (the evaluation gate needs enough
+            overlap to evaluate the policy off-policy). 0 = derived from the gate's need:
+            ``overlap_safety * min_effective_sample`` over the number of decisions the
+            evaluation will hold out (the training decisions times ``holdout_fraction / (1 -
+            holdout_fraction)``), so small logs get a stricter share and large ones a looser.
+        min_effective_sample: The gate's least effective sample on the held-out decisions
+            (``GateConfig.min_effective_sample``).
+        overlap_safety: How many times the gate's minimum the derived share aims at (the
+            held-out students' effective share has come out 0.6 to 1.3 times the training
+            decisions' on the generated courses).
         max_item_share: Exposure limit: a setting whose simulated decisions give any one item
             more than this share is chosen only if no setting stays within it (the evaluation
             gate refuses a share above 0.25; 0.22 leaves room for other students).
@@ -222,7 +231,9 @@ class TrainingConfig:
     horizon: int = 20
     seed: int = 0
     max_item_share: float = 0.22
-    min_effective_share: float = 0.015
+    min_effective_share: float = 0.0
+    min_effective_sample: float = 30.0
+    overlap_safety: float = 3.0
     holdout_fraction: float = 0.2
     split_seed: int = 0
     family: str = "bkt"

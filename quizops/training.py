@@ -262,6 +262,33 @@ def _estimated_decisions(
     return states[known], rows[known], propensity[known]
 
 
+def required_effective_share(features: FeatureSet, config: TrainingConfig) -> float:
+    """The least effective share of the logged decisions a setting must keep (overlap).
+
+    ``config.min_effective_share`` when given; else ``overlap_safety * min_effective_sample``
+    over the decisions the evaluation will hold out, estimated from the training decisions
+    (the held-out students are already left out of ``features``): the gate needs an absolute
+    effective sample, so the share it implies depends on the size of the log.
+
+    Args:
+        features: The training feature set.
+        config: Training settings.
+
+    Returns:
+        A share in (0, 1].
+    """
+    if config.min_effective_share > 0:
+        return float(config.min_effective_share)
+    table = features.interactions
+    if table is None or table.empty:
+        decisions = float(len(features.examples))
+    else:
+        decisions = float(table.drop_duplicates(["student_id", "timestamp", "item_id"]).shape[0])
+    fraction = config.holdout_fraction
+    held_out = decisions * fraction / max(1.0 - fraction, 1e-9)
+    return float(min(1.0, config.overlap_safety * config.min_effective_sample / max(held_out, 1.0)))
+
+
 def effective_share(policy: QuizPolicy, states: np.ndarray, rows: np.ndarray,
                     propensity: np.ndarray) -> float:  # fmt: skip
     """Effective sample of the importance weights on logged decisions, as a share of them.
@@ -347,6 +374,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         )
 
     logged = _logged_decisions(features, seed=config.seed) if family == "bkt" else None
+    required_share = required_effective_share(features, config)
     scored: dict[Setting, dict[str, float]] = {}
     lifts: dict[Setting, dict[str, float]] = {}
     shares: dict[Setting, float] = {}
@@ -387,7 +415,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
 
         def overlaps(setting: Setting) -> bool:
             measure(setting)
-            return overlap.get(setting, 1.0) >= config.min_effective_share
+            return overlap.get(setting, 1.0) >= required_share
 
         def choose(pool: list[Setting]) -> tuple[Setting, bool]:
             # The first in order of preference within the exposure and overlap limits.
@@ -432,6 +460,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         "search_worst_mastered": float(min(v[primary] for v in scored.values())),
         "search_best_item_share": shares[best],
         "search_best_effective_share": overlap.get(best, float("nan")),
+        "search_required_effective_share": required_share,
         "search_wins_every_family": float(wins_all),
         "search_families_gated": float(len(gated)),
         "planning_family_pfa": float(family == "pfa"),

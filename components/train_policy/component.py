@@ -17,6 +17,7 @@ def train_policy(
     epsilon: float = 0.0,
     seed: int = 0,
     holdout_fraction: float = 0.2,
+    min_effective_sample: float = 30.0,
     span: str = "",
     kfp_run_id: str = "",
 ) -> None:
@@ -34,6 +35,9 @@ def train_policy(
         seed: Seed of the simulators' split and the policy search.
         holdout_fraction: Share of students the evaluation holds out for off-policy
             estimates; training leaves them out (the same split as evaluate_policy's).
+        min_effective_sample: The evaluation gate's least effective sample of the importance
+            weights on the held-out decisions: the policy search keeps three times that
+            (estimated from the training decisions) so that the gate can evaluate the policy.
         span: The data span trained on (a lineage tag of the registered version).
         kfp_run_id: The KFP run id, recorded as an MLflow tag ("" outside KFP).
     """
@@ -46,7 +50,11 @@ def train_policy(
         tracking_uri=tracking_uri,
         experiment=experiment,
         config=TrainingConfig(
-            temperature=temperature, epsilon=epsilon, seed=seed, holdout_fraction=holdout_fraction
+            temperature=temperature,
+            epsilon=epsilon,
+            seed=seed,
+            holdout_fraction=holdout_fraction,
+            min_effective_sample=min_effective_sample,
         ),
         kfp_run_id=kfp_run_id,
         span=span,

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -295,3 +297,22 @@ def test_without_logged_propensities_the_search_measures_overlap_with_estimated_
     weights = true / estimated  # the logging policy's importance weights: mean about 1
     assert 0.85 < weights.mean() < 1.15
     assert np.corrcoef(np.log(true), np.log(estimated))[0, 1] > 0.9  # measured 0.988
+
+
+def test_the_overlap_share_training_keeps_follows_the_gates_absolute_need(feature_set):
+    from quizops.training import required_effective_share
+
+    answers = feature_set.interactions.drop_duplicates(["student_id", "timestamp", "item_id"])
+    n = len(answers)
+    # The evaluation will hold out 20/80 as many decisions as training sees; the gate needs
+    # an effective sample of 30 there, and the search aims at three times that.
+    config = TrainingConfig(holdout_fraction=0.2)
+    assert required_effective_share(feature_set, config) == pytest.approx(90 / (n * 0.25))
+    # Half the log: twice the share; an explicit share is kept as given.
+    half = feature_set.interactions.loc[answers.index[: n // 2]]
+    smaller = dataclasses.replace(feature_set, interactions=half)
+    assert required_effective_share(smaller, config) == pytest.approx(
+        2 * required_effective_share(feature_set, config), rel=0.01
+    )
+    given = TrainingConfig(min_effective_share=0.015)
+    assert required_effective_share(feature_set, given) == 0.015
