@@ -242,7 +242,7 @@ def training_time(quick: bool = False) -> dict:
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     return {
-        "benchmark": f"training on {n:,} logged interactions (features, 2 simulators, search)",
+        "benchmark": f"training on {n:,} logged interactions (features, 3 simulators, search)",
         "measured": round(figures["seconds"], 1),
         "unit": "s",
         "target": "< 120 s",
