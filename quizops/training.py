@@ -487,7 +487,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
     for name, stick in yardsticks.items():
         logger.info(
             "  %s%s: %.3f skills mastered vs best baseline %s %.3f (oracle %.3f, random %.3f)",
-            name, "" if name in gated else " (not gated: fits worse than plain BKT)",
+            name, "" if name in gated else " (not gated: ruled out by the held-out answers)",
             scored[best][name], stick.best_name, stick.best_baseline, stick.oracle, stick.random,
         )  # fmt: skip
     if not wins_all:
