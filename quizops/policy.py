@@ -196,6 +196,14 @@ class TrainingConfig:
         overlap_safety: How many times the gate's minimum the derived share aims at (the
             held-out students' effective share has come out 0.6 to 1.3 times the training
             decisions' on the generated courses).
+        min_support: The gate's least support (share of the policy's probability on items the
+            logging policy gives at least a tenth of uniform; ``GateConfig.min_support``):
+            on logs without propensities, a setting whose support on the training decisions
+            (under the behaviour model) is below ``min_support + support_margin`` counts as
+            not overlapping, like one short of the effective share.
+        support_margin: Room between the training decisions' support and the gate's minimum,
+            for the difference between training and held-out students and between the two
+            behaviour models (training's is fitted on the training students alone).
         max_item_share: Exposure limit: a setting whose simulated decisions give any one item
             more than this share is chosen only if no setting stays within it (the evaluation
             gate refuses a share above 0.25; 0.22 leaves room for other students).
@@ -234,6 +242,8 @@ class TrainingConfig:
     min_effective_share: float = 0.0
     min_effective_sample: float = 30.0
     overlap_safety: float = 3.0
+    min_support: float = 0.9
+    support_margin: float = 0.03
     holdout_fraction: float = 0.2
     split_seed: int = 0
     family: str = "bkt"

@@ -179,8 +179,13 @@ def choose_family(simulators: dict[str, Any] | None) -> str:
 
 def _logged_decisions(
     features: FeatureSet, limit: int = 20_000, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Logged states, chosen bank rows and propensities of the logging policy.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """Logged states, chosen bank rows, propensities and support of the logging policy.
+
+    The support is a boolean matrix [decisions, bank items]: the items the logging policy gave
+    at least a tenth of uniform probability (the gate's rule), known only where the
+    propensities are estimated (None with logged propensities, which come without the rest of
+    the logging distribution).
 
     Logged propensities are used when the logs carry them; otherwise (every real export) they
     are estimated with the evaluation's behaviour model (:func:`_estimated_decisions`), so that
@@ -207,12 +212,12 @@ def _logged_decisions(
     states = examples[columns].to_numpy()
     index = {item: i for i, item in enumerate(features.items["item_id"].astype(str))}
     rows = np.array([index[i] for i in examples["item_id"].astype(str)], dtype=np.int64)
-    return states, rows, examples["propensity"].to_numpy(dtype=float)
+    return states, rows, examples["propensity"].to_numpy(dtype=float), None
 
 
 def _estimated_decisions(
     features: FeatureSet, limit: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Logged decisions with propensities estimated by the evaluation's behaviour model.
 
     The model (:func:`quizops.evaluation.behaviour.fit_behaviour_model`, the one the gate
@@ -246,6 +251,17 @@ def _estimated_decisions(
         logger.warning("training: no overlap estimate without logged propensities (%s)", exc)
         return None
     propensity = behaviour.propensity(log.context, log.action)
+    # Which bank items the logging policy supports in each decision (the gate's rule: at
+    # least a tenth of uniform over the logged items).
+    bank_ids = features.items["item_id"].astype(str).to_numpy()
+    log_index = {item: i for i, item in enumerate(np.asarray(log.items, dtype=str))}
+    column = np.array([log_index.get(item, -1) for item in bank_ids], dtype=np.int64)
+    logging_dist = behaviour.distribution(log.context)
+    supported = np.where(
+        column[None, :] >= 0,
+        logging_dist[:, np.maximum(column, 0)] >= 0.1 / len(log.items),
+        False,
+    )
     states = features.tracer.trace_interactions(
         frame["student_id"].astype(str).to_numpy(),
         frame["item_id"].astype(str).to_numpy(),
@@ -259,7 +275,7 @@ def _estimated_decisions(
         "training: overlap measured on %d logged decisions with estimated propensities",
         int(known.sum()),
     )
-    return states[known], rows[known], propensity[known]
+    return states[known], rows[known], propensity[known], supported[known]
 
 
 def required_effective_share(features: FeatureSet, config: TrainingConfig) -> float:
@@ -287,6 +303,22 @@ def required_effective_share(features: FeatureSet, config: TrainingConfig) -> fl
     fraction = config.holdout_fraction
     held_out = decisions * fraction / max(1.0 - fraction, 1e-9)
     return float(min(1.0, config.overlap_safety * config.min_effective_sample / max(held_out, 1.0)))
+
+
+def policy_support(policy: QuizPolicy, states: np.ndarray, supported: np.ndarray) -> float:
+    """Mean share of the policy's probability on items the logging policy supports.
+
+    Args:
+        policy: The target policy.
+        states: Logged states.
+        supported: Boolean matrix [decisions, bank items] (see :func:`_logged_decisions`).
+
+    Returns:
+        The support (the gate's ``min_support`` figure).
+    """
+    bank = np.arange(len(policy.items))
+    target = policy.probabilities(states, bank)
+    return float((target * supported).sum(axis=1).mean())
 
 
 def effective_share(policy: QuizPolicy, states: np.ndarray, rows: np.ndarray,
@@ -375,10 +407,12 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
 
     logged = _logged_decisions(features, seed=config.seed) if family == "bkt" else None
     required_share = required_effective_share(features, config)
+    required_support = config.min_support + config.support_margin
     scored: dict[Setting, dict[str, float]] = {}
     lifts: dict[Setting, dict[str, float]] = {}
     shares: dict[Setting, float] = {}
     overlap: dict[Setting, float] = {}
+    support: dict[Setting, float] = {}
 
     def evaluate(setting: Setting, families: list[str] | None = None) -> None:
         """Simulates a setting in the gated families (or in ``families``, filling in)."""
@@ -401,7 +435,11 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
     def measure(setting: Setting) -> None:
         """Overlap with the logging policy (computed when first needed: it is the costly part)."""
         if setting not in overlap and logged is not None:
-            overlap[setting] = effective_share(build(setting), *logged)
+            policy = build(setting)
+            states, rows, propensity, supported = logged
+            overlap[setting] = effective_share(policy, states, rows, propensity)
+            if supported is not None:
+                support[setting] = policy_support(policy, states, supported)
 
     with threadpool_limits(1):
         yardsticks = {f: family_yardstick(features.tracer, w, config) for f, w in judged.items()}
@@ -415,7 +453,8 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
 
         def overlaps(setting: Setting) -> bool:
             measure(setting)
-            return overlap.get(setting, 1.0) >= required_share
+            enough = overlap.get(setting, 1.0) >= required_share
+            return enough and support.get(setting, 1.0) >= required_support
 
         def choose(pool: list[Setting]) -> tuple[Setting, bool]:
             # The first in order of preference within the exposure and overlap limits.
@@ -461,6 +500,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         "search_best_item_share": shares[best],
         "search_best_effective_share": overlap.get(best, float("nan")),
         "search_required_effective_share": required_share,
+        "search_best_support": support.get(best, float("nan")),
         "search_wins_every_family": float(wins_all),
         "search_families_gated": float(len(gated)),
         "planning_family_pfa": float(family == "pfa"),

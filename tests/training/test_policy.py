@@ -288,7 +288,10 @@ def test_without_logged_propensities_the_search_measures_overlap_with_estimated_
     assert "propensity" not in features.examples.columns or (
         features.examples["propensity"].isna().all()
     )
-    states, rows, estimated = _logged_decisions(features, limit=50_000, seed=0)
+    states, rows, estimated, supported = _logged_decisions(features, limit=50_000, seed=0)
+    # The items the logging policy chose are (almost always) items it supports.
+    assert supported.shape == (len(rows), len(features.items))
+    assert supported[np.arange(len(rows)), rows].mean() > 0.95
     truth = build_decision_log(canonical_log, holdout_fraction=0.5, split_seed=0).frame
     true = truth["propensity"].to_numpy(dtype=float)
     assert len(estimated) == len(true) == len(rows) == len(states)
