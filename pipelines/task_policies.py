@@ -56,7 +56,9 @@ POLICIES: dict[str, TaskPolicy] = {
     # Reads the raw zone (network), writes only its outputs.
     "pii-scan": TaskPolicy(True, 2, "1", "2", "4Gi", "8Gi", 60 * 60),
     # TFDV; writes the statistics store under its own span (a re-run writes the same bytes).
-    "data-validation": TaskPolicy(True, 2, "2", "4", "8Gi", "16Gi", 2 * 60 * 60),
+    # Its skew check reads the predictor's decision logs, a moving source no fingerprint
+    # covers, so never cached (a cached skew verdict would go stale as late decisions land).
+    "data-validation": TaskPolicy(False, 2, "2", "4", "8Gi", "16Gi", 2 * 60 * 60),
     # Reads the span's decision logs (a moving source: late uploads and spills land later, and
     # no fingerprint covers them), so never cached; writes only its outputs, so retried.
     "feature-engineering": TaskPolicy(False, 2, "1", "2", "4Gi", "8Gi", 60 * 60),

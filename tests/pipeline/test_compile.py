@@ -89,8 +89,10 @@ def test_ingest_is_cached_on_the_sources_identity_and_the_fingerprint_never():
     assert scheduled["runtimeValue"]["constant"] == "{{$.pipeline_job_schedule_time_utc}}"
     assert tasks["ingest"]["cachingOptions"] == {"enableCache": True}
     assert tasks["fingerprint"]["cachingOptions"] == {}  # KFP's "never cache"
-    # Feature engineering reads the decision logs, which no fingerprint covers: never cached.
+    # Feature engineering and data validation (its skew check) read the decision logs, which
+    # no fingerprint covers: never cached.
     assert tasks["feature-engineering"].get("cachingOptions", {}) == {}
+    assert tasks["data-validation"].get("cachingOptions", {}) == {}
     assert tasks["feature-engineering"]["retryPolicy"]["maxRetryCount"] == 2
 
 
