@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -365,6 +366,24 @@ def apply_served_propensities(
     return ServedAttachment(interactions=frame, counts=counts)
 
 
+def _previous_day_tail(decisions_uri: str, span: str, max_delay_ms: int) -> pd.DataFrame:
+    """Decisions of the day before ``span`` close enough to its start to be answered in it.
+
+    A decision served at 23:59:58 is answered (if at all) in the next day's span; its log is
+    the previous day's. Empty when ``span`` is not a ``YYYY-MM-DD`` day.
+    """
+    try:
+        day = datetime.strptime(span, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return pd.DataFrame()
+    previous = (day - timedelta(days=1)).strftime("%Y-%m-%d")
+    frame = read_decisions(decisions_uri, previous)
+    if frame.empty:
+        return frame
+    start_ms = int(day.timestamp() * 1000)
+    return frame[frame["time_ms"] >= start_ms - max_delay_ms].reset_index(drop=True)
+
+
 def attach_served_decisions(
     interactions: pd.DataFrame,
     decisions_uri: str,
@@ -381,7 +400,8 @@ def attach_served_decisions(
     Args:
         interactions: The canonical, de-identified table (pseudonymous ``student_id``).
         decisions_uri: The predictor's decision folder or gs:// prefix ("" skips).
-        span: UTC day whose logs are read (``""``: every log).
+        span: UTC day whose logs are read (``""``: every log), with the previous day's
+            decisions made within ``max_delay_ms`` of its start (answered after midnight).
         max_delay_ms: Longest wait between a decision and its answer.
 
     Returns:
@@ -401,6 +421,10 @@ def attach_served_decisions(
         )
     else:
         decisions = read_decisions(decisions_uri, span)
+        earlier = _previous_day_tail(decisions_uri, span, max_delay_ms)
+        if not earlier.empty:
+            decisions = pd.concat([earlier, decisions], ignore_index=True)
+            decisions = decisions.sort_values("time_ms", kind="stable").reset_index(drop=True)
         if decisions.empty:
             reason = f"no decision records under the decisions URI for span {span or '(all)'}"
     if reason or decisions is None:

@@ -162,3 +162,41 @@ def test_clock_time_rule():
     assert is_clock_time(pd.Series([_ms(0), _ms(5)]))
     assert not is_clock_time(pd.Series([3, 4, 999_999_999]))  # order ids, epoch seconds
     assert not is_clock_time(pd.Series([], dtype="int64"))
+
+
+def test_a_decision_served_before_midnight_and_answered_after_joins_the_next_span(tmp_path):
+    # Decisions of 2026-11-23 go to that day's file. The one served 10 s before midnight is
+    # answered 5 s after it, in the 2026-11-24 span; the one served at noon cannot be answered
+    # within the hour and is not read into the next span's counts.
+    log = DecisionLog(tmp_path, KEY, variant="champion", item_bank=BANK)
+    midnight = datetime(2026, 11, 24, tzinfo=UTC)
+
+    def decide(student, when, item, propensity, request_id):
+        return log.record(
+            request_id=request_id, instance=0, student_id=student, history_length=0,
+            candidates=None, state=[0.3], item_id=item, propensity=propensity,
+            policy_version="7", protocol="v1", now=when,
+        )  # fmt: skip
+
+    log.write([
+        decide("erin", midnight - timedelta(seconds=10), "p4", 0.4, "late"),
+        decide("frank", midnight - timedelta(hours=12), "p1", 0.7, "noon"),
+    ])  # fmt: skip
+    assert sorted(p.name for p in tmp_path.glob("*.jsonl")) == ["decisions-2026-11-23.jsonl"]
+    table = pd.DataFrame(
+        {
+            "student_id": pseudonymize_values(pd.Series(["erin", "frank"]), KEY),
+            "interaction_id": ["j1", "j2"],
+            "item_id": ["p4", "p1"],
+            "skill_id": ["s1", "s1"],
+            "correct": [1, 0],
+            "timestamp": [
+                int((midnight + timedelta(seconds=s)).timestamp() * 1000) for s in (5, 9)
+            ],
+            "propensity": [np.nan, np.nan],
+        }
+    )
+    result = attach_served_decisions(table, str(tmp_path), SPAN)
+    assert result.skipped == ""
+    np.testing.assert_allclose(result.interactions["propensity"].to_numpy(float), [0.4, np.nan])
+    assert result.counts["decisions"] == 1 and result.counts["followed"] == 1
