@@ -1,0 +1,183 @@
+"""A fourth generality check: issue 8's hold-out description taken literally, and where regret goes.
+
+The world is knowledge tracing itself (so every fitted family can describe it): 8 skills with a
+prerequisite graph that gates learning hard (a twentieth of the rate while a prerequisite is
+unknown), 10 items per skill of which two fifths only assess, the rest teaching at 0.10-0.35,
+and students who learn at lognormal speeds (sd 0.5; the ``ibkt`` world with known weights). The
+logs are random items, 40 answers per student, no propensities.
+
+``python -m bench.course_d`` trains the served policy as the pipeline does (held-out students
+left out, simulators fitted, settings searched), teaches 2,000 new students of the true world,
+and then asks where the distance to the oracle comes from: the best of a grid of planning
+settings with the fitted tracer, with the true parameters, and with the true parameters but one
+fitted part swapped in (item teaching rates, guess and slip, gates, prerequisites).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import sys
+
+import numpy as np
+import pandas as pd
+
+PREREQUISITES: list[list[int]] = [[], [0], [0], [1], [1, 2], [2], [3, 4], [5]]
+#: Planning settings tried for the ceilings (unlock, mastery cap, focus).
+GRID = list(itertools.product((1.0, 3.0), (0.9, 0.99, 0.999), (0.0, 0.3, 2.0)))
+
+
+def make_course_d(seed: int = 42) -> tuple[object, object]:
+    """Draws the course.
+
+    Args:
+        seed: Seed of the item parameters.
+
+    Returns:
+        ``(true tracer, world)``.
+    """
+    from quizops.features.bkt import BKTParams
+    from quizops.features.tracer import KnowledgeTracer
+    from quizops.simulation.ibkt import SPEED_GRID, FittedSpeedBKTWorld
+
+    rng = np.random.default_rng(seed)
+    skills = [f"k{k}" for k in range(len(PREREQUISITES))]
+    tags: dict[str, list[list[float]]] = {}
+    item_skill: dict[str, int] = {}
+    for k in range(len(skills)):
+        for j in range(10):
+            item = f"q{k}{j}"
+            teach = 0.0 if rng.random() < 0.4 else float(rng.uniform(0.1, 0.35))
+            tags[item] = [[k, float(rng.uniform(0.1, 0.25)), float(rng.uniform(0.05, 0.15)), teach]]
+            item_skill[item] = k
+    tracer = KnowledgeTracer(
+        skill_ids=skills,
+        params=[BKTParams(0.15, 0.2, 0.2, 0.1) for _ in skills],
+        item_skill=item_skill,
+        item_tags=tags,
+        prerequisites=[list(p) for p in PREREQUISITES],
+        gate=[0.05] * len(skills),
+    )
+    weights = np.exp(-0.5 * (np.log(SPEED_GRID) / 0.5) ** 2)
+    world = FittedSpeedBKTWorld(tracer, speeds=SPEED_GRID.copy(), weights=weights / weights.sum())
+    return tracer, world
+
+
+def simulate_course_d_logs(world: object, students: int = 1250, steps: int = 40,
+                           seed: int = 42) -> pd.DataFrame:  # fmt: skip
+    """Random-item logs in canonical form (no propensities).
+
+    Args:
+        world: The course's world.
+        students: Students.
+        steps: Answers per student.
+        seed: Seed of students, items and answers.
+
+    Returns:
+        Canonical rows (student_id, item_id, skill_id, correct, timestamp).
+    """
+    rng = np.random.default_rng(seed)
+    state = world.new_students(students, rng)
+    skill_ids = world.tracer.skill_ids
+    primary = world.tracer.arrays.skill[:, 0]
+    frames = []
+    for t in range(steps):
+        items = rng.integers(0, len(world.item_ids), students)
+        correct = world.respond(state, items, rng.random(students),
+                                rng.random((students, world.n_skills)))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "student_id": [f"s{s:05d}" for s in range(students)],
+                    "item_id": np.asarray(world.item_ids, dtype=object)[items],
+                    "skill_id": np.asarray(skill_ids, dtype=object)[primary[items]],
+                    "correct": correct,
+                    "timestamp": t,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _ceiling(tracer: object, items: pd.DataFrame, world: object, students: int) -> float:
+    """Skills mastered by the best planning setting of :data:`GRID` planned with ``tracer``."""
+    from quizops.policy import PlanningModel, QuizPolicy
+    from quizops.simulation.rollouts import simulate
+
+    best = 0.0
+    for unlock, cap, focus in GRID:
+        policy = QuizPolicy(tracer, items, PlanningModel(unlock, cap, 0.2, focus), 0.02, 0.02)
+        result = simulate(policy.as_chooser(), world, students=students, steps=20, seed=3)
+        best = max(best, float(result.final_mastered.mean()))
+    return best
+
+
+def _swap(true: object, fitted: object, part: str) -> object:
+    """The true tracer with one part taken from the fitted one (deep copies: no aliasing)."""
+    from quizops.features.tracer import KnowledgeTracer
+
+    data = copy.deepcopy(true.to_dict())
+    other = copy.deepcopy(fitted.to_dict())
+    if part == "prerequisites":
+        data["prerequisites"], data["gate"] = other["prerequisites"], other["gate"]
+    elif part == "gates":
+        data["gate"] = other["gate"]
+    else:
+        for item, tags in data["item_tags"].items():
+            for tag, theirs in zip(tags, other["item_tags"].get(item, tags), strict=False):
+                if part == "teaching rates":
+                    tag[3] = theirs[3]
+                else:  # guess and slip
+                    tag[1], tag[2] = theirs[1], theirs[2]
+    return KnowledgeTracer.from_dict(data)
+
+
+def main(argv: list[str]) -> int:
+    """Runs the check and prints its rows."""
+    from threadpoolctl import threadpool_limits
+
+    from quizops.features import engineer_features
+    from quizops.policy import TrainingConfig
+    from quizops.simulation.baselines import OracleChooser, baseline_choosers
+    from quizops.simulation.fitted import fit_simulators
+    from quizops.simulation.rollouts import simulate
+    from quizops.training import train_policy, without_held_out
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=42, help="seed of the course")
+    parser.add_argument("--log-seed", type=int, default=1, help="seed of the logged students")
+    parser.add_argument("--students", type=int, default=2000)
+    args = parser.parse_args(argv)
+    true, world = make_course_d(args.seed)
+    log = simulate_course_d_logs(world, seed=args.log_seed)
+    config = TrainingConfig()
+    features, _ = without_held_out(engineer_features(log), config)
+    with threadpool_limits(1):
+        policy = train_policy(features, config, fit_simulators(features.interactions, seed=0))
+        choosers = [*baseline_choosers(true), OracleChooser(), policy.as_chooser()]
+        results = {
+            c.name: simulate(c, world, students=args.students, steps=20, seed=3).mastered_interval()
+            for c in choosers
+        }
+        oracle, random = results["oracle"][0], results["random"][0]
+        for name, (mean, low, high) in results.items():
+            regret = (oracle - mean) / (oracle - random)
+            print(f"course D true world / {name}: {mean:.2f} [{low:.2f}, {high:.2f}]; "
+                  f"regret {regret:.3f}")  # fmt: skip
+        items = features.items.reset_index(drop=True)
+        fitted = features.tracer
+        ceilings = {"fitted tracer": _ceiling(fitted, items, world, 600),
+                    "true parameters": _ceiling(true, items, world, 600)}  # fmt: skip
+        for part in ("teaching rates", "guess and slip", "gates", "prerequisites"):
+            ceilings[f"true, fitted {part}"] = _ceiling(
+                _swap(true, fitted, part), items, world, 600
+            )
+    for name, value in ceilings.items():
+        print(f"course D best planning setting, {name}: {value:.2f} skills mastered "
+              f"(regret {(oracle - value) / (oracle - random):.3f})")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
