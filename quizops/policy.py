@@ -241,7 +241,7 @@ class TrainingConfig:
     max_item_share: float = 0.22
     min_effective_share: float = 0.0
     min_effective_sample: float = 30.0
-    overlap_safety: float = 3.0
+    overlap_safety: float = 2.0
     min_support: float = 0.9
     support_margin: float = 0.03
     holdout_fraction: float = 0.2

@@ -36,7 +36,7 @@ def train_policy(
         holdout_fraction: Share of students the evaluation holds out for off-policy
             estimates; training leaves them out (the same split as evaluate_policy's).
         min_effective_sample: The evaluation gate's least effective sample of the importance
-            weights on the held-out decisions: the policy search keeps three times that
+            weights on the held-out decisions: the policy search keeps twice that
             (estimated from the training decisions) so that the gate can evaluate the policy.
         span: The data span trained on (a lineage tag of the registered version).
         kfp_run_id: The KFP run id, recorded as an MLflow tag ("" outside KFP).
