@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quizops.errors import InputDataError
+from quizops.errors import InputDataError, ModelFitError
 from quizops.features.fit import fit_tracer, sort_log
 from quizops.features.tracer import ANSWER_KEY, KnowledgeTracer, first_rows_of_answers
 
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 PFA_MASTERY = 0.9
 #: Share of students held out for validation.
 HOLDOUT_SHARE = 0.2
+#: Splits tried before a fit that is not identifiable on any of them fails.
+SPLIT_ATTEMPTS = 3
 
 
 def _interactions(df: pd.DataFrame) -> pd.DataFrame:
@@ -447,12 +449,31 @@ def fit_simulators(interactions: pd.DataFrame, *,
         answer minus the best family's, with a 95% interval paired by student
         (:func:`fit_gaps`; 0 for the best family).
 
+        A split that leaves a skill unidentifiable on its training part (a small log: the
+        part has fewer answers than the whole, which the feature stage fitted) is redrawn,
+        at most :data:`SPLIT_ATTEMPTS` times with seeds ``seed``, ``seed + 1``, ...; the
+        seed used is ``split_seed`` in every world's ``validation``. The training and the
+        evaluation stage call this with the same seed and so get the same split.
+
     Raises:
         InputDataError: The log is empty or too small to split.
-        ModelFitError: A fit is not finite or identifiable.
+        ModelFitError: A fit is not finite or identifiable on every split tried.
     """
     if interactions.empty:
         raise InputDataError("simulator fit: the interaction table is empty")
+    for attempt in range(SPLIT_ATTEMPTS - 1):
+        try:
+            return _fit_on_split(interactions, seed + attempt)
+        except ModelFitError as exc:
+            logger.warning(
+                "simulator fit: split %d leaves a skill unidentifiable (%s); redrawing the "
+                "split with seed %d", seed + attempt, exc, seed + attempt + 1,
+            )  # fmt: skip
+    return _fit_on_split(interactions, seed + SPLIT_ATTEMPTS - 1)
+
+
+def _fit_on_split(interactions: pd.DataFrame, seed: int) -> dict[str, Any]:
+    """:func:`fit_simulators` on the split of one seed."""
     train, holdout = split_students(interactions, seed)
     tracer = fit_tracer(train)
     plain = fit_tracer(train, learn_prerequisites=False, item_level=False)
@@ -492,7 +513,9 @@ def fit_simulators(interactions: pd.DataFrame, *,
     )
     for world in (bkt, ibkt, pfa):
         gap, low, high = gaps[world.name]
-        world.validation.update(fit_gap=gap, fit_gap_low=low, fit_gap_high=high)
+        world.validation.update(
+            fit_gap=gap, fit_gap_low=low, fit_gap_high=high, split_seed=float(seed)
+        )
         logger.info(
             "simulator %s: held-out loglik %.4f AUC %.3f (plain BKT %.4f / %.3f); "
             "gap to the best family %.4f [%.4f, %.4f]",
