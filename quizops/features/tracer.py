@@ -304,15 +304,17 @@ class KnowledgeTracer:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """Returns a JSON-ready form."""
+        """Returns a JSON-ready form (new containers: changing it leaves the tracer as it was)."""
         return {
-            "skill_ids": self.skill_ids,
+            "skill_ids": list(self.skill_ids),
             "params": [asdict(p) for p in self.params],
-            "item_skill": self.item_skill,
-            "item_tags": self.item_tags,
-            "prerequisites": self.prerequisites,
-            "gate": self.gate,
-            "skill_order": self.skill_order,
+            "item_skill": dict(self.item_skill),
+            "item_tags": {
+                item: [list(tag) for tag in tags] for item, tags in self.item_tags.items()
+            },
+            "prerequisites": [list(p) for p in self.prerequisites],
+            "gate": list(self.gate),
+            "skill_order": list(self.skill_order),
         }
 
     @classmethod

@@ -144,3 +144,17 @@ def test_offline_and_online_choices_have_equal_distributions(multi_skill_tracer,
     item, propensity = policy.choose(histories[students[0]], None, np.random.default_rng(1))
     row = policy.item_rows([item])[0]
     assert propensity == pytest.approx(policy.probabilities(online_states[:1], bank)[0, row])
+
+
+def test_the_dict_form_is_a_copy_so_editing_it_leaves_the_tracer_unchanged(multi_skill_tracer):
+    before = multi_skill_tracer.state_after([("i0", 1), ("i4", 0)])
+    data = multi_skill_tracer.to_dict()
+    for tags in data["item_tags"].values():
+        for tag in tags:
+            tag[3] = 0.9  # every item teaches a lot
+    data["gate"][1] = 1.0
+    data["prerequisites"][3].clear()
+    again = multi_skill_tracer.state_after([("i0", 1), ("i4", 0)])
+    np.testing.assert_array_equal(before, again)
+    edited = type(multi_skill_tracer).from_dict(data).state_after([("i0", 1), ("i4", 0)])
+    assert not np.allclose(edited, before)
