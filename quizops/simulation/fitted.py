@@ -83,9 +83,22 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p)) if 0 < y.mean() < 1 else float("nan")
 
 
+def answer_logliks(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Log-likelihood of each answer (0/1) under P(correct), clipped away from 0 and 1.
+
+    Args:
+        y: Answers (any leading shape broadcasting with ``p``).
+        p: P(correct).
+
+    Returns:
+        ``log p`` where right, ``log (1 - p)`` where wrong.
+    """
+    q = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.where(np.asarray(y) > 0, np.log(q), np.log(1 - q))
+
+
 def _loglik(y: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return float(np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return float(np.mean(answer_logliks(y, p)))
 
 
 def tracer_predictions(tracer: KnowledgeTracer, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -408,8 +421,7 @@ def fit_gaps(
     """
     frames = {}
     for name, (y, p, students) in predictions.items():
-        q = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-        ll = np.where(np.asarray(y) > 0, np.log(q), np.log(1 - q))
+        ll = answer_logliks(y, p)
         frames[name] = (
             pd.DataFrame({"s": students, "ll": ll}).groupby("s")["ll"].agg(["sum", "count"])
         )

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from quizops.features.tracer import KnowledgeTracer
-from quizops.simulation.fitted import FittedBKTWorld, _tracer_predictions
+from quizops.simulation.fitted import FittedBKTWorld, _tracer_predictions, answer_logliks
 
 logger = logging.getLogger(__name__)
 
@@ -72,11 +72,6 @@ def speed_predictions(tracer: KnowledgeTracer,
     return y, np.array(preds), students
 
 
-def _log_terms(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    q = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.where(y > 0, np.log(q), np.log(1 - q))
-
-
 def fit_speed_weights(y: np.ndarray, p: np.ndarray, students: np.ndarray) -> np.ndarray:
     """Mixture weights over :data:`SPEED_GRID` by EM on whole-sequence likelihoods.
 
@@ -89,7 +84,7 @@ def fit_speed_weights(y: np.ndarray, p: np.ndarray, students: np.ndarray) -> np.
         Weights (sum 1).
     """
     codes, unique = pd.factorize(pd.Series(students))
-    terms = _log_terms(y, p)
+    terms = answer_logliks(y, p)
     loglik = np.stack([np.bincount(codes, t, len(unique)) for t in terms])  # [speeds, students]
     weights = np.full(len(SPEED_GRID), 1.0 / len(SPEED_GRID))
     for _ in range(EM_ITERATIONS):
@@ -116,7 +111,7 @@ def mixture_predictions(y: np.ndarray, p: np.ndarray, students: np.ndarray,
     """
     if len(y) == 0:
         return np.zeros(0)
-    terms = _log_terms(y, p)
+    terms = answer_logliks(y, p)
     codes = pd.factorize(pd.Series(students))[0]
     start = np.r_[True, codes[1:] != codes[:-1]]
     first = np.maximum.accumulate(np.where(start, np.arange(len(codes)), 0))
