@@ -30,6 +30,7 @@ import pandas as pd
 
 from quizops.errors import InputDataError
 from quizops.features import FeatureSet, feature_spec, load_features
+from quizops.features.tracer import first_rows_of_answers
 from quizops.policy import PlanningModel, QuizPolicy, TrainingConfig
 
 logger = logging.getLogger(__name__)
@@ -227,6 +228,7 @@ def _estimated_decisions(
     """
     from quizops.evaluation.behaviour import fit_behaviour_model
     from quizops.evaluation.decisions import build_decision_log, held_out_students
+    from quizops.evaluation.offpolicy import SUPPORT_SHARE_OF_UNIFORM
 
     table = features.interactions
     if table is None or table.empty or len(table) < 500:
@@ -251,15 +253,14 @@ def _estimated_decisions(
         logger.warning("training: no overlap estimate without logged propensities (%s)", exc)
         return None
     propensity = behaviour.propensity(log.context, log.action)
-    # Which bank items the logging policy supports in each decision (the gate's rule: at
-    # least a tenth of uniform over the logged items).
-    bank_ids = features.items["item_id"].astype(str).to_numpy()
-    log_index = {item: i for i, item in enumerate(np.asarray(log.items, dtype=str))}
-    column = np.array([log_index.get(item, -1) for item in bank_ids], dtype=np.int64)
+    # Which bank items the logging policy supports in each decision (the gate's rule).
+    bank = pd.Index(features.items["item_id"].astype(str))
+    log_items = pd.Index(np.asarray(log.items, dtype=str))
+    column = log_items.get_indexer(bank)  # each bank item's column in the log (-1: absent)
     logging_dist = behaviour.distribution(log.context)
     supported = np.where(
         column[None, :] >= 0,
-        logging_dist[:, np.maximum(column, 0)] >= 0.1 / len(log.items),
+        logging_dist[:, np.maximum(column, 0)] >= SUPPORT_SHARE_OF_UNIFORM / len(log.items),
         False,
     )
     states = features.tracer.trace_interactions(
@@ -267,9 +268,7 @@ def _estimated_decisions(
         frame["item_id"].astype(str).to_numpy(),
         frame["correct"].to_numpy(),
     )
-    index = {item: i for i, item in enumerate(features.items["item_id"].astype(str))}
-    chosen_items = np.asarray(log.items, dtype=object)[log.action]
-    rows = np.array([index.get(str(i), -1) for i in chosen_items], dtype=np.int64)
+    rows = bank.get_indexer(log_items[log.action])  # each decision's item in the bank
     known = rows >= 0
     logger.info(
         "training: overlap measured on %d logged decisions with estimated propensities",
@@ -299,45 +298,36 @@ def required_effective_share(features: FeatureSet, config: TrainingConfig) -> fl
     if table is None or table.empty:
         decisions = float(len(features.examples))
     else:
-        decisions = float(table.drop_duplicates(["student_id", "timestamp", "item_id"]).shape[0])
+        decisions = float(first_rows_of_answers(table).sum())
     fraction = config.holdout_fraction
     held_out = decisions * fraction / max(1.0 - fraction, 1e-9)
     return float(min(1.0, config.overlap_safety * config.min_effective_sample / max(held_out, 1.0)))
 
 
-def policy_support(policy: QuizPolicy, states: np.ndarray, supported: np.ndarray) -> float:
-    """Mean share of the policy's probability on items the logging policy supports.
-
-    Args:
-        policy: The target policy.
-        states: Logged states.
-        supported: Boolean matrix [decisions, bank items] (see :func:`_logged_decisions`).
-
-    Returns:
-        The support (the gate's ``min_support`` figure).
-    """
-    bank = np.arange(len(policy.items))
-    target = policy.probabilities(states, bank)
-    return float((target * supported).sum(axis=1).mean())
-
-
-def effective_share(policy: QuizPolicy, states: np.ndarray, rows: np.ndarray,
-                    propensity: np.ndarray) -> float:  # fmt: skip
-    """Effective sample of the importance weights on logged decisions, as a share of them.
+def overlap_with_logs(policy: QuizPolicy, states: np.ndarray, rows: np.ndarray,
+                      propensity: np.ndarray,
+                      supported: np.ndarray | None) -> tuple[float, float]:  # fmt: skip
+    """Effective share and support of a policy on logged decisions (one pass of the policy).
 
     Args:
         policy: The target policy.
         states: Logged states.
         rows: Bank rows of the logged choices.
         propensity: Logging propensities of those choices.
+        supported: Boolean matrix [decisions, bank items] (see :func:`_logged_decisions`), or
+            None when unknown.
 
     Returns:
-        ``(sum w)^2 / sum w^2 / n`` with ``w = pi(choice | state) / propensity``.
+        ``(effective share, support)``: ``(sum w)^2 / sum w^2 / n`` with ``w = pi(choice |
+        state) / propensity``, and the mean share of the policy's probability on supported
+        items (the gate's ``min_support`` figure; NaN without ``supported``).
     """
-    bank = np.arange(len(policy.items))
-    target = policy.probabilities(states, bank)[np.arange(len(rows)), rows]
-    weights = target / propensity
-    return float(weights.sum() ** 2 / max((weights**2).sum(), 1e-300) / len(weights))
+    target = policy.probabilities(states, np.arange(len(policy.items)))
+    weights = target[np.arange(len(rows)), rows] / propensity
+    share = float(weights.sum() ** 2 / max((weights**2).sum(), 1e-300) / len(weights))
+    if supported is None:
+        return share, float("nan")
+    return share, float((target * supported).sum(axis=1).mean())
 
 
 def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
@@ -435,11 +425,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
     def measure(setting: Setting) -> None:
         """Overlap with the logging policy (computed when first needed: it is the costly part)."""
         if setting not in overlap and logged is not None:
-            policy = build(setting)
-            states, rows, propensity, supported = logged
-            overlap[setting] = effective_share(policy, states, rows, propensity)
-            if supported is not None:
-                support[setting] = policy_support(policy, states, supported)
+            overlap[setting], support[setting] = overlap_with_logs(build(setting), *logged)
 
     with threadpool_limits(1):
         yardsticks = {f: family_yardstick(features.tracer, w, config) for f, w in judged.items()}
@@ -454,7 +440,8 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         def overlaps(setting: Setting) -> bool:
             measure(setting)
             enough = overlap.get(setting, 1.0) >= required_share
-            return enough and support.get(setting, 1.0) >= required_support
+            support_known = support.get(setting, float("nan"))
+            return enough and (np.isnan(support_known) or support_known >= required_support)
 
         def choose(pool: list[Setting]) -> tuple[Setting, bool]:
             # The first in order of preference within the exposure and overlap limits.

@@ -250,9 +250,8 @@ def build_decision_log(
         frame["student_id"].to_numpy(), holdout_fraction, split_seed
     )
     if reward == "learning":
-        held = held_out_students(
-            table["student_id"].astype(str).to_numpy(), holdout_fraction, split_seed
-        )
+        held_ids = frame.loc[frame["held_out"], "student_id"].unique()
+        held = table["student_id"].astype(str).isin(held_ids).to_numpy()
         frame["reward"] = _learning_reward(table, frame, held)
     else:
         groups_of = frame.groupby(["student", "group"], sort=False)["correct"]

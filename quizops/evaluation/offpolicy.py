@@ -40,6 +40,10 @@ logger = logging.getLogger(__name__)
 TargetDistribution = Callable[[list[list[tuple[str, int]]], list[str]], np.ndarray]
 
 _CHUNK = 2000
+#: An item counts as supported by the logging policy when its probability is at least this
+#: share of uniform over the logged items (the gate's ``min_support`` figure; training's
+#: search checks the same rule).
+SUPPORT_SHARE_OF_UNIFORM = 0.1
 #: Largest (decisions x items) grid OPE holds at once; beyond it, whole held-out students are
 #: taken in a fixed order until the grid is full (memory and time stay bounded on big logs).
 MAX_GRID_CELLS = 40_000_000
@@ -311,7 +315,10 @@ def evaluate_off_policy(
                 bandit(estimated), clip=clip, counts=counts, level=level
             )
         overlaps[name] = overlap(
-            target_p / propensity, dist, logging_dist, support_floor=0.1 / len(log.items)
+            target_p / propensity,
+            dist,
+            logging_dist,
+            support_floor=SUPPORT_SHARE_OF_UNIFORM / len(log.items),
         )
     differences: dict[str, dict[str, Interval]] = {}
     for name, result in results.items():
