@@ -243,26 +243,54 @@ def simulate_course_c_logs(course: CourseC, n_interactions: int = 50_000,
         skill += done
         streak[done] = 0
         tried[done] = 0
+    return assistments_frame(items, correct, course.item_ids, course.item_skills,
+                             course.skill_ids, course.skill_names, rng)  # fmt: skip
+
+
+def assistments_frame(
+    items: np.ndarray,
+    correct: np.ndarray,
+    item_ids: list[str],
+    item_skills: list[tuple[int, ...]] | list[list[int]],
+    skill_ids: list[str],
+    skill_names: list[str],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Logged answers in the ASSISTments 2009 layout (one row per answer and tagged skill).
+
+    Args:
+        items: Item index answered, matrix [steps, students].
+        correct: 0/1 answers, same shape.
+        item_ids: Item ids by index.
+        item_skills: Skill indices tagged on each item.
+        skill_ids: Skill ids by index.
+        skill_names: Skill names by index.
+        rng: Random generator of the user ids and the columns quizops does not read.
+
+    Returns:
+        The frame (a two-skill answer is two rows sharing ``order_id``), no ``propensity``.
+    """
+    steps_per_student, n_students = items.shape
     users = rng.choice(np.arange(700_000, 799_999), size=n_students, replace=False)
     records = []
     order_id = 80_000_000
     for step in range(steps_per_student):
         for s in rng.permutation(n_students):
             i = int(items[step, s])
-            for k in course.item_skills[i]:
+            for k in item_skills[i]:
                 records.append((order_id, int(users[s]), i, k, int(correct[step, s]), step))
             order_id += 1
     raw = pd.DataFrame(records, columns=["order_id", "user", "item", "skill", "correct", "step"])
     total = len(raw)
-    ids = np.array(course.skill_ids)
-    names = np.array(course.skill_names)
+    ids = np.array(skill_ids)
+    names = np.array(skill_names)
     return pd.DataFrame(
         {
             "order_id": raw["order_id"],
             "assignment_id": 40_000 + raw["skill"],
             "user_id": raw["user"].astype(str),
             "assistment_id": 90_000 + raw["item"],
-            "problem_id": np.array(course.item_ids)[raw["item"]],
+            "problem_id": np.array(item_ids)[raw["item"]],
             "original": 1,
             "correct": raw["correct"],
             "attempt_count": np.where(raw["correct"] == 1, 1, 1 + rng.integers(1, 4, total)),

@@ -6,6 +6,11 @@ unknown), 10 items per skill of which two fifths only assess, the rest teaching 
 and students who learn at lognormal speeds (sd 0.5; the ``ibkt`` world with known weights). The
 logs are random items, 40 answers per student, no propensities.
 
+``python -m bench.course_d --out logs.csv`` writes the logs as an ASSISTments 2009 CSV (skill ids
+4101-4108 with ASSISTments skill names, problem ids ``q<skill><item>``) for
+``make run DATA=logs.csv FORMAT=assistments``; ``python -m bench.served_policy --course d`` then
+judges the champion that run registered in the true world.
+
 ``python -m bench.course_d`` trains the served policy as the pipeline does (held-out students
 left out, simulators fitted, settings searched), teaches 2,000 new students of the true world,
 and then asks where the distance to the oracle comes from: the best of a grid of planning
@@ -19,11 +24,24 @@ import argparse
 import copy
 import itertools
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 PREREQUISITES: list[list[int]] = [[], [0], [0], [1], [1, 2], [2], [3, 4], [5]]
+#: Skill names written in the exported logs (ASSISTments 2009 skill names: real skill names
+#: such as "Pythagorean Theorem" must pass the PII gate).
+SKILL_NAMES = [
+    "Addition and Subtraction Integers",
+    "Multiplication and Division Integers",
+    "Order of Operations All",
+    "Equation Solving Two or Fewer Steps",
+    "Proportion",
+    "Area Rectangle",
+    "Pythagorean Theorem",
+    "Surface Area Rectangular Prism",
+]
 #: Planning settings tried for the ceilings (unlock, mastery cap, focus).
 GRID = list(itertools.product((1.0, 3.0), (0.9, 0.99, 0.999), (0.0, 0.3, 2.0)))
 
@@ -100,6 +118,36 @@ def simulate_course_d_logs(world: object, students: int = 1250, steps: int = 40,
     return pd.concat(frames, ignore_index=True)
 
 
+def write_course_d_csv(world: object, path: Path, students: int = 1250, seed: int = 42) -> Path:
+    """Writes random-item logs of course D in the ASSISTments 2009 layout (no propensities).
+
+    Args:
+        world: The course's world.
+        path: Destination CSV.
+        students: Students (40 answers each).
+        seed: Seed of the logged students.
+
+    Returns:
+        The path written.
+    """
+    from bench.course_c import assistments_frame
+
+    log = simulate_course_d_logs(world, students=students, seed=seed)
+    steps = int(log["timestamp"].max()) + 1
+    index = {item: i for i, item in enumerate(world.item_ids)}
+    items = log["item_id"].map(index).to_numpy().reshape(steps, students)
+    correct = log["correct"].to_numpy().reshape(steps, students)
+    primary = world.tracer.arrays.skill[:, 0]
+    frame = assistments_frame(
+        items, correct, list(world.item_ids), [[int(k)] for k in primary],
+        [str(4101 + k) for k in range(len(SKILL_NAMES))], SKILL_NAMES,
+        np.random.default_rng(seed + 1),
+    )  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
 def _ceiling(tracer: object, items: pd.DataFrame, world: object, students: int) -> float:
     """Skills mastered by the best planning setting of :data:`GRID` planned with ``tracer``."""
     from quizops.policy import PlanningModel, QuizPolicy
@@ -148,8 +196,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=42, help="seed of the course")
     parser.add_argument("--log-seed", type=int, default=1, help="seed of the logged students")
     parser.add_argument("--students", type=int, default=2000)
+    parser.add_argument("--out", type=Path, help="write the logs as an ASSISTments CSV and stop")
     args = parser.parse_args(argv)
     true, world = make_course_d(args.seed)
+    if args.out is not None:
+        print(f"{write_course_d_csv(world, args.out, seed=args.log_seed)}: course D logs")
+        return 0
     log = simulate_course_d_logs(world, seed=args.log_seed)
     config = TrainingConfig()
     features, _ = without_held_out(engineer_features(log), config)

@@ -1,7 +1,8 @@
 """The policy a local pipeline run served, judged in the true world of the third course.
 
 After ``make run DATA=<course C logs>.csv FORMAT=assistments`` (logs from
-``python -m bench.course_c``) with ``QUIZOPS_HOME`` set, this loads the registered champion of
+``python -m bench.course_c``; or course D's, from ``python -m bench.course_d --out``, with
+``--course d``) with ``QUIZOPS_HOME`` set, this loads the registered champion of
 that home (``QuizPolicy.load`` on the registry's copy, what ``make serve`` serves) and lets it,
 every baseline built from its own tracer and the world's oracle teach the same fresh students
 of course C's true world 20 questions (common random numbers)::
@@ -21,8 +22,17 @@ from pathlib import Path
 STEPS = 20
 
 
-def served_rows(home: Path, students: int = 2000) -> list[dict]:
-    """Skills mastered by the home's champion and the baselines in course C's true world."""
+def served_rows(home: Path, students: int = 2000, course: str = "c") -> list[dict]:
+    """Skills mastered by the home's champion and the baselines in a course's true world.
+
+    Args:
+        home: The local home of the pipeline run.
+        students: New students taught.
+        course: ``c`` (``bench.course_c``) or ``d`` (``bench.course_d``, default course seed).
+
+    Returns:
+        One row per chooser.
+    """
     import mlflow
     from threadpoolctl import threadpool_limits
 
@@ -41,7 +51,12 @@ def served_rows(home: Path, students: int = 2000) -> list[dict]:
         raise SystemExit(f"{home}: no champion registered (the run did not bless a policy)")
     with tempfile.TemporaryDirectory() as folder:
         policy = QuizPolicy.load(download_policy(version, folder))
-    world = make_course_c()
+    if course == "d":
+        from bench.course_d import make_course_d
+
+        world = make_course_d()[1]
+    else:
+        world = make_course_c()
     with threadpool_limits(1):
         choosers = [
             *baseline_choosers(policy.tracer, horizon=STEPS),
@@ -63,7 +78,7 @@ def served_rows(home: Path, students: int = 2000) -> list[dict]:
         regret = (oracle - mean) / (oracle - random)
         rows.append(
             {
-                "benchmark": f"course C true world / {name}",
+                "benchmark": f"course {course.upper()} true world / {name}",
                 "measured": round(mean, 3),
                 "unit": f"skills mastered after {STEPS} (n={students})",
                 "target": "",
@@ -78,8 +93,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", required=True, type=Path)
     parser.add_argument("--students", type=int, default=2000)
+    parser.add_argument("--course", choices=("c", "d"), default="c", help="the logs' course")
     args = parser.parse_args(argv)
-    for row in served_rows(args.home, args.students):
+    for row in served_rows(args.home, args.students, args.course):
         print(f"{row['benchmark']}: {row['measured']} {row['unit']} | {row['anchor']}")
     return 0
 

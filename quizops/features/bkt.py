@@ -208,23 +208,26 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
         opp = (1.0 - gamma1)[at]
         mult = multiplier[at]
         t_tags = tags[at]
+        if ready is not None:
+            # Whether the prerequisites were known at an opportunity is latent (``ready`` is
+            # its prior probability): its posterior given whether the skill was learnt there
+            # weighs the opportunity's exposure to teaching, and the gate is the learning of
+            # the opportunities whose prerequisites were unknown per unit of teaching.
+            r = ready_m[at]
+            t_now = teach[t_tags]
+            w_learnt = r / np.maximum(r + (1.0 - r) * gate, _EPS)
+            not_learnt = r * (1.0 - t_now)
+            w_not = not_learnt / np.maximum(not_learnt + (1.0 - r) * (1.0 - gate * t_now), _EPS)
+            w_ready = (learn_t * w_learnt + (opp - learn_t) * w_not) / np.maximum(opp, _EPS)
+            mult = w_ready + gate * (1.0 - w_ready)
         pooled_teach = learn_t.sum() / max((opp * mult).sum(), _EPS)
         num_t = np.bincount(t_tags, learn_t, n_tags) + m * pooled_teach
         den_t = np.bincount(t_tags, opp * mult, n_tags) + m
         teach = np.clip(num_t / den_t, _EPS, 1.0 - _EPS)
         if ready is not None:
-            # Learning per unit of teaching where prerequisites are surely known vs surely not
-            # (soft weights would mix the two and pull the gate towards 1).
-            r = ready_m[at]
-            expected = opp * teach[t_tags]
-            hi, lo = r > 0.8, r < 0.2
-            if expected[hi].sum() > 5.0 and expected[lo].sum() > 5.0:
-                k_ready = learn_t[hi].sum() / expected[hi].sum()
-                k_unready = learn_t[lo].sum() / expected[lo].sum()
-            else:
-                k_ready = (learn_t * r).sum() / max((expected * r).sum(), _EPS)
-                k_unready = (learn_t * (1 - r)).sum() / max((expected * (1 - r)).sum(), _EPS)
-            gate = float(np.clip(k_unready / max(k_ready, _EPS), 0.0, 1.0))
+            unready_learning = (learn_t * (1.0 - w_learnt)).sum()
+            unready_exposure = (opp * teach[t_tags] * (1.0 - w_ready)).sum()
+            gate = float(np.clip(unready_learning / max(unready_exposure, _EPS), 0.0, 1.0))
         p_init = float(np.clip(gamma1[:, 0].mean(), _EPS, 1.0 - _EPS))
         if loglik - previous < tol * n_obs:
             break

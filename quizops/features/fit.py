@@ -3,35 +3,49 @@
 1. Tag-level BKT per skill by EM (:func:`~quizops.features.bkt.fit_bkt_em`); every skill an
    item is tagged with gets the answer as an observation (one row per skill in the canonical
    table, one update per tag in the tracer).
-2. Prerequisites: for each ordered pair of skills (a, b), the expected learning rate of b
-   (E-step transitions over opportunities while b is unknown) when a is known (P > 0.8) is
-   compared with the rate when a is unknown (P < 0.2), P being the smoothed posterior at the
-   student's last earlier answer on a (:func:`smoothed_beliefs`). A rate at least
-   :data:`PREREQUISITE_RATIO` times lower without a marks a as a prerequisite of b; edges are
-   added strongest first, skipping any that would close a cycle; then an edge implied by a
-   longer path (a -> c -> b) is dropped (transitive reduction).
-3. Skills with prerequisites are refitted with readiness (the product of the prerequisites'
-   beliefs before each answer) as a covariate of teaching, which also fits their gate.
+2. Prerequisites, by likelihood: for each skill b, prerequisites are added one at a time
+   (greedy forward selection, at most :data:`MAX_PREREQUISITES`), each time the skill a whose
+   readiness (or pair of skills: a join may gain little from either alone) most raises the
+   log-likelihood of b's answers under the gated model (teaching is
+   ``teach * (ready + gate * (1 - ready))``, ready the product of the prerequisites' beliefs;
+   :func:`~quizops.features.bkt.fit_bkt_em`), as long as the gain exceeds
+   :data:`PREREQUISITE_PRICE` per added skill. A prerequisite's belief before a row is its
+   smoothed probability of being known then (:func:`smoothed_beliefs`). The search runs on at
+   most :data:`STRUCTURE_STUDENTS` students. Edges are then added strongest gain first,
+   skipping any that would close a cycle, and an edge implied by a longer path (a -> c -> b)
+   is dropped (transitive reduction). A likelihood score tells a fork (a -> b, a -> c) from a
+   chain (a -> c -> b), which comparing learning rates pair by pair does not: knowing c
+   implies knowing a, so c looks like a prerequisite of b as well.
+3. Skills with prerequisites are refitted with readiness as a covariate of teaching, which also
+   fits their gate (whether the prerequisites were known at an answer is latent: EM weighs each
+   opportunity by its posterior).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from quizops.errors import InputDataError
+from quizops.errors import InputDataError, ModelFitError
 from quizops.features.bkt import BKTParams, EMFit, fit_bkt_em, pack_sequences
 from quizops.features.tracer import ANSWER_KEY, KnowledgeTracer
 
 logger = logging.getLogger(__name__)
 
-#: A skill is a prerequisite when learning without it is at most this share of learning with it.
-PREREQUISITE_RATIO = 0.65
-#: Least expected opportunities (while unknown) in each arm of the prerequisite comparison.
-PREREQUISITE_MIN_MASS = 50.0
+#: Least log-likelihood gain (nats) per added prerequisite: the AIC price of a parameter.
+#: A spurious prerequisite costs little (its fitted gate stays near 1), a missing one much
+#: (the policy teaches a skill its students cannot learn yet), so the price is AIC's, not BIC's.
+PREREQUISITE_PRICE = 1.0
+#: Most prerequisites selected for one skill.
+MAX_PREREQUISITES = 3
+#: Best single candidates whose pairs the prerequisite search also scores.
+PAIR_CANDIDATES = 5
+#: Students whose answers the prerequisite search scores (the final fit uses every student).
+STRUCTURE_STUDENTS = 4000
 
 
 def sort_log(df: pd.DataFrame) -> pd.DataFrame:
@@ -132,29 +146,64 @@ def smoothed_beliefs(df: pd.DataFrame, chains: dict[str, _SkillChain], fits: dic
                      skill_ids: list[str], filtered: np.ndarray) -> np.ndarray:  # fmt: skip
     """Best offline estimate that each skill is known before each row.
 
-    For skill a at a row: the smoothed probability (forward-backward, so later answers count)
-    that a was known at the student's last earlier answer on a; knowledge is not forgotten, so
-    it is still known. Where the student has not yet answered on a, the filtered belief.
+    A skill is learnt only at its own answers (after the answer), so before a row it is in the
+    state it has at the student's next answer on it (the row itself, if it is one): its smoothed probability of being known
+    there (forward-backward, so every answer of the student counts, earlier and later). After
+    the student's last answer on the skill, the smoothed probability after that answer's
+    transition. Where the student never answers on the skill, the filtered belief.
 
     Args:
         df: The sorted, deduplicated rows the chains were built from.
         chains: Per-skill chains.
-        fits: EM fits of the chains.
+        fits: EM fits of the chains (without readiness).
         skill_ids: Skill ids in index order.
         filtered: The tracer's filtered state before each row.
 
     Returns:
         Matrix [rows, skills].
     """
-    smoothed = np.full((len(df), len(skill_ids)), np.nan)
+    codes = pd.factorize(df["student_id"].astype(str))[0]
+    out = np.array(filtered, dtype=float, copy=True)
     for k, skill in enumerate(skill_ids):
         chain, fit = chains[skill], fits[skill]
-        smoothed[chain.rows, k] = 1.0 - fit.unknown[chain.where[:, 0], chain.where[:, 1]]
-    codes = pd.factorize(df["student_id"].astype(str))[0]
-    frame = pd.DataFrame(smoothed)
-    earlier = frame.groupby(codes).shift(1)
-    earlier = earlier.groupby(codes).ffill().to_numpy()
-    return np.where(np.isnan(earlier), filtered, earlier)
+        s_row, pos = chain.where[:, 0], chain.where[:, 1]
+        unknown = fit.unknown[s_row, pos]
+        has_next = np.zeros(chain.obs.shape, dtype=bool)
+        has_next[:, :-1] = chain.obs[:, 1:] >= 0
+        teach = fit.teach[chain.tags[s_row, pos]]
+        after = np.where(has_next[s_row, pos], fit.learned[s_row, pos], unknown * teach)
+        at_answer = np.full(len(df), np.nan)
+        at_answer[chain.rows] = 1.0 - unknown
+        after_answer = np.full(len(df), np.nan)
+        after_answer[chain.rows] = 1.0 - unknown + after
+        following = pd.Series(at_answer).groupby(codes).bfill()
+        preceding = pd.Series(after_answer).groupby(codes).shift(1).groupby(codes).ffill()
+        value = np.where(following.isna(), preceding.to_numpy(), following.to_numpy())
+        out[:, k] = np.where(np.isnan(value), out[:, k], value)
+    return out
+
+
+def _readiness(chain: _SkillChain, beliefs: np.ndarray, prerequisites: list[int]) -> np.ndarray:
+    """Product of the prerequisites' beliefs at each observation of a chain (1 at pads)."""
+    ready = np.ones(chain.obs.shape)
+    if prerequisites:
+        ready[chain.where[:, 0], chain.where[:, 1]] = np.prod(
+            beliefs[chain.rows][:, prerequisites], axis=1
+        )
+    return ready
+
+
+def _gated_loglik(chain: _SkillChain, fit: EMFit, ready: np.ndarray, students: int,
+                  skill: str) -> float:  # fmt: skip
+    """Log-likelihood of a chain's first ``students`` rows under the gated model (-inf: no fit)."""
+    try:
+        gated = fit_bkt_em(
+            chain.obs[:students], chain.tags[:students], len(chain.items),
+            ready=ready[:students], skill=skill, start=fit, tol=1e-4,
+        )  # fmt: skip
+    except ModelFitError:
+        return -np.inf
+    return gated.log_likelihood
 
 
 def estimate_prerequisites(
@@ -166,9 +215,10 @@ def estimate_prerequisites(
     """Estimates which skills each skill requires (see the module docstring).
 
     Args:
-        beliefs: Tracer state before each row of the sorted log, matrix [rows, skills].
+        beliefs: Smoothed belief that each skill is known before each row of the sorted log
+            (:func:`smoothed_beliefs`), matrix [rows, skills].
         chains: Per-skill observation chains.
-        fits: First-pass EM fits.
+        fits: First-pass EM fits (without readiness).
         skill_ids: Skill ids in index order.
 
     Returns:
@@ -177,31 +227,50 @@ def estimate_prerequisites(
     candidates = []
     for b, skill in enumerate(skill_ids):
         chain, fit = chains[skill], fits[skill]
-        s_row, pos = chain.where[:, 0], chain.where[:, 1]
-        learned = fit.learned[s_row, pos]
-        unknown = fit.unknown[s_row, pos]
-        has_next = np.zeros(chain.obs.shape, dtype=bool)
-        has_next[:, :-1] = chain.obs[:, 1:] >= 0
-        mask = has_next[s_row, pos]
-        learned, unknown = learned[mask], unknown[mask]
-        rows = chain.rows[mask]
-        for a in range(len(skill_ids)):
-            if a == b:
-                continue
-            r = beliefs[rows, a]
-            hi, lo = r > 0.8, r < 0.2
-            mass_hi, mass_lo = unknown[hi].sum(), unknown[lo].sum()
-            if mass_hi < PREREQUISITE_MIN_MASS or mass_lo < PREREQUISITE_MIN_MASS:
-                continue
-            rate_hi = learned[hi].sum() / mass_hi
-            rate_lo = learned[lo].sum() / mass_lo
-            if rate_hi <= 0:
-                continue
-            ratio = rate_lo / rate_hi
-            if ratio <= PREREQUISITE_RATIO:
-                candidates.append((ratio, a, b))
+        students = min(len(chain.obs), STRUCTURE_STUDENTS)
+        observed = int((chain.obs[:students] >= 0).sum())
+        if observed == 0:
+            continue
+        base = fit_bkt_em(
+            chain.obs[:students], chain.tags[:students], len(chain.items), skill=skill,
+            start=fit, tol=1e-4,
+        ).log_likelihood  # fmt: skip
+        price = PREREQUISITE_PRICE
+        chosen: list[int] = []
+        while len(chosen) < MAX_PREREQUISITES:
+            singles = sorted(
+                (
+                    (
+                        _gated_loglik(
+                            chain, fit, _readiness(chain, beliefs, [*chosen, a]), students, skill
+                        ),
+                        a,
+                    )
+                    for a in range(len(skill_ids))
+                    if a != b and a not in chosen
+                ),
+                reverse=True,
+            )
+            # Adding two at once: a skill whose prerequisites are all needed (a join) may gain
+            # little from either alone.
+            options = [(score - base - price, score, [a]) for score, a in singles]
+            if len(chosen) + 2 <= MAX_PREREQUISITES:
+                top = [a for _, a in singles[:PAIR_CANDIDATES]]
+                for a, c in itertools.combinations(top, 2):
+                    score = _gated_loglik(
+                        chain, fit, _readiness(chain, beliefs, [*chosen, a, c]), students, skill
+                    )
+                    options.append((score - base - 2 * price, score, [a, c]))
+            if not options:
+                break
+            net, score, added = max(options, key=lambda o: o[0])
+            if net <= 0:
+                break
+            candidates.extend((score - base, a, b) for a in added)
+            chosen.extend(added)
+            base = score
     edges: set[tuple[int, int]] = set()
-    for _, a, b in sorted(candidates):
+    for _, a, b in sorted(candidates, reverse=True):
         if not _creates_cycle(edges, (a, b)):
             edges.add((a, b))
     for a, b in sorted(edges):
@@ -280,10 +349,7 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True,
                 continue
             skill = skill_ids[b]
             chain = chains[skill]
-            ready = np.ones(chain.obs.shape)
-            ready[chain.where[:, 0], chain.where[:, 1]] = np.prod(
-                beliefs[chain.rows][:, prereqs], axis=1
-            )
+            ready = _readiness(chain, beliefs, prereqs)
             fits[skill] = fit_bkt_em(
                 chain.obs, chain.tags, len(chain.items), ready=ready, skill=skill,
                 start=fits[skill], tol=1e-4,
