@@ -9,13 +9,14 @@
    log-likelihood of b's answers under the gated model (teaching is
    ``teach * (ready + gate * (1 - ready))``, ready the product of the prerequisites' beliefs;
    :func:`~quizops.features.bkt.fit_bkt_em`), as long as the gain exceeds
-   :data:`PREREQUISITE_PRICE` per added skill. A prerequisite's belief before a row is its
-   smoothed probability of being known then (:func:`smoothed_beliefs`). The search runs on at
-   most :data:`STRUCTURE_STUDENTS` students. Edges are then added strongest gain first,
-   skipping any that would close a cycle, and an edge implied by a longer path (a -> c -> b)
-   is dropped (transitive reduction). A likelihood score tells a fork (a -> b, a -> c) from a
-   chain (a -> c -> b), which comparing learning rates pair by pair does not: knowing c
-   implies knowing a, so c looks like a prerequisite of b as well.
+   :data:`PREREQUISITE_PRICE` plus the log of the number of candidates per added skill. A
+   prerequisite's belief before a row is its smoothed probability of being known then
+   (:func:`smoothed_beliefs`). The search runs on at most :data:`STRUCTURE_STUDENTS`
+   students. Edges are then added strongest gain first, skipping any that would close a
+   cycle, and an edge implied by a longer path (a -> c -> b) is dropped (transitive
+   reduction). A likelihood score tells a fork (a -> b, a -> c) from a chain (a -> c -> b),
+   which comparing learning rates pair by pair does not: knowing c implies knowing a, so c
+   looks like a prerequisite of b as well.
 3. Skills with prerequisites are refitted with readiness as a covariate of teaching, which also
    fits their gate (whether the prerequisites were known at an answer is latent: EM weighs each
    opportunity by its posterior).
@@ -23,6 +24,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from dataclasses import dataclass
@@ -36,14 +38,19 @@ from quizops.features.tracer import ANSWER_KEY, KnowledgeTracer
 
 logger = logging.getLogger(__name__)
 
-#: Least log-likelihood gain (nats) per added prerequisite: the AIC price of a parameter.
-#: A spurious prerequisite costs little (its fitted gate stays near 1), a missing one much
-#: (the policy teaches a skill its students cannot learn yet), so the price is AIC's, not BIC's.
+#: Least log-likelihood gain (nats) per added prerequisite, before the price of choosing among
+#: candidates (the log of their number): AIC's price of a parameter. A spurious prerequisite
+#: costs little (its fitted gate stays near 1), a missing one much (the policy teaches a skill
+#: its students cannot learn yet), so the price is AIC's, not BIC's.
 PREREQUISITE_PRICE = 1.0
 #: Most prerequisites selected for one skill.
 MAX_PREREQUISITES = 3
-#: Best single candidates whose pairs the prerequisite search also scores.
+#: Best screened candidates the prerequisite search scores, alone and in pairs.
 PAIR_CANDIDATES = 5
+#: EM tolerance of the scores compared in the prerequisite search (per observation).
+SCORE_TOL = 1e-5
+#: Looser tolerance of the screen of every candidate before scoring the best.
+SCREEN_TOL = 1e-4
 #: Students whose answers the prerequisite search scores (the final fit uses every student).
 STRUCTURE_STUDENTS = 4000
 
@@ -147,8 +154,9 @@ def smoothed_beliefs(df: pd.DataFrame, chains: dict[str, _SkillChain], fits: dic
     """Best offline estimate that each skill is known before each row.
 
     A skill is learnt only at its own answers (after the answer), so before a row it is in the
-    state it has at the student's next answer on it (the row itself, if it is one): its smoothed probability of being known
-    there (forward-backward, so every answer of the student counts, earlier and later). After
+    state it has at the student's next answer on it (the row itself, if it is one): its
+    smoothed probability of being known there (forward-backward, so every answer of the
+    student counts, earlier and later). After
     the student's last answer on the skill, the smoothed probability after that answer's
     transition. Where the student never answers on the skill, the filtered belief.
 
@@ -193,17 +201,36 @@ def _readiness(chain: _SkillChain, beliefs: np.ndarray, prerequisites: list[int]
     return ready
 
 
-def _gated_loglik(chain: _SkillChain, fit: EMFit, ready: np.ndarray, students: int,
-                  skill: str) -> float:  # fmt: skip
-    """Log-likelihood of a chain's first ``students`` rows under the gated model (-inf: no fit)."""
+def _gated_loglik(chain: _SkillChain, fit: EMFit, ready: np.ndarray | None, students: int,
+                  skill: str, tol: float = SCORE_TOL) -> float:  # fmt: skip
+    """Log-likelihood of a chain's first ``students`` rows under the gated model.
+
+    Args:
+        chain: The skill's chain.
+        fit: Its first-pass fit (the starting point).
+        ready: Readiness at each observation (None: the ungated model).
+        students: Rows of the chain scored.
+        skill: Skill id for messages.
+        tol: EM tolerance (:data:`SCORE_TOL` to compare models, looser to screen them).
+
+    Returns:
+        The log-likelihood; -inf when the fit fails.
+    """
     try:
         gated = fit_bkt_em(
             chain.obs[:students], chain.tags[:students], len(chain.items),
-            ready=ready[:students], skill=skill, start=fit, tol=1e-4,
+            ready=None if ready is None else ready[:students], skill=skill, start=fit, tol=tol,
+            max_iter=200 if tol < 1e-4 else 60,
         )  # fmt: skip
     except ModelFitError:
         return -np.inf
     return gated.log_likelihood
+
+
+def _parents_loglik(chain: _SkillChain, fit: EMFit, beliefs: np.ndarray, students: int,
+                    skill: str, parents: list[int], tol: float = SCORE_TOL) -> float:  # fmt: skip
+    """:func:`_gated_loglik` with readiness from some prerequisites' beliefs."""
+    return _gated_loglik(chain, fit, _readiness(chain, beliefs, parents), students, skill, tol)
 
 
 def estimate_prerequisites(
@@ -231,44 +258,33 @@ def estimate_prerequisites(
         observed = int((chain.obs[:students] >= 0).sum())
         if observed == 0:
             continue
-        base = fit_bkt_em(
-            chain.obs[:students], chain.tags[:students], len(chain.items), skill=skill,
-            start=fit, tol=1e-4,
-        ).log_likelihood  # fmt: skip
-        price = PREREQUISITE_PRICE
+        score = functools.partial(_parents_loglik, chain, fit, beliefs, students, skill)
+        base = _gated_loglik(chain, fit, None, students, skill)
+        # The best of many candidates gains by chance: each added skill also pays the log of
+        # the number of candidates it was chosen from.
+        price = PREREQUISITE_PRICE + np.log(max(len(skill_ids) - 1, 1))
         chosen: list[int] = []
         while len(chosen) < MAX_PREREQUISITES:
-            singles = sorted(
-                (
-                    (
-                        _gated_loglik(
-                            chain, fit, _readiness(chain, beliefs, [*chosen, a]), students, skill
-                        ),
-                        a,
-                    )
-                    for a in range(len(skill_ids))
-                    if a != b and a not in chosen
-                ),
-                reverse=True,
-            )
-            # Adding two at once: a skill whose prerequisites are all needed (a join) may gain
-            # little from either alone.
-            options = [(score - base - price, score, [a]) for score, a in singles]
+            # Screen every candidate with a loose EM, then score the best few to convergence.
+            rest = [a for a in range(len(skill_ids)) if a != b and a not in chosen]
+            screened = sorted(((score([*chosen, a], SCREEN_TOL), a) for a in rest), reverse=True)
+            top = [a for _, a in screened[:PAIR_CANDIDATES]]
+            singles = [(score([*chosen, a]), a) for a in top]
+            options = [(value - base - price, value, [a]) for value, a in singles]
+            # Two at once: a skill whose prerequisites are all needed (a join) may gain little
+            # from either alone.
             if len(chosen) + 2 <= MAX_PREREQUISITES:
-                top = [a for _, a in singles[:PAIR_CANDIDATES]]
                 for a, c in itertools.combinations(top, 2):
-                    score = _gated_loglik(
-                        chain, fit, _readiness(chain, beliefs, [*chosen, a, c]), students, skill
-                    )
-                    options.append((score - base - 2 * price, score, [a, c]))
+                    pair = score([*chosen, a, c])
+                    options.append((pair - base - 2 * price, pair, [a, c]))
             if not options:
                 break
-            net, score, added = max(options, key=lambda o: o[0])
+            net, best, added = max(options, key=lambda o: o[0])
             if net <= 0:
                 break
-            candidates.extend((score - base, a, b) for a in added)
+            candidates.extend((best - base, a, b) for a in added)
             chosen.extend(added)
-            base = score
+            base = best
     edges: set[tuple[int, int]] = set()
     for _, a, b in sorted(candidates, reverse=True):
         if not _creates_cycle(edges, (a, b)):
@@ -352,7 +368,7 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True,
             ready = _readiness(chain, beliefs, prereqs)
             fits[skill] = fit_bkt_em(
                 chain.obs, chain.tags, len(chain.items), ready=ready, skill=skill,
-                start=fits[skill], tol=1e-4,
+                start=fits[skill], tol=SCORE_TOL, max_iter=200,
             )  # fmt: skip
         tracer = _tracer_from(skill_ids, item_skill, chains, fits, prerequisites)
         logger.info(
