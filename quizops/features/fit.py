@@ -11,12 +11,14 @@
    :func:`~quizops.features.bkt.fit_bkt_em`), as long as the gain exceeds
    :data:`PREREQUISITE_PRICE` plus the log of the number of candidates per added skill. A
    prerequisite's belief before a row is its smoothed probability of being known then
-   (:func:`smoothed_beliefs`). The search runs on at most :data:`STRUCTURE_STUDENTS`
-   students. Edges are then added strongest gain first, skipping any that would close a
-   cycle, and an edge implied by a longer path (a -> c -> b) is dropped (transitive
-   reduction). A likelihood score tells a fork (a -> b, a -> c) from a chain (a -> c -> b),
-   which comparing learning rates pair by pair does not: knowing c implies knowing a, so c
-   looks like a prerequisite of b as well.
+   (:func:`smoothed_beliefs`). The gain is counted from the better of no prerequisite and
+   the share of the other skills the student knows as readiness: students who learn fast know
+   more of every skill, so without it any skill looks a little like a prerequisite. The
+   search runs on at most :data:`STRUCTURE_STUDENTS` students. Edges are then added
+   strongest gain first, skipping any that would close a cycle, and an edge implied by a
+   longer path (a -> c -> b) is dropped (transitive reduction). A likelihood score tells a
+   fork (a -> b, a -> c) from a chain (a -> c -> b), which comparing learning rates pair by
+   pair does not: knowing c implies knowing a, so c looks like a prerequisite of b as well.
 3. Skills with prerequisites are refitted with readiness as a covariate of teaching, which also
    fits their gate (whether the prerequisites were known at an answer is latent: EM weighs each
    opportunity by its posterior).
@@ -260,6 +262,14 @@ def estimate_prerequisites(
             continue
         score = functools.partial(_parents_loglik, chain, fit, beliefs, students, skill)
         base = _gated_loglik(chain, fit, None, students, skill)
+        # Students who learn fast know more of every skill, so any skill's belief predicts
+        # learning a little: a prerequisite must explain more than the share of the other
+        # skills the student knows (the same gated model, that share as its readiness).
+        general = np.ones(chain.obs.shape)
+        general[chain.where[:, 0], chain.where[:, 1]] = np.delete(
+            beliefs[chain.rows], b, axis=1
+        ).mean(axis=1)
+        base = max(base, _gated_loglik(chain, fit, general, students, skill))
         # The best of many candidates gains by chance: each added skill also pays the log of
         # the number of candidates it was chosen from.
         price = PREREQUISITE_PRICE + np.log(max(len(skill_ids) - 1, 1))

@@ -123,3 +123,22 @@ def test_smoothed_beliefs_equal_the_enumerated_posterior_before_every_row():
         12 for s in ("u000", "u001", "u002", "u007") for k in skill_ids
         if not (df.loc[df["student_id"] == s, "skill_id"] == k).any()
     )  # fmt: skip
+
+
+def test_skills_learnt_independently_get_no_prerequisites():
+    # The same course with every prerequisite removed, students still learning at different
+    # speeds: a fast learner knows more of every skill, so any skill's belief predicts learning
+    # a little (2-5 such edges per fit, gates 0.5-0.7, before the search counted gains from the
+    # share of the other skills known); chance gains pay the price of choosing among many.
+    from quizops.features.tracer import KnowledgeTracer
+    from quizops.simulation.ibkt import FittedSpeedBKTWorld
+
+    true, world = make_course_d()
+    data = true.to_dict()
+    data["prerequisites"] = [[] for _ in data["prerequisites"]]
+    data["gate"] = [1.0] * len(data["gate"])
+    free = FittedSpeedBKTWorld(
+        KnowledgeTracer.from_dict(data), speeds=world.speeds, weights=world.weights
+    )
+    fitted = fit_tracer(simulate_course_d_logs(free, students=1000, seed=4))
+    assert sum(len(p) for p in fitted.prerequisites) == 0, fitted.prerequisites
