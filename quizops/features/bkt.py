@@ -155,7 +155,8 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
         max_iter: Most EM iterations.
         tol: Stop when the log-likelihood improves by less than this per observation.
         init: Starting ``(p_init, guess, slip, teach)``.
-        start: A previous fit of the same chain to start from (overrides ``init``).
+        start: A previous fit of the same chain to start from (overrides ``init``; a gated
+            fit's gate is the starting gate, else 0.5).
 
     Returns:
         The fit.
@@ -176,6 +177,8 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
     if start is not None:
         p_init, guess, slip, teach = start.p_init, start.guess, start.slip, start.teach
     gate = 1.0 if ready is None else 0.5
+    if ready is not None and start is not None and start.gate < 1.0:
+        gate = float(start.gate)  # a gated fit to start from (for example on fewer students)
     ready_m = np.ones(obs.shape) if ready is None else np.clip(ready, 0.0, 1.0)
     flat_tags = tags[present]
     has_next = np.zeros_like(present)

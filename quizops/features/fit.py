@@ -54,7 +54,7 @@ SCORE_TOL = 1e-5
 #: Looser tolerance of the screen of every candidate before scoring the best.
 SCREEN_TOL = 1e-4
 #: Students whose answers the prerequisite search scores (the final fit uses every student).
-STRUCTURE_STUDENTS = 4000
+STRUCTURE_STUDENTS = 2000
 
 
 def sort_log(df: pd.DataFrame) -> pd.DataFrame:
@@ -376,9 +376,16 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True,
             skill = skill_ids[b]
             chain = chains[skill]
             ready = _readiness(chain, beliefs, prereqs)
+            # To convergence on the search's students (the gate moves slowly), then on all.
+            students = min(len(chain.obs), STRUCTURE_STUDENTS)
+            warm = fit_bkt_em(
+                chain.obs[:students], chain.tags[:students], len(chain.items),
+                ready=ready[:students], skill=skill, start=fits[skill], tol=SCORE_TOL,
+                max_iter=200,
+            )  # fmt: skip
             fits[skill] = fit_bkt_em(
-                chain.obs, chain.tags, len(chain.items), ready=ready, skill=skill,
-                start=fits[skill], tol=SCORE_TOL, max_iter=200,
+                chain.obs, chain.tags, len(chain.items), ready=ready, skill=skill, start=warm,
+                tol=SCORE_TOL,
             )  # fmt: skip
         tracer = _tracer_from(skill_ids, item_skill, chains, fits, prerequisites)
         logger.info(
