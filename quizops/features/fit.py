@@ -11,9 +11,9 @@
    :func:`~quizops.features.bkt.fit_bkt_em`), as long as the gain exceeds
    :data:`PREREQUISITE_PRICE` plus the log of the number of candidates per added skill. A
    prerequisite's belief before a row is its smoothed probability of being known then
-   (:func:`smoothed_beliefs`). The gain is counted from the better of no prerequisite and
-   the share of the other skills the student knows as readiness: students who learn fast know
-   more of every skill, so without it any skill looks a little like a prerequisite. The
+   (:func:`smoothed_beliefs`). Prerequisites must also fit better than the share of the
+   other skills the student knows does as readiness: students who learn fast know more of
+   every skill, so without it any skill looks a little like a prerequisite. The
    search runs on at most :data:`STRUCTURE_STUDENTS` students. Edges are then added
    strongest gain first, skipping any that would close a cycle, and an edge implied by a
    longer path (a -> c -> b) is dropped (transitive reduction). A likelihood score tells a
@@ -263,13 +263,15 @@ def estimate_prerequisites(
         score = functools.partial(_parents_loglik, chain, fit, beliefs, students, skill)
         base = _gated_loglik(chain, fit, None, students, skill)
         # Students who learn fast know more of every skill, so any skill's belief predicts
-        # learning a little: a prerequisite must explain more than the share of the other
-        # skills the student knows (the same gated model, that share as its readiness).
+        # learning a little: prerequisites must also explain it better than the share of the
+        # other skills the student knows does (the same gated model, that share as its
+        # readiness), though their gain is counted from no prerequisite (in logs that follow
+        # the course's order, that share carries the prerequisites' signal too).
         general = np.ones(chain.obs.shape)
         general[chain.where[:, 0], chain.where[:, 1]] = np.delete(
             beliefs[chain.rows], b, axis=1
         ).mean(axis=1)
-        base = max(base, _gated_loglik(chain, fit, general, students, skill))
+        floor = _gated_loglik(chain, fit, general, students, skill)
         # The best of many candidates gains by chance: each added skill also pays the log of
         # the number of candidates it was chosen from.
         price = PREREQUISITE_PRICE + np.log(max(len(skill_ids) - 1, 1))
@@ -287,6 +289,7 @@ def estimate_prerequisites(
                 for a, c in itertools.combinations(top, 2):
                     pair = score([*chosen, a, c])
                     options.append((pair - base - 2 * price, pair, [a, c]))
+            options = [o for o in options if o[1] > floor]
             if not options:
                 break
             net, best, added = max(options, key=lambda o: o[0])
