@@ -4,7 +4,8 @@ The world is knowledge tracing itself (so every fitted family can describe it): 
 prerequisite graph that gates learning hard (a twentieth of the rate while a prerequisite is
 unknown), 10 items per skill of which two fifths only assess, the rest teaching at 0.10-0.35,
 and students who learn at lognormal speeds (sd 0.5; the ``ibkt`` world with known weights). The
-logs are random items, 40 answers per student, no propensities.
+logs are random items (``--tutor skill-builder``: an ASSISTments-like skill builder following
+the prerequisite order), 40 answers per student, no propensities.
 
 ``python -m bench.course_d --out logs.csv`` writes the logs as an ASSISTments 2009 CSV (skill ids
 4101-4108 with ASSISTments skill names, problem ids ``q<skill><item>``) for
@@ -83,14 +84,17 @@ def make_course_d(seed: int = 42) -> tuple[object, object]:
 
 
 def simulate_course_d_logs(world: object, students: int = 1250, steps: int = 40,
-                           seed: int = 42) -> pd.DataFrame:  # fmt: skip
-    """Random-item logs in canonical form (no propensities).
+                           seed: int = 42, tutor: str = "random") -> pd.DataFrame:  # fmt: skip
+    """Logs in canonical form (no propensities).
 
     Args:
         world: The course's world.
         students: Students.
         steps: Answers per student.
         seed: Seed of students, items and answers.
+        tutor: ``random`` (every item equally likely) or ``skill-builder`` (the skills in
+            index order, which respects the prerequisites; on each skill until three right in
+            a row or 10 tries; a fifth of the items off-plan at random).
 
     Returns:
         Canonical rows (student_id, item_id, skill_id, correct, timestamp).
@@ -99,11 +103,27 @@ def simulate_course_d_logs(world: object, students: int = 1250, steps: int = 40,
     state = world.new_students(students, rng)
     skill_ids = world.tracer.skill_ids
     primary = world.tracer.arrays.skill[:, 0]
+    by_skill = [np.flatnonzero(primary == k) for k in range(len(skill_ids))]
+    position = np.zeros(students, dtype=np.int64)
+    streak = np.zeros(students, dtype=np.int64)
+    tried = np.zeros(students, dtype=np.int64)
     frames = []
     for t in range(steps):
         items = rng.integers(0, len(world.item_ids), students)
+        if tutor == "skill-builder":
+            current = np.minimum(position, len(skill_ids) - 1)
+            planned = np.array([by_skill[k][rng.integers(len(by_skill[k]))] for k in current])
+            on_plan = rng.random(students) >= 0.2
+            items = np.where(on_plan, planned, items)
         correct = world.respond(state, items, rng.random(students),
                                 rng.random((students, world.n_skills)))  # fmt: skip
+        if tutor == "skill-builder":
+            streak = np.where(on_plan, np.where(correct == 1, streak + 1, 0), streak)
+            tried += on_plan
+            done = on_plan & ((streak >= 3) | (tried >= 10))
+            position += done
+            streak[done] = 0
+            tried[done] = 0
         frames.append(
             pd.DataFrame(
                 {
@@ -118,21 +138,23 @@ def simulate_course_d_logs(world: object, students: int = 1250, steps: int = 40,
     return pd.concat(frames, ignore_index=True)
 
 
-def write_course_d_csv(world: object, path: Path, students: int = 1250, seed: int = 42) -> Path:
-    """Writes random-item logs of course D in the ASSISTments 2009 layout (no propensities).
+def write_course_d_csv(world: object, path: Path, students: int = 1250, seed: int = 42,
+                       tutor: str = "random") -> Path:  # fmt: skip
+    """Writes logs of course D in the ASSISTments 2009 layout (no propensities).
 
     Args:
         world: The course's world.
         path: Destination CSV.
         students: Students (40 answers each).
         seed: Seed of the logged students.
+        tutor: The logging tutor (:func:`simulate_course_d_logs`).
 
     Returns:
         The path written.
     """
     from bench.course_c import assistments_frame
 
-    log = simulate_course_d_logs(world, students=students, seed=seed)
+    log = simulate_course_d_logs(world, students=students, seed=seed, tutor=tutor)
     steps = int(log["timestamp"].max()) + 1
     index = {item: i for i, item in enumerate(world.item_ids)}
     items = log["item_id"].map(index).to_numpy().reshape(steps, students)
@@ -196,13 +218,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=42, help="seed of the course")
     parser.add_argument("--log-seed", type=int, default=1, help="seed of the logged students")
     parser.add_argument("--students", type=int, default=2000)
+    parser.add_argument("--tutor", choices=("random", "skill-builder"), default="random",
+                        help="the logging tutor")  # fmt: skip
     parser.add_argument("--out", type=Path, help="write the logs as an ASSISTments CSV and stop")
     args = parser.parse_args(argv)
     true, world = make_course_d(args.seed)
     if args.out is not None:
-        print(f"{write_course_d_csv(world, args.out, seed=args.log_seed)}: course D logs")
+        path = write_course_d_csv(world, args.out, seed=args.log_seed, tutor=args.tutor)
+        print(f"{path}: course D logs")
         return 0
-    log = simulate_course_d_logs(world, seed=args.log_seed)
+    log = simulate_course_d_logs(world, seed=args.log_seed, tutor=args.tutor)
     config = TrainingConfig()
     features, _ = without_held_out(engineer_features(log), config)
     with threadpool_limits(1):

@@ -34,3 +34,13 @@ def test_logs_are_random_items_without_propensities():
     assert len(log) == 500 and log["student_id"].nunique() == 50
     assert set(log["skill_id"]) <= {f"k{k}" for k in range(len(PREREQUISITES))}
     assert log.groupby("student_id")["timestamp"].apply(lambda t: t.is_monotonic_increasing).all()
+
+
+def test_skill_builder_logs_follow_the_course_order():
+    _, world = make_course_d()
+    log = simulate_course_d_logs(world, students=400, steps=40, seed=3, tutor="skill-builder")
+    first = log[log["timestamp"] == 0]
+    # Four fifths on plan (the first skill), a fifth at random over the 8 skills.
+    assert 0.75 < (first["skill_id"] == "k0").mean() < 0.9
+    mean_time = log.groupby("skill_id")["timestamp"].mean()
+    assert mean_time["k0"] < mean_time["k1"] < mean_time["k3"]
