@@ -193,14 +193,16 @@ def smoothed_beliefs(df: pd.DataFrame, chains: dict[str, _SkillChain], fits: dic
     return out
 
 
+def _on_chain(chain: _SkillChain, values: np.ndarray) -> np.ndarray:
+    """Per-row values laid out as the chain's observations (1 at pads)."""
+    out = np.ones(chain.obs.shape)
+    out[chain.where[:, 0], chain.where[:, 1]] = values
+    return out
+
+
 def _readiness(chain: _SkillChain, beliefs: np.ndarray, prerequisites: list[int]) -> np.ndarray:
     """Product of the prerequisites' beliefs at each observation of a chain (1 at pads)."""
-    ready = np.ones(chain.obs.shape)
-    if prerequisites:
-        ready[chain.where[:, 0], chain.where[:, 1]] = np.prod(
-            beliefs[chain.rows][:, prerequisites], axis=1
-        )
-    return ready
+    return _on_chain(chain, np.prod(beliefs[chain.rows][:, prerequisites], axis=1))
 
 
 def _gated_loglik(chain: _SkillChain, fit: EMFit, ready: np.ndarray | None, students: int,
@@ -257,8 +259,7 @@ def estimate_prerequisites(
     for b, skill in enumerate(skill_ids):
         chain, fit = chains[skill], fits[skill]
         students = min(len(chain.obs), STRUCTURE_STUDENTS)
-        observed = int((chain.obs[:students] >= 0).sum())
-        if observed == 0:
+        if not (chain.obs[:students] >= 0).any():
             continue
         score = functools.partial(_parents_loglik, chain, fit, beliefs, students, skill)
         base = _gated_loglik(chain, fit, None, students, skill)
@@ -267,10 +268,7 @@ def estimate_prerequisites(
         # other skills the student knows does (the same gated model, that share as its
         # readiness), though their gain is counted from no prerequisite (in logs that follow
         # the course's order, that share carries the prerequisites' signal too).
-        general = np.ones(chain.obs.shape)
-        general[chain.where[:, 0], chain.where[:, 1]] = np.delete(
-            beliefs[chain.rows], b, axis=1
-        ).mean(axis=1)
+        general = _on_chain(chain, np.delete(beliefs[chain.rows], b, axis=1).mean(axis=1))
         floor = _gated_loglik(chain, fit, general, students, skill)
         # The best of many candidates gains by chance: each added skill also pays the log of
         # the number of candidates it was chosen from.
@@ -381,15 +379,16 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True,
             ready = _readiness(chain, beliefs, prereqs)
             # To convergence on the search's students (the gate moves slowly), then on all.
             students = min(len(chain.obs), STRUCTURE_STUDENTS)
-            warm = fit_bkt_em(
+            fits[skill] = fit_bkt_em(
                 chain.obs[:students], chain.tags[:students], len(chain.items),
                 ready=ready[:students], skill=skill, start=fits[skill], tol=SCORE_TOL,
                 max_iter=200,
             )  # fmt: skip
-            fits[skill] = fit_bkt_em(
-                chain.obs, chain.tags, len(chain.items), ready=ready, skill=skill, start=warm,
-                tol=SCORE_TOL,
-            )  # fmt: skip
+            if students < len(chain.obs):  # the search saw a subset: refit on every student
+                fits[skill] = fit_bkt_em(
+                    chain.obs, chain.tags, len(chain.items), ready=ready, skill=skill,
+                    start=fits[skill], tol=SCORE_TOL,
+                )  # fmt: skip
         tracer = _tracer_from(skill_ids, item_skill, chains, fits, prerequisites)
         logger.info(
             "prerequisites learnt from the logs: %s",
