@@ -83,6 +83,39 @@ def make_course_d(seed: int = 42) -> tuple[object, object]:
     return tracer, world
 
 
+def _simulate_answers(world: object, students: int, steps: int, seed: int,
+                      tutor: str) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Items asked and answers given, matrices [steps, students] (see the logs' functions)."""
+    rng = np.random.default_rng(seed)
+    state = world.new_students(students, rng)
+    primary = world.tracer.arrays.skill[:, 0]
+    n_skills = len(world.tracer.skill_ids)
+    by_skill = [np.flatnonzero(primary == k) for k in range(n_skills)]
+    position = np.zeros(students, dtype=np.int64)
+    streak = np.zeros(students, dtype=np.int64)
+    tried = np.zeros(students, dtype=np.int64)
+    asked = np.empty((steps, students), dtype=np.int64)
+    answers = np.empty((steps, students), dtype=np.int64)
+    for t in range(steps):
+        items = rng.integers(0, len(world.item_ids), students)
+        if tutor == "skill-builder":
+            current = np.minimum(position, n_skills - 1)
+            planned = np.array([by_skill[k][rng.integers(len(by_skill[k]))] for k in current])
+            on_plan = rng.random(students) >= 0.2
+            items = np.where(on_plan, planned, items)
+        correct = world.respond(state, items, rng.random(students),
+                                rng.random((students, world.n_skills)))  # fmt: skip
+        if tutor == "skill-builder":
+            streak = np.where(on_plan, np.where(correct == 1, streak + 1, 0), streak)
+            tried += on_plan
+            done = on_plan & ((streak >= 3) | (tried >= 10))
+            position += done
+            streak[done] = 0
+            tried[done] = 0
+        asked[t], answers[t] = items, correct
+    return asked, answers
+
+
 def simulate_course_d_logs(world: object, students: int = 1250, steps: int = 40,
                            seed: int = 42, tutor: str = "random") -> pd.DataFrame:  # fmt: skip
     """Logs in canonical form (no propensities).
@@ -97,45 +130,20 @@ def simulate_course_d_logs(world: object, students: int = 1250, steps: int = 40,
             a row or 10 tries; a fifth of the items off-plan at random).
 
     Returns:
-        Canonical rows (student_id, item_id, skill_id, correct, timestamp).
+        Canonical rows (student_id, item_id, skill_id, correct, timestamp), step by step.
     """
-    rng = np.random.default_rng(seed)
-    state = world.new_students(students, rng)
-    skill_ids = world.tracer.skill_ids
+    asked, answers = _simulate_answers(world, students, steps, seed, tutor)
     primary = world.tracer.arrays.skill[:, 0]
-    by_skill = [np.flatnonzero(primary == k) for k in range(len(skill_ids))]
-    position = np.zeros(students, dtype=np.int64)
-    streak = np.zeros(students, dtype=np.int64)
-    tried = np.zeros(students, dtype=np.int64)
-    frames = []
-    for t in range(steps):
-        items = rng.integers(0, len(world.item_ids), students)
-        if tutor == "skill-builder":
-            current = np.minimum(position, len(skill_ids) - 1)
-            planned = np.array([by_skill[k][rng.integers(len(by_skill[k]))] for k in current])
-            on_plan = rng.random(students) >= 0.2
-            items = np.where(on_plan, planned, items)
-        correct = world.respond(state, items, rng.random(students),
-                                rng.random((students, world.n_skills)))  # fmt: skip
-        if tutor == "skill-builder":
-            streak = np.where(on_plan, np.where(correct == 1, streak + 1, 0), streak)
-            tried += on_plan
-            done = on_plan & ((streak >= 3) | (tried >= 10))
-            position += done
-            streak[done] = 0
-            tried[done] = 0
-        frames.append(
-            pd.DataFrame(
-                {
-                    "student_id": [f"s{s:05d}" for s in range(students)],
-                    "item_id": np.asarray(world.item_ids, dtype=object)[items],
-                    "skill_id": np.asarray(skill_ids, dtype=object)[primary[items]],
-                    "correct": correct,
-                    "timestamp": t,
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+    flat = asked.ravel()
+    return pd.DataFrame(
+        {
+            "student_id": np.tile([f"s{s:05d}" for s in range(students)], steps),
+            "item_id": np.asarray(world.item_ids, dtype=object)[flat],
+            "skill_id": np.asarray(world.tracer.skill_ids, dtype=object)[primary[flat]],
+            "correct": answers.ravel(),
+            "timestamp": np.repeat(np.arange(steps), students),
+        }
+    )
 
 
 def write_course_d_csv(world: object, path: Path, students: int = 1250, seed: int = 42,
@@ -154,14 +162,10 @@ def write_course_d_csv(world: object, path: Path, students: int = 1250, seed: in
     """
     from bench.course_c import assistments_frame
 
-    log = simulate_course_d_logs(world, students=students, seed=seed, tutor=tutor)
-    steps = int(log["timestamp"].max()) + 1
-    index = {item: i for i, item in enumerate(world.item_ids)}
-    items = log["item_id"].map(index).to_numpy().reshape(steps, students)
-    correct = log["correct"].to_numpy().reshape(steps, students)
+    asked, answers = _simulate_answers(world, students, 40, seed, tutor)
     primary = world.tracer.arrays.skill[:, 0]
     frame = assistments_frame(
-        items, correct, list(world.item_ids), [[int(k)] for k in primary],
+        asked, answers, list(world.item_ids), [[int(k)] for k in primary],
         [str(4101 + k) for k in range(len(SKILL_NAMES))], SKILL_NAMES,
         np.random.default_rng(seed + 1),
     )  # fmt: skip
