@@ -8,7 +8,9 @@ softmax temperature, the exploration share and the per-decision cap. Each candid
 simulated for a session of ``horizon`` questions in *every* fitted simulator family, all
 candidates on the same students (common random numbers), and compared, paired, with each
 family's best baseline; see :func:`train_policy` for the rule that keeps one (a win in every
-family the evaluation gate judges when one exists, within the overlap and exposure limits).
+family the evaluation gate judges when one exists, within the overlap and exposure limits;
+settings that only win in the model their own tracer was fitted on give way to those that also
+hold in worlds fitted to other students: :func:`cross_fitted_pairs`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ from quizops.policy import PlanningModel, QuizPolicy, TrainingConfig
 logger = logging.getLogger(__name__)
 
 
+#: Most students in each half of the cross-fitted worlds (:func:`cross_fitted_pairs`).
+CROSS_FIT_STUDENTS = 2000
+#: Two-sided 95% normal quantile (paired intervals of the search).
+Z95 = 1.959963984540054
+
 #: unlock, mastery cap, focus, temperature, epsilon, per-decision probability cap
 Setting = tuple[float, float, float, float, float, float]
 
@@ -60,6 +67,82 @@ def _spreads(config: TrainingConfig) -> list[tuple[float, float, float]]:
             config.max_choices,
         )
     )
+
+
+def cross_fitted_pairs(features: FeatureSet, config: TrainingConfig) -> list[tuple[Any, Any]]:
+    """Planner tracers and worlds fitted on the two halves of the students, crossed.
+
+    The students of ``features.interactions`` are split in halves by a seeded hash of their
+    pseudonymous id (:func:`~quizops.simulation.fitted.split_students`, seed
+    ``config.seed + 1``), each half cut to its first :data:`CROSS_FIT_STUDENTS` ids (pseudonymous:
+    a random subset; the cost stays bounded on large logs, whose crossed worlds are then a little
+    noisier than the served tracer); a tracer is fitted to each half as feature engineering fits
+    the served one (prerequisites included). A planner on one half's tracer then teaches
+    students of the ``bkt`` world of the other: its settings meet parameters that differ from
+    its own by about what separates a fitted tracer from the students it will teach.
+
+    Args:
+        features: The training features (their ``interactions``).
+        config: Training settings (``cross_fit`` and ``seed``).
+
+    Returns:
+        ``[(tracer of half A, world of half B), (tracer of half B, world of half A)]``, or an
+        empty list when cross-fitting is off or not possible (no interactions, too few
+        students, a half on which a skill cannot be fitted, or halves that lack a skill);
+        the reason is logged.
+    """
+    from quizops.errors import ModelFitError
+    from quizops.features.fit import fit_tracer
+    from quizops.simulation.fitted import FittedBKTWorld, split_students
+
+    interactions = features.interactions
+    if not config.cross_fit or interactions is None or interactions.empty:
+        return []
+
+    def capped(half: pd.DataFrame) -> pd.DataFrame:
+        ids = half["student_id"].astype(str)
+        kept = np.sort(ids.unique())[:CROSS_FIT_STUDENTS]
+        return half.loc[ids.isin(kept).to_numpy()].reset_index(drop=True)
+
+    try:
+        halves = split_students(interactions, config.seed + 1, share=0.5)
+        tracers = [fit_tracer(capped(half)) for half in halves]
+    except (InputDataError, ModelFitError) as exc:
+        logger.warning("policy search: no cross-fitted worlds (%s)", exc)
+        return []
+    expected = list(features.tracer.skill_ids)
+    if any(list(t.skill_ids) != expected for t in tracers):
+        logger.warning("policy search: no cross-fitted worlds (a half lacks a skill)")
+        return []
+    first, second = tracers
+    return [(first, FittedBKTWorld(second)), (second, FittedBKTWorld(first))]
+
+
+def not_worse_than_best(per_student: dict[Any, np.ndarray], z: float = Z95) -> set[Any]:
+    """Candidates not shown worse than the best one, paired student by student.
+
+    The best is the highest mean; a candidate stays when the upper bound of the normal
+    interval of its paired difference to the best (``mean + z * sd / sqrt(n)``) is not below
+    zero. The best always stays.
+
+    Args:
+        per_student: Per candidate, a figure per simulated student, the same students in the
+            same order for every candidate (common random numbers).
+        z: Normal quantile of the interval (two-sided 95% by default).
+
+    Returns:
+        The candidates kept.
+    """
+    if not per_student:
+        return set()
+    top = max(per_student, key=lambda key: float(np.mean(per_student[key])))
+    kept = set()
+    for key, values in per_student.items():
+        diff = np.asarray(values, dtype=float) - np.asarray(per_student[top], dtype=float)
+        half = z * diff.std(ddof=1) / np.sqrt(diff.size) if diff.size > 1 else 0.0
+        if diff.mean() + half >= 0.0:
+            kept.add(key)
+    return kept
 
 
 def gated_families(simulators: dict[str, Any], margin: float = 0.0) -> list[str]:
@@ -346,7 +429,12 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
     every gated family (those fitting held-out answers at least as well as plain BKT: the ones
     the evaluation gate judges); when no setting wins in every gated family (the families
     disagree on what teaches), the best in that family, and the shortfall is logged and kept
-    in the metrics (``search_wins_every_family`` = 0).
+    in the metrics (``search_wins_every_family`` = 0). With ``config.cross_fit``, each
+    setting is also simulated out of its own model (:func:`cross_fitted_pairs`: planned on a
+    tracer of one half of the students, taught to the ``bkt`` world of the other, and back),
+    and at each of these steps the settings that the crossed worlds show to be worse than their
+    best (:func:`not_worse_than_best`, paired) come after the others: what wins only in the
+    model the planner was fitted on leans on that model's estimation errors.
 
     Args:
         features: Output of feature engineering (its tracer drives the ``bkt`` planner).
@@ -384,16 +472,23 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
     if primary not in gated:
         primary = gated[0]
 
-    def build(setting: Setting) -> QuizPolicy:
+    def build(setting: Setting, tracer: Any = None) -> QuizPolicy:
         unlock, cap, focus, temperature, epsilon, max_choice = setting
         model: Any = (
             PFAPlanningModel.from_world(worlds[family])
             if family == "pfa"
             else PlanningModel(unlock, cap, config.ready_floor, focus)
         )
-        return QuizPolicy(
-            features.tracer, items, model, temperature, epsilon, max_choice=max_choice
-        )
+        if tracer is None:
+            return QuizPolicy(
+                features.tracer, items, model, temperature, epsilon, max_choice=max_choice
+            )
+        # A cross-fitted planner: the bank's items its (half's) tracer knows.
+        own = items.loc[items["item_id"].astype(str).isin(tracer.item_skill)]
+        return QuizPolicy(tracer, own, model, temperature, epsilon, max_choice=max_choice)
+
+    pairs = cross_fitted_pairs(features, config) if family == "bkt" else []
+    crossed: dict[Setting, float] = {}
 
     logged = _logged_decisions(features, seed=config.seed) if family == "bkt" else None
     required_share = required_effective_share(features, config)
@@ -421,6 +516,21 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
                 shares[setting] = float(
                     np.bincount(result.chosen.ravel()).max() / result.chosen.size
                 )
+        if families is None and pairs:
+            crossed[setting] = np.concatenate([
+                simulate(build(setting, tracer).as_chooser(), world,
+                         students=config.validation_students, steps=config.horizon,
+                         seed=config.seed).final_mastered
+                for tracer, world in pairs
+            ]).astype(float)  # fmt: skip
+
+    def robust(setting: Setting) -> bool:
+        """Whether the cross-fitted worlds cannot tell a setting from their best (paired)."""
+        return setting not in crossed or setting in not_worse_than_best(crossed)
+
+    def merit(setting: Setting) -> tuple[bool, float]:
+        """Sort key, best first: robust settings, then own-model mastery."""
+        return robust(setting), scored[setting][primary]
 
     def measure(setting: Setting) -> None:
         """Overlap with the logging policy (computed when first needed: it is the costly part)."""
@@ -435,7 +545,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
 
         def rank(pool: list[Setting]) -> tuple[Setting, bool]:
             winners = [s for s in pool if wins(s)]
-            return max(winners or pool, key=lambda s: scored[s][primary]), bool(winners)
+            return max(winners or pool, key=merit), bool(winners)
 
         def overlaps(setting: Setting) -> bool:
             measure(setting)
@@ -445,7 +555,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
 
         def choose(pool: list[Setting]) -> tuple[Setting, bool]:
             # The first in order of preference within the exposure and overlap limits.
-            for s in sorted(pool, key=lambda s: (not wins(s), -scored[s][primary])):
+            for s in sorted(pool, key=lambda s: (not wins(s), not robust(s), -scored[s][primary])):
                 if shares[s] <= config.max_item_share and overlaps(s):
                     return s, wins(s)
             return rank(admissible(pool))
@@ -457,7 +567,8 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
                 within = [s for s in pool if overlap.get(s, 1.0) >= top - 1e-12]
             spread = [s for s in within if shares[s] <= config.max_item_share]
             # nothing within the exposure limit: the least concentrated settings
-            return spread or [min(within, key=lambda s: (shares[s], -scored[s][primary]))]
+            least = min(within, key=lambda s: (shares[s], not robust(s), -scored[s][primary]))
+            return spread or [least]
 
         if family == "pfa":  # the PFA planner has no shape: only temperature and exploration
             shapes = [(0.0, 0.0, 0.0)]
@@ -468,7 +579,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         for shape in shapes:
             evaluate((*shape, first, first_eps, 1.0))
         stage_one = list(scored)
-        ordered = sorted(stage_one, key=lambda s: (not wins(s), -scored[s][primary]))
+        ordered = sorted(stage_one, key=lambda s: (not wins(s), not robust(s), -scored[s][primary]))
         for setting in ordered[: max(1, config.refine)]:
             for spread in _spreads(config):
                 evaluate((*setting[:3], *spread))
@@ -488,6 +599,10 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         "search_best_effective_share": overlap.get(best, float("nan")),
         "search_required_effective_share": required_share,
         "search_best_support": support.get(best, float("nan")),
+        "search_cross_fitted": float(bool(pairs)),
+        "search_best_cross_fitted_mastered": (
+            float(crossed[best].mean()) if best in crossed else float("nan")
+        ),
         "search_wins_every_family": float(wins_all),
         "search_families_gated": float(len(gated)),
         "planning_family_pfa": float(family == "pfa"),

@@ -319,3 +319,72 @@ def test_the_overlap_share_training_keeps_follows_the_gates_absolute_need(featur
     )
     given = TrainingConfig(min_effective_share=0.015)
     assert required_effective_share(feature_set, given) == 0.015
+
+
+def test_not_worse_than_best_keeps_what_a_paired_interval_cannot_tell_from_the_best():
+    """Known answers: a constant deficit is ruled out, a noisy one of the same mean is not."""
+    from quizops.training import not_worse_than_best
+
+    rng = np.random.default_rng(3)
+    best = rng.normal(5.0, 1.0, 800)
+    noise = np.tile([2.0, -2.0], 400)  # sd 2.0013 (ddof 1): half-width 1.96 * 2.0013 / sqrt(800)
+    candidates = {
+        "best": best,
+        "always 0.1 worse": best - 0.1,  # sd 0: upper bound -0.1
+        "0.1 worse, noisy": best - 0.1 + noise,  # upper bound -0.1 + 0.1387 > 0
+        "0.2 worse, noisy": best - 0.2 + noise,  # upper bound -0.2 + 0.1387 < 0
+        "better than best on no student": best,  # a tie with the best stays
+    }
+    kept = not_worse_than_best(candidates)
+    assert kept == {"best", "0.1 worse, noisy", "better than best on no student"}
+    assert not_worse_than_best({}) == set()
+
+
+def test_cross_fitted_pairs_plan_on_one_half_and_teach_in_the_other(feature_set):
+    """Each pair's planner tracer is fitted on one half of the students, its world on the other."""
+    from quizops.features.fit import fit_tracer
+    from quizops.simulation.fitted import split_students
+    from quizops.training import cross_fitted_pairs
+
+    config = TrainingConfig(seed=4)
+    pairs = cross_fitted_pairs(feature_set, config)
+    first, second = split_students(feature_set.interactions, config.seed + 1, share=0.5)
+    assert set(first["student_id"]).isdisjoint(second["student_id"])
+    expected = [fit_tracer(first).to_dict(), fit_tracer(second).to_dict()]
+    assert [tracer.to_dict() for tracer, _ in pairs] == expected
+    assert [world.tracer.to_dict() for _, world in pairs] == expected[::-1]
+    assert cross_fitted_pairs(feature_set, dataclasses.replace(config, cross_fit=False)) == []
+    none = dataclasses.replace(feature_set, interactions=None)
+    assert cross_fitted_pairs(none, config) == []
+
+
+def test_cross_fitting_saves_the_search_from_a_wrong_graph_in_course_ordered_logs():
+    """Course D, skill-builder logs (seed 2): the learnt graph is wrong (skill 5 on skill 3, 7 on
+    2; the truth is 5 on 2, 7 on 5) and every fitted world shares the error. Judged only there,
+    the search keeps a setting that teaches fewer skills than the fixed curriculum in the true
+    world; with the cross-fitted worlds it keeps one that does better there, paired."""
+    from bench.course_d import make_course_d, simulate_course_d_logs
+    from quizops.features import engineer_features
+    from quizops.simulation import fit_simulators, simulate
+    from quizops.training import train_policy as search
+    from quizops.training import without_held_out
+
+    _, truth = make_course_d(42)
+    log = simulate_course_d_logs(truth, seed=2, tutor="skill-builder")
+    config = TrainingConfig(validation_students=400, unlocks=(0.0, 1.0), mastery_caps=(0.9,),
+                            focuses=(1.0, 2.0), temperatures=(0.02, 0.05), epsilons=(0.02,),
+                            max_choices=(1.0,))  # fmt: skip
+    features, _ = without_held_out(engineer_features(log), config)
+    simulators = fit_simulators(features.interactions, seed=0)
+    guarded = search(features, config, simulators)
+    alone = search(features, dataclasses.replace(config, cross_fit=False), simulators)
+    assert guarded.metrics["search_cross_fitted"] == 1.0
+    assert "search_best_cross_fitted_mastered" not in alone.metrics
+    settings = [(p.model, p.temperature) for p in (guarded, alone)]
+    assert settings[0] != settings[1]
+    mine, theirs = (
+        simulate(p.as_chooser(), truth, students=2000, steps=20, seed=3).final_mastered
+        for p in (guarded, alone)
+    )
+    diff = (mine - theirs).astype(float)
+    assert diff.mean() - 1.96 * diff.std(ddof=1) / np.sqrt(diff.size) > 0
