@@ -175,7 +175,12 @@ def write_course_d_csv(world: object, path: Path, students: int = 1250, seed: in
 
 
 def _ceiling(tracer: object, items: pd.DataFrame, world: object, students: int) -> float:
-    """Skills mastered by the best planning setting of :data:`GRID` planned with ``tracer``."""
+    """Skills mastered by the best planning setting of :data:`GRID` planned with ``tracer``.
+
+    The students are those the served policy is judged on (same count, same seed): a maximum
+    over the grid of noisy means is biased upwards, and on 600 students it was by about 0.15
+    skills (4.81 against 4.66 on 2,000 for the true parameters).
+    """
     from quizops.policy import PlanningModel, QuizPolicy
     from quizops.simulation.rollouts import simulate
 
@@ -248,12 +253,11 @@ def main(argv: list[str]) -> int:
                   f"regret {regret:.3f}")  # fmt: skip
         items = features.items.reset_index(drop=True)
         fitted = features.tracer
-        ceilings = {"fitted tracer": _ceiling(fitted, items, world, 600),
-                    "true parameters": _ceiling(true, items, world, 600)}  # fmt: skip
+        n = args.students
+        ceilings = {"fitted tracer": _ceiling(fitted, items, world, n),
+                    "true parameters": _ceiling(true, items, world, n)}  # fmt: skip
         for part in ("teaching rates", "guess and slip", "gates", "prerequisites"):
-            ceilings[f"true, fitted {part}"] = _ceiling(
-                _swap(true, fitted, part), items, world, 600
-            )
+            ceilings[f"true, fitted {part}"] = _ceiling(_swap(true, fitted, part), items, world, n)
     for name, value in ceilings.items():
         print(f"course D best planning setting, {name}: {value:.2f} skills mastered "
               f"(regret {(oracle - value) / (oracle - random):.3f})")  # fmt: skip
