@@ -632,6 +632,15 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             name, "" if name in gated else " (not gated: ruled out by the held-out answers)",
             scored[best][name], stick.best_name, stick.best_baseline, stick.oracle, stick.random,
         )  # fmt: skip
+    if crossed:
+        kept = not_worse_than_best(crossed)
+        top = max(float(v.mean()) for v in crossed.values())
+        logger.info(
+            "  cross-fitted worlds: %d of %d settings shown worse than their best (%.3f "
+            "skills mastered); the chosen setting masters %.3f there%s",
+            len(crossed) - len(kept), len(crossed), top, float(crossed[best].mean()),
+            "" if best in kept else " (no setting clear of them met the other limits)",
+        )  # fmt: skip
     if not wins_all:
         logger.warning(
             "policy search: no setting beats the best baseline in every gated family (%s); "
