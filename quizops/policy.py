@@ -214,10 +214,12 @@ class TrainingConfig:
         cross_fit: Whether settings are also judged out of their own model
             (:func:`quizops.training.cross_fitted_pairs`): a planner whose tracer is fitted on
             half of the students teaches simulated students of a world fitted on the other
-            half, and back; the setting kept is the best in the sum of its own-model and
-            cross-fitted figures. A planner judged only in worlds fitted to the same answers as
-            its tracer is rewarded for leaning on that tracer's estimation errors (an item's
-            teaching rate a little too high, say), which the students do not share.
+            half, and back; settings these crossed worlds show to be worse than their best
+            (paired, :func:`quizops.training.not_worse_than_best`) come after the others at
+            every step of the search's rule. A planner judged only in worlds fitted to the
+            same answers as its tracer is rewarded for leaning on that tracer's estimation
+            errors (an item's teaching rate a little too high, say), which the students do not
+            share.
         family: Simulator family the served policy plans in. ``bkt`` by default: its planner
             knows which items teach and which skills unlock others; a PFA planner fits held-out
             answers almost as well but teaches far less in the generating worlds (0.9 vs 3.8

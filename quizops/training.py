@@ -198,7 +198,7 @@ class FamilyYardstick:
         """Normalized improvement over the best baseline: (x - best) / (oracle - random)."""
         return (mastered - self.best_baseline) / max(self.oracle - self.random, 1e-9)
 
-    def lift_lower_bound(self, per_student: np.ndarray, z: float = 1.959963984540054) -> float:
+    def lift_lower_bound(self, per_student: np.ndarray, z: float = Z95) -> float:
         """Lower 95% bound of the paired improvement over the best baseline (same students).
 
         Args:
@@ -488,7 +488,8 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         return QuizPolicy(tracer, own, model, temperature, epsilon, max_choice=max_choice)
 
     pairs = cross_fitted_pairs(features, config) if family == "bkt" else []
-    crossed: dict[Setting, float] = {}
+    crossed: dict[Setting, np.ndarray] = {}  # per simulated student, both pairs in turn
+    clear: dict[int, set[Setting]] = {}  # not_worse_than_best(crossed), by size of crossed
 
     logged = _logged_decisions(features, seed=config.seed) if family == "bkt" else None
     required_share = required_effective_share(features, config)
@@ -526,11 +527,13 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
 
     def robust(setting: Setting) -> bool:
         """Whether the cross-fitted worlds cannot tell a setting from their best (paired)."""
-        return setting not in crossed or setting in not_worse_than_best(crossed)
+        if len(crossed) not in clear:  # crossed only grows: its size names its state
+            clear[len(crossed)] = not_worse_than_best(crossed)
+        return setting not in crossed or setting in clear[len(crossed)]
 
-    def merit(setting: Setting) -> tuple[bool, float]:
+    def standing(setting: Setting) -> tuple[bool, float]:
         """Sort key, best first: robust settings, then own-model mastery."""
-        return robust(setting), scored[setting][primary]
+        return not robust(setting), -scored[setting][primary]
 
     def measure(setting: Setting) -> None:
         """Overlap with the logging policy (computed when first needed: it is the costly part)."""
@@ -545,7 +548,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
 
         def rank(pool: list[Setting]) -> tuple[Setting, bool]:
             winners = [s for s in pool if wins(s)]
-            return max(winners or pool, key=merit), bool(winners)
+            return min(winners or pool, key=standing), bool(winners)
 
         def overlaps(setting: Setting) -> bool:
             measure(setting)
@@ -555,7 +558,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
 
         def choose(pool: list[Setting]) -> tuple[Setting, bool]:
             # The first in order of preference within the exposure and overlap limits.
-            for s in sorted(pool, key=lambda s: (not wins(s), not robust(s), -scored[s][primary])):
+            for s in sorted(pool, key=lambda s: (not wins(s), *standing(s))):
                 if shares[s] <= config.max_item_share and overlaps(s):
                     return s, wins(s)
             return rank(admissible(pool))
@@ -567,8 +570,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
                 within = [s for s in pool if overlap.get(s, 1.0) >= top - 1e-12]
             spread = [s for s in within if shares[s] <= config.max_item_share]
             # nothing within the exposure limit: the least concentrated settings
-            least = min(within, key=lambda s: (shares[s], not robust(s), -scored[s][primary]))
-            return spread or [least]
+            return spread or [min(within, key=lambda s: (shares[s], *standing(s)))]
 
         if family == "pfa":  # the PFA planner has no shape: only temperature and exploration
             shapes = [(0.0, 0.0, 0.0)]
@@ -579,7 +581,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         for shape in shapes:
             evaluate((*shape, first, first_eps, 1.0))
         stage_one = list(scored)
-        ordered = sorted(stage_one, key=lambda s: (not wins(s), not robust(s), -scored[s][primary]))
+        ordered = sorted(stage_one, key=lambda s: (not wins(s), *standing(s)))
         for setting in ordered[: max(1, config.refine)]:
             for spread in _spreads(config):
                 evaluate((*setting[:3], *spread))
@@ -633,13 +635,13 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             scored[best][name], stick.best_name, stick.best_baseline, stick.oracle, stick.random,
         )  # fmt: skip
     if crossed:
-        kept = not_worse_than_best(crossed)
+        kept = sum(robust(s) for s in crossed)
         top = max(float(v.mean()) for v in crossed.values())
         logger.info(
             "  cross-fitted worlds: %d of %d settings shown worse than their best (%.3f "
             "skills mastered); the chosen setting masters %.3f there%s",
-            len(crossed) - len(kept), len(crossed), top, float(crossed[best].mean()),
-            "" if best in kept else " (no setting clear of them met the other limits)",
+            len(crossed) - kept, len(crossed), top, float(crossed[best].mean()),
+            "" if robust(best) else " (no setting clear of them met the other limits)",
         )  # fmt: skip
     if not wins_all:
         logger.warning(
