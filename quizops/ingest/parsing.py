@@ -25,6 +25,34 @@ logger = logging.getLogger(__name__)
 
 #: How many offending data row numbers an error message lists.
 MAX_ROWS_IN_MESSAGE = 5
+#: Field delimiters recognised, in the order tried: the comma of the sources' own exports, then
+#: the semicolon of spreadsheets saved in locales whose decimal mark is a comma, then tab and
+#: the vertical bar of database dumps.
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def detect_delimiter(header_line: str, required: Sequence[str]) -> str:
+    """The delimiter whose split of the header line names every required column.
+
+    A file exported by the source itself is comma-separated; the same file opened and saved
+    by a spreadsheet in a locale that writes decimal commas is semicolon-separated, and a
+    database dump may be tab- or bar-separated. The header decides, so a data row's contents
+    never do.
+
+    Args:
+        header_line: The file's first line, without its line end.
+        required: Columns the header must name.
+
+    Returns:
+        The first of :data:`DELIMITERS` under which the header names every required column;
+        the comma when none does (the caller then reports the missing columns).
+    """
+    for delimiter in DELIMITERS:
+        fields = next(csv.reader([header_line], delimiter=delimiter), [])
+        names = {f.strip() for f in fields}
+        if len(fields) > 1 and all(c in names for c in required):
+            return delimiter
+    return ","
 
 
 def decompress(data: bytes, source: str) -> bytes:
@@ -88,6 +116,9 @@ def read_delimited(
 ) -> pd.DataFrame:
     """Parses CSV bytes into a frame of strings (empty fields become missing values).
 
+    Fields may be separated by commas, semicolons (then numbers may have decimal commas), tabs
+    or vertical bars: :func:`detect_delimiter` reads which from the header.
+
     Args:
         data: The file's bytes (gzip when ``source`` ends in ``.gz``).
         source: File name or URI, for messages.
@@ -109,7 +140,11 @@ def read_delimited(
     text = decode_text(decompress(data, source), source, encoding)
     if not text.strip():
         raise InputDataError(f"{source}: empty file (no header, no rows)")
-    raw_header = next(csv.reader([text.split("\n", 1)[0].rstrip("\r")]), [])
+    header_line = text.split("\n", 1)[0].rstrip("\r")
+    delimiter = detect_delimiter(header_line, required)
+    if delimiter != ",":
+        logger.info("%s: fields separated by %r (read from the header)", source, delimiter)
+    raw_header = next(csv.reader([header_line], delimiter=delimiter), [])
     header = [h.strip() for h in raw_header]
     missing = [c for c in required if c not in header]
     if missing:
@@ -119,11 +154,12 @@ def read_delimited(
             f"{source}: missing required column(s) {missing}; the first line has "
             f"{len(header)} field(s) and names {len(present)} of the {len(required)} required "
             f"column(s){' ' + str(present) if present else ''} (a file without a header line, "
-            "or another export format?)"
+            "or another export format? fields may be separated by commas, semicolons, tabs "
+            "or vertical bars)"
         )
     wanted = None if optional is None else {*required, *optional}
     try:
-        df = _parse(text, raw_header, numeric, wanted)
+        df = _parse(text, raw_header, numeric, wanted, delimiter)
     except pd.errors.EmptyDataError as exc:
         raise InputDataError(f"{source}: empty file (no header, no rows)") from exc
     except pd.errors.ParserError as exc:
@@ -134,7 +170,7 @@ def read_delimited(
     df.columns = [str(c).strip() for c in df.columns]
     if df.empty:
         raise InputDataError(f"{source}: header only, no data rows")
-    _check_not_truncated(text, len(header), source)
+    _check_not_truncated(text, len(header), source, delimiter)
     return df
 
 
@@ -148,7 +184,11 @@ def _tokenizer_problem(exc: Exception) -> str:
 
 
 def _parse(
-    text: str, header: Sequence[str], numeric: Sequence[str], wanted: set[str] | None
+    text: str,
+    header: Sequence[str],
+    numeric: Sequence[str],
+    wanted: set[str] | None,
+    delimiter: str = ",",
 ) -> pd.DataFrame:
     """Runs pandas' C parser: numeric columns as floats if they all parse, else all strings.
 
@@ -157,11 +197,19 @@ def _parse(
         header: The header's column names as written.
         numeric: Columns to try as float64.
         wanted: Columns to parse (None: all).
+        delimiter: Field delimiter (:func:`detect_delimiter`).
 
     Returns:
         The frame.
     """
-    options: dict = {"keep_default_na": False, "na_values": [""], "low_memory": False}
+    options: dict = {
+        "keep_default_na": False,
+        "na_values": [""],
+        "low_memory": False,
+        "sep": delimiter,
+        # A spreadsheet that separates fields by semicolons writes decimal commas.
+        "decimal": "," if delimiter == ";" else ".",
+    }
     if wanted is not None:
         options["usecols"] = lambda c: str(c).strip() in wanted
     if numeric:
@@ -174,13 +222,14 @@ def _parse(
     return pd.read_csv(io.StringIO(text), dtype=str, **options)
 
 
-def _check_not_truncated(text: str, n_columns: int, source: str) -> None:
+def _check_not_truncated(text: str, n_columns: int, source: str, delimiter: str = ",") -> None:
     """Fails when the text does not end with a newline and its last row is short.
 
     Args:
         text: The whole decoded file.
         n_columns: Number of header columns.
         source: File name or URI, for messages.
+        delimiter: Field delimiter.
 
     Raises:
         InputDataError: The last line stops before its last field.
@@ -188,7 +237,7 @@ def _check_not_truncated(text: str, n_columns: int, source: str) -> None:
     if text.endswith(("\n", "\r")):
         return
     last_line = text.rsplit("\n", 1)[-1]
-    fields = next(csv.reader([last_line]), [])
+    fields = next(csv.reader([last_line], delimiter=delimiter), [])
     if len(fields) < n_columns:
         line = text.count("\n") + 1
         raise InputDataError(

@@ -4,6 +4,7 @@ import logging
 import pandas as pd
 import pytest
 
+from quizops.errors import InputDataError
 from quizops.ingest import ingest, read_source
 from quizops.quarantine import read_quarantined
 from tests.ingest.conftest import EMAIL, PHONE, write_csv
@@ -106,3 +107,33 @@ def test_placeholder_skill_ids_count_as_no_skill(tmp_path, assistments_frame):
     result = read_source(str(path), "assistments")
     assert result.counts["rows_without_skill_dropped"] == 3
     assert not result.frame["skill_id"].str.lower().isin(["na", "null"]).any()
+
+
+@pytest.mark.parametrize(
+    ("sep", "decimal"),
+    [(";", ","), ("\t", "."), ("|", ".")],
+    ids=["semicolon-decimal-comma", "tab", "bar"],
+)
+def test_reads_exports_saved_with_another_delimiter(tmp_path, assistments_frame, sep, decimal):
+    """A spreadsheet in a decimal-comma locale saves the export with semicolons (and 0,25)."""
+    # free text with every delimiter in it stays one (quoted) field: later columns stay in place
+    frame = assistments_frame.assign(answer_text="1,5; or 2|3\t4")
+    comma = read_source(str(write_csv(frame, tmp_path / "comma.csv")), "assistments")
+    path = tmp_path / "saved.csv"
+    frame.to_csv(path, index=False, sep=sep, decimal=decimal)
+    assert ("0,25" in path.read_text()) == (decimal == ",")
+    other = read_source(str(path), "assistments")
+    pd.testing.assert_frame_equal(other.frame, comma.frame)
+    assert other.frame["propensity"].eq(0.25).all()
+    assert other.counts == comma.counts
+
+
+def test_an_unrecognised_delimiter_names_the_missing_columns(tmp_path, assistments_frame):
+    path = tmp_path / "colon.csv"
+    assistments_frame.to_csv(path, index=False, sep=":")
+    with pytest.raises(InputDataError) as err:
+        read_source(str(path), "assistments")
+    message = str(err.value)
+    assert "colon.csv: missing required column(s)" in message
+    assert "the first line has 1 field(s)" in message
+    assert "semicolons, tabs or vertical bars" in message
