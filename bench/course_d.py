@@ -10,7 +10,8 @@ the prerequisite order), 40 answers per student, no propensities.
 ``python -m bench.course_d --out logs.csv`` writes the logs as an ASSISTments 2009 CSV (skill ids
 4101-4108 with ASSISTments skill names, problem ids ``q<skill><item>``) for
 ``make run DATA=logs.csv FORMAT=assistments``; ``python -m bench.served_policy --course d`` then
-judges the champion that run registered in the true world.
+judges the champion that run registered in the true world. ``--log-students N`` (default 1,250,
+that is 50,000 answers) sets the size of the logs, in both uses.
 
 ``python -m bench.course_d`` trains the served policy as the pipeline does (held-out students
 left out, simulators fitted, settings searched), teaches 2,000 new students of the true world,
@@ -226,17 +227,24 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=42, help="seed of the course")
     parser.add_argument("--log-seed", type=int, default=1, help="seed of the logged students")
-    parser.add_argument("--students", type=int, default=2000)
+    parser.add_argument("--students", type=int, default=2000,
+                        help="new students the served policy teaches")  # fmt: skip
+    parser.add_argument("--log-students", type=int, default=1250,
+                        help="logged students (40 answers each)")  # fmt: skip
     parser.add_argument("--tutor", choices=("random", "skill-builder"), default="random",
                         help="the logging tutor")  # fmt: skip
     parser.add_argument("--out", type=Path, help="write the logs as an ASSISTments CSV and stop")
     args = parser.parse_args(argv)
     true, world = make_course_d(args.seed)
     if args.out is not None:
-        path = write_course_d_csv(world, args.out, seed=args.log_seed, tutor=args.tutor)
+        path = write_course_d_csv(
+            world, args.out, students=args.log_students, seed=args.log_seed, tutor=args.tutor
+        )
         print(f"{path}: course D logs")
         return 0
-    log = simulate_course_d_logs(world, seed=args.log_seed, tutor=args.tutor)
+    log = simulate_course_d_logs(
+        world, students=args.log_students, seed=args.log_seed, tutor=args.tutor
+    )
     config = TrainingConfig()
     features, _ = without_held_out(engineer_features(log), config)
     with threadpool_limits(1):
