@@ -9,6 +9,10 @@ of course C's true world 20 questions (common random numbers)::
 
     python -m bench.served_policy --home /tmp/home [--students 2000]
 
+With ``--url http://127.0.0.1:8080`` (``make serve`` running on that home), the same students
+are also taught by the served predictor over HTTP (v1 protocol, stateless: each request carries
+the student's whole history), the path a user's quiz engine takes.
+
 Not part of ``make bench`` (it needs a finished pipeline run); the README reports its figures.
 """
 
@@ -19,16 +23,83 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 STEPS = 20
+#: Instances per predictor request (the predictor's default limit is 256).
+BATCH = 200
 
 
-def served_rows(home: Path, students: int = 2000, course: str = "c") -> list[dict]:
+class HttpChooser:
+    """Students taught by a running predictor: one v1 request per step and batch of students.
+
+    Attributes:
+        name: Name in reports.
+        url: The predictor's base URL (``http://127.0.0.1:PORT``).
+    """
+
+    def __init__(self, url: str, name: str = "served over HTTP") -> None:
+        """Points at a predictor.
+
+        Args:
+            url: Base URL of the predictor.
+            name: Name in reports.
+        """
+        self.url = url.rstrip("/")
+        self.name = name
+        self._histories: list[list[dict]] = []
+
+    def start(self, context: object) -> None:
+        """Starts a cohort with empty histories."""
+        self._histories = [[] for _ in range(context.n_students)]  # type: ignore[attr-defined]
+
+    def choose(self) -> tuple[list[str], np.ndarray]:
+        """Asks the predictor for every student's next item.
+
+        Returns:
+            The items and the propensities the predictor reported.
+
+        Raises:
+            RuntimeError: The predictor answered with an error status.
+        """
+        from quizops.names import MODEL_NAME
+        from quizops.serving import http_json
+
+        items: list[str] = []
+        propensities: list[float] = []
+        for low in range(0, len(self._histories), BATCH):
+            batch = self._histories[low : low + BATCH]
+            body = {
+                "instances": [
+                    {"student_id": f"bench-{low + k}", "history": history}
+                    for k, history in enumerate(batch)
+                ]
+            }
+            status, answer = http_json(
+                "POST", f"{self.url}/v1/models/{MODEL_NAME}:predict", body, timeout=60.0
+            )
+            if status != 200:
+                raise RuntimeError(f"predictor answered {status}: {answer}")
+            items.extend(p["item_id"] for p in answer["predictions"])
+            propensities.extend(float(p["propensity"]) for p in answer["predictions"])
+        return items, np.asarray(propensities)
+
+    def observe(self, item_ids: list[str], correct: np.ndarray) -> None:
+        """Appends each student's answer to their history."""
+        for history, item, ok in zip(self._histories, item_ids, correct, strict=True):
+            history.append({"item_id": str(item), "correct": int(ok)})
+
+
+def served_rows(
+    home: Path, students: int = 2000, course: str = "c", url: str | None = None
+) -> list[dict]:
     """Skills mastered by the home's champion and the baselines in a course's true world.
 
     Args:
         home: The local home of the pipeline run.
         students: New students taught.
         course: ``c`` (``bench.course_c``) or ``d`` (``bench.course_d``, default course seed).
+        url: A running predictor serving that champion (None: in-process only).
 
     Returns:
         One row per chooser.
@@ -66,6 +137,8 @@ def served_rows(home: Path, students: int = 2000, course: str = "c") -> list[dic
             OracleChooser(),
             policy.as_chooser(f"served champion v{version.version}"),
         ]
+        if url is not None:
+            choosers.append(HttpChooser(url, f"served champion v{version.version} over HTTP"))
         results = {
             c.name: simulate(
                 c, world, students=students, steps=STEPS, seed=12345
@@ -94,8 +167,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--home", required=True, type=Path)
     parser.add_argument("--students", type=int, default=2000)
     parser.add_argument("--course", choices=("c", "d"), default="c", help="the logs' course")
+    parser.add_argument("--url", help="a running predictor (make serve) to teach the students too")
     args = parser.parse_args(argv)
-    for row in served_rows(args.home, args.students, args.course):
+    for row in served_rows(args.home, args.students, args.course, args.url):
         print(f"{row['benchmark']}: {row['measured']} {row['unit']} | {row['anchor']}")
     return 0
 
