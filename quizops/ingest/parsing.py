@@ -131,7 +131,8 @@ def read_delimited(
             such as ASSISTments' 31 columns parse faster); None parses every column.
 
     Returns:
-        A frame whose columns hold strings or ``NaN`` (floats for ``numeric`` columns).
+        A frame whose columns hold strings or ``NaN`` (floats for ``numeric`` columns); its
+        ``attrs["decimal"]`` is ``","`` when the file separates fields by semicolons.
 
     Raises:
         InputDataError: The file is empty, has no data rows, is not valid text, is truncated
@@ -171,6 +172,8 @@ def read_delimited(
     if df.empty:
         raise InputDataError(f"{source}: header only, no data rows")
     _check_not_truncated(text, len(header), source, delimiter)
+    if delimiter == ";":
+        df.attrs["decimal"] = ","  # for numeric_column: columns that stay text until checked
     return df
 
 
@@ -293,6 +296,9 @@ def numeric_column(
 ) -> pd.Series:
     """Converts a column of strings (or numbers) to numbers, failing on anything else.
 
+    In a frame read from a semicolon-separated file (``df.attrs["decimal"] == ","``) a decimal
+    comma is read as the decimal point.
+
     Args:
         df: The frame.
         column: Column name.
@@ -311,7 +317,10 @@ def numeric_column(
         values = raw.astype("float64")
         bad = pd.Series(False, index=raw.index)
     else:
-        values = pd.to_numeric(raw, errors="coerce").astype("float64")
+        text = raw
+        if df.attrs.get("decimal") == ",":  # a semicolon-separated file: 0,25 is 0.25
+            text = raw.astype("string").str.replace(",", ".", regex=False)
+        values = pd.to_numeric(text, errors="coerce").astype("float64")
         bad = raw.notna() & values.isna()
     if bad.any():
         raise InputDataError(

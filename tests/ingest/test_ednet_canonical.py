@@ -109,3 +109,22 @@ def test_canonical_parquet_wrong_type(tmp_path):
     CANONICAL.assign(timestamp=["x", "y", "z"]).to_parquet(path, index=False)
     with pytest.raises(InputDataError, match=r"'timestamp' must hold ISO 8601 .*; 3 value"):
         read_source(str(path), "canonical")
+
+
+def test_canonical_csv_saved_with_semicolons_and_decimal_commas(tmp_path):
+    """Columns read as text until checked (no fast float path) take decimal commas too."""
+    comma = tmp_path / "comma.csv"
+    CANONICAL.to_csv(comma, index=False)
+    path = tmp_path / "semicolon.csv"
+    CANONICAL.to_csv(path, index=False, sep=";", decimal=",")
+    assert "0,5" in path.read_text()
+    frame = read_source(str(path), "canonical").frame
+    assert frame["propensity"].tolist()[:2] == [0.5, 0.5]
+    pd.testing.assert_frame_equal(frame, read_source(str(comma), "canonical").frame)
+
+
+def test_a_decimal_comma_in_a_comma_separated_file_is_not_a_number(tmp_path):
+    path = tmp_path / "t.csv"
+    CANONICAL.assign(propensity=["0,5", "0,5", None]).to_csv(path, index=False)
+    with pytest.raises(InputDataError, match="column 'propensity' must hold numbers"):
+        read_source(str(path), "canonical")
