@@ -23,7 +23,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from quizops.canonical import CANONICAL_COLUMNS, conform
+from quizops.canonical import CANONICAL_COLUMNS, conform, row_numbers
 from quizops.errors import InputDataError
 from quizops.ingest.parsing import map_unique, numeric_column, string_column
 
@@ -167,6 +167,16 @@ def to_canonical(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict[str
     no_skill = frame["skill_id"].isna()
     counts["rows_without_skill_dropped"] = int(no_skill.sum())
     frame = frame.loc[~no_skill]
+    # Checked on the rows kept (a scaffolding row's answer is not used), reported by the data
+    # row numbers of the file (the frame still has the file's row index here).
+    bad_correct = frame["correct"].notna() & ~frame["correct"].isin([0.0, 1.0])
+    if bad_correct.any():
+        in_file = pd.Series(False, index=raw.index)
+        in_file.loc[bad_correct.index[bad_correct.to_numpy()]] = True
+        raise InputDataError(
+            f"{source}: column 'correct' must be 0 or 1; {int(bad_correct.sum())} row(s) are "
+            f"not ({row_numbers(in_file)})"
+        )
     frame, counts["multi_skill_rows_split"] = _split_skills(frame)
     frame = frame.sort_values(["order_id", "skill_id"], kind="stable")
     frame["timestamp"] = frame["order_id"]
@@ -177,11 +187,6 @@ def to_canonical(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict[str
     if frame.empty:
         raise InputDataError(
             f"{source}: no usable rows (every row is scaffolding or has no skill: {counts})"
-        )
-    bad_correct = ~frame["correct"].isin([0.0, 1.0])
-    if bad_correct.any():
-        raise InputDataError(
-            f"{source}: column 'correct' must be 0 or 1; {int(bad_correct.sum())} row(s) are not"
         )
     frame["correct"] = frame["correct"].astype("int64")
     return conform(frame[CANONICAL_COLUMNS], source), counts

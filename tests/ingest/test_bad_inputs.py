@@ -48,6 +48,16 @@ def test_correct_outside_0_1(tmp_path, assistments_frame):
     assert "'correct' must be 0 or 1" in run_ingest(tmp_path, tmp_path / "a.csv")
 
 
+def test_correct_outside_0_1_names_the_file_rows_of_kept_answers(tmp_path, assistments_frame):
+    frame = assistments_frame.copy()
+    frame.loc[[2, 7], "correct"] = 0.7  # partial credit on two answers that are used
+    frame.loc[3, "correct"] = 0.5  # a scaffolding row (original 0): dropped, not checked
+    frame.loc[4, "correct"] = 2  # a row without a skill: dropped, not checked
+    write_csv(frame, tmp_path / "a.csv")
+    message = run_ingest(tmp_path, tmp_path / "a.csv")
+    assert "column 'correct' must be 0 or 1; 2 row(s) are not (data row(s) [3, 8])" in message
+
+
 def test_fractional_id(tmp_path, assistments_frame):
     write_csv(assistments_frame.assign(order_id=1.5), tmp_path / "a.csv")
     assert "'order_id' must hold whole numbers" in run_ingest(tmp_path, tmp_path / "a.csv")
