@@ -9,7 +9,7 @@ QUIZOPS_HOME ?= $(CURDIR)/.quizops
 export QUIZOPS_HOME
 DATA ?=
 FORMAT ?= assistments
-ENCODING ?= utf-8
+ENCODING ?= auto
 INTERACTIONS ?= 50000
 PORT ?= 8080
 PII_POLICY ?=

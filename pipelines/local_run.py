@@ -264,7 +264,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="source path (default: simulate)")
     parser.add_argument("--format", default="assistments", dest="source_format")
-    parser.add_argument("--encoding", default="utf-8", help="text encoding of CSV sources")
+    parser.add_argument(
+        "--encoding",
+        default="auto",
+        help="text encoding of CSV sources (auto: UTF-8, or a Western code page for a file "
+        "with no UTF-8 character in it)",
+    )
     parser.add_argument("--interactions", type=int, default=50_000)
     parser.add_argument("--span", help="span date of simulated data (default: today)")
     parser.add_argument("--eval-students", type=int, default=None)

@@ -62,7 +62,7 @@ def use_mlflow_credentials(task: dsl.PipelineTask) -> None:
 def training_pipeline(
     source_uri: str,
     source_format: str = "assistments",
-    source_encoding: str = "utf-8",
+    source_encoding: str = "auto",
     span: str = "",
     raw_zone_uri: str = "",
     mlflow_tracking_uri: str = "http://mlflow.mlflow.svc.cluster.local:5000",
@@ -109,7 +109,8 @@ def training_pipeline(
     Args:
         source_uri: Raw interaction logs: a file or folder, local path or gs:// URI.
         source_format: Layout of the logs: assistments, ednet or canonical.
-        source_encoding: Text encoding of CSV sources (e.g. utf-8, latin-1).
+        source_encoding: Text encoding of CSV sources (e.g. utf-8, latin-1; "auto": UTF-8, or
+            a Western code page for a file with no UTF-8 character in it).
         span: The span to read, e.g. 2026-11-23 for the folder date=2026-11-23; empty reads
             the whole source; @scheduled reads the run's scheduled date (UTC) and @scheduled-1
             the day before it (recurring runs).

@@ -87,7 +87,10 @@ def ingest_cases(tmp: Path) -> dict[str, tuple[Path, str]]:
     cases["assistments truncated"] = (path, "assistments")
     path = tmp / "latin" / "export.csv"
     path.parent.mkdir()
-    path.write_bytes(text.replace("42", f"{NAME} é").encode("latin-1"))
+    # partly UTF-8 (ü), partly latin-1 (é): damaged, refused (a file with no UTF-8 character
+    # at all would be read as a Western code page)
+    data = text.replace("42", f"{NAME} é ü", 1).encode().replace("é".encode(), b"\xe9", 1)
+    path.write_bytes(data)
     cases["assistments not utf-8"] = (path, "assistments")
     bad = canonical_rows().astype(object)
     bad.loc[1, "timestamp"] = EMAIL

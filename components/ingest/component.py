@@ -14,7 +14,7 @@ def ingest(
     raw_zone_uri: str,
     manifest: Output[Dataset],
     metrics: Output[Metrics],
-    encoding: str = "utf-8",
+    encoding: str = "auto",
     source_identity: str = "",
 ) -> None:
     """Reads one span of a source into the canonical table, kept in the raw zone.
@@ -26,7 +26,8 @@ def ingest(
         raw_zone_uri: Where the table with personal data goes ("" = beside the source).
         manifest: Output: the manifest (table URI, SHA-256, rows, format, span, previous span).
         metrics: Output: rows read, kept and dropped per reason; students, items, skills.
-        encoding: Text encoding of CSV sources.
+        encoding: Text encoding of CSV sources ("auto": UTF-8, or a Western code page for a
+            file with no UTF-8 character in it).
         source_identity: The source's identity from the fingerprint task (content hashes or
             GCS generations): the task's cache key changes exactly when the data does.
     """

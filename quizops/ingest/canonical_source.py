@@ -26,6 +26,7 @@ from quizops.canonical import (
 )
 from quizops.errors import InputDataError
 from quizops.ingest.parsing import (
+    AUTO_ENCODING,
     numeric_column,
     read_delimited,
     read_parquet_bytes,
@@ -105,13 +106,14 @@ def _timestamp_column(raw: pd.DataFrame, source: str) -> pd.Series:
     return values
 
 
-def read_file(data: bytes, uri: str, encoding: str = "utf-8") -> pd.DataFrame:
+def read_file(data: bytes, uri: str, encoding: str = AUTO_ENCODING) -> pd.DataFrame:
     """Reads one canonical CSV or Parquet file.
 
     Args:
         data: The file's bytes.
         uri: Its name or URI (``.parquet`` selects Parquet).
-        encoding: Text encoding of CSV files.
+        encoding: Text encoding of CSV files (``auto``: UTF-8, or a Western code page for a
+            file with no UTF-8 character; see :func:`~quizops.ingest.parsing.decode_text`).
 
     Returns:
         The canonical frame.

@@ -25,7 +25,7 @@ import pandas as pd
 from quizops import storage
 from quizops.canonical import CANONICAL_COLUMNS, conform
 from quizops.errors import InputDataError
-from quizops.ingest.parsing import numeric_column, read_delimited, string_column
+from quizops.ingest.parsing import AUTO_ENCODING, numeric_column, read_delimited, string_column
 from quizops.ingest.spans import relative_parts, visible_files
 
 logger = logging.getLogger(__name__)
@@ -68,12 +68,12 @@ def find_layout(scope: str, root: str) -> tuple[list[str], str]:
     raise InputDataError(f"{scope}: no contents/questions.csv beside KT1/")
 
 
-def read_questions(uri: str, encoding: str = "utf-8") -> pd.DataFrame:
+def read_questions(uri: str, encoding: str = AUTO_ENCODING) -> pd.DataFrame:
     """Reads ``questions.csv`` into one row per (question, tag).
 
     Args:
         uri: The questions file.
-        encoding: Its text encoding.
+        encoding: Its text encoding (``auto``: see :func:`~quizops.ingest.parsing.decode_text`).
 
     Returns:
         Columns ``item_id``, ``correct_answer``, ``skill_id``.
@@ -90,12 +90,12 @@ def read_questions(uri: str, encoding: str = "utf-8") -> pd.DataFrame:
     return questions
 
 
-def read_user(uri: str, encoding: str = "utf-8") -> pd.DataFrame:
+def read_user(uri: str, encoding: str = AUTO_ENCODING) -> pd.DataFrame:
     """Reads one KT1 user file.
 
     Args:
         uri: The file.
-        encoding: Its text encoding.
+        encoding: Its text encoding (``auto``: see :func:`~quizops.ingest.parsing.decode_text`).
 
     Returns:
         Columns student_id, item_id, timestamp, user_answer, response_time_ms, row.
@@ -117,13 +117,16 @@ def read_user(uri: str, encoding: str = "utf-8") -> pd.DataFrame:
     )
 
 
-def read(scope: str, root: str, encoding: str = "utf-8") -> tuple[pd.DataFrame, dict[str, int]]:
+def read(
+    scope: str, root: str, encoding: str = AUTO_ENCODING
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Reads an EdNet KT1 folder into the canonical table.
 
     Args:
         scope: The folder to read (a span folder or the source root).
         root: The source root (for a shared contents/ folder).
-        encoding: Text encoding of the CSV files.
+        encoding: Text encoding of the CSV files (``auto``: see
+            :func:`~quizops.ingest.parsing.decode_text`).
 
     Returns:
         The canonical frame and counts.

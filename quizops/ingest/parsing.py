@@ -25,6 +25,13 @@ logger = logging.getLogger(__name__)
 
 #: How many offending data row numbers an error message lists.
 MAX_ROWS_IN_MESSAGE = 5
+#: The default source encoding: UTF-8, or a Western single-byte code page for a file with no
+#: UTF-8 character at all (see :func:`decode_text`).
+AUTO_ENCODING = "auto"
+#: A UTF-8 multi-byte character (lead byte and its continuation bytes).
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 #: Field delimiters recognised, in the order tried: the comma of the sources' own exports, then
 #: the semicolon of spreadsheets saved in locales whose decimal mark is a comma, then tab and
 #: the vertical bar of database dumps.
@@ -78,21 +85,49 @@ def decompress(data: bytes, source: str) -> bytes:
         ) from exc
 
 
-def decode_text(data: bytes, source: str, encoding: str = "utf-8") -> str:
-    """Decodes bytes strictly (a UTF-8 byte-order mark is dropped).
+def decode_text(data: bytes, source: str, encoding: str = AUTO_ENCODING) -> str:
+    """Decodes bytes (a UTF-8 byte-order mark is dropped).
+
+    A named encoding is strict. :data:`AUTO_ENCODING` reads UTF-8, or, when the bytes are not
+    UTF-8 and hold no UTF-8 multi-byte character at all (a file written by a tool set to a
+    Western single-byte code page, such as the ASSISTments 2009 export), Windows-1252 (Latin-1
+    where a byte is undefined in it), with a warning that names the first byte that is not
+    UTF-8. Bytes that are partly UTF-8 are a damaged file, not another encoding: refused.
 
     Args:
         data: The bytes.
         source: File name or URI, for messages.
-        encoding: The text encoding the file is declared to use.
+        encoding: The text encoding the file is declared to use, or :data:`AUTO_ENCODING`.
 
     Returns:
         The text.
 
     Raises:
-        InputDataError: The bytes are not valid in ``encoding``; the message gives the byte
-            offset and line, not the bytes around it.
+        InputDataError: The bytes are not valid in ``encoding`` (with ``auto``: not UTF-8 and
+            partly UTF-8); the message gives the byte offset and line, not the bytes around it.
     """
+    if encoding.strip().lower() == AUTO_ENCODING:
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            if _UTF8_MULTIBYTE.search(data):
+                raise InputDataError(
+                    f"{source}: not valid utf-8 text (undecodable byte at offset {exc.start}, "
+                    f"line {line}), though other characters in it are UTF-8: a damaged file, or "
+                    "name its encoding"
+                ) from exc
+            codec = "cp1252"
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError:
+                codec, text = "latin-1", data.decode("latin-1")
+            logger.warning(
+                "%s: not UTF-8 (first byte that is not at offset %d, line %d) and no UTF-8 "
+                "character in it: read as %s; name the encoding to be sure",
+                source, exc.start, line, codec,
+            )  # fmt: skip
+            return text
     codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
         return data.decode(codec)
@@ -110,7 +145,7 @@ def read_delimited(
     data: bytes,
     source: str,
     required: Sequence[str],
-    encoding: str = "utf-8",
+    encoding: str = AUTO_ENCODING,
     numeric: Sequence[str] = (),
     optional: Sequence[str] | None = None,
 ) -> pd.DataFrame:

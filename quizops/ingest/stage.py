@@ -20,7 +20,7 @@ from quizops import storage
 from quizops.canonical import conform
 from quizops.errors import InputDataError
 from quizops.ingest import assistments, canonical_source, ednet
-from quizops.ingest.parsing import read_delimited
+from quizops.ingest.parsing import AUTO_ENCODING, read_delimited
 from quizops.ingest.spans import SpanSelection, select_span, visible_files
 from quizops.quarantine import write_quarantined
 
@@ -75,7 +75,7 @@ def _data_files(uri: str, source_format: str) -> list[str]:
 
 
 def read_source(
-    source_uri: str, source_format: str, span: str = "", encoding: str = "utf-8"
+    source_uri: str, source_format: str, span: str = "", encoding: str = AUTO_ENCODING
 ) -> IngestResult:
     """Reads one span of a source into the canonical table.
 
@@ -83,7 +83,8 @@ def read_source(
         source_uri: File or folder, local path or gs:// URI.
         source_format: One of :data:`FORMATS`.
         span: Span value or span folder name; ``""`` reads the whole source.
-        encoding: Text encoding of CSV files.
+        encoding: Text encoding of CSV files (``auto``: UTF-8, or a Western code page for a
+            file with no UTF-8 character; see :func:`~quizops.ingest.parsing.decode_text`).
 
     Returns:
         The result.
@@ -197,7 +198,7 @@ def run_ingest_stage(
     span: str,
     raw_zone_uri: str,
     manifest_path: str | os.PathLike[str],
-    encoding: str = "utf-8",
+    encoding: str = AUTO_ENCODING,
     source_identity: str = "",
 ) -> IngestStageResult:
     """Reads a span, writes the canonical table to the raw zone and the manifest.
@@ -208,7 +209,8 @@ def run_ingest_stage(
         span: Span value or folder name; ``""`` reads the whole source.
         raw_zone_uri: Where the table (with personal data) goes; ``""`` = beside the source.
         manifest_path: Local path of the manifest (the component's output artifact).
-        encoding: Text encoding of CSV files.
+        encoding: Text encoding of CSV files (``auto``: UTF-8, or a Western code page for a
+            file with no UTF-8 character; see :func:`~quizops.ingest.parsing.decode_text`).
         source_identity: The source's identity from the fingerprint task (content hashes or
             GCS generations): the task's cache key follows it, and each version of the data
             gets its own raw-zone table.
@@ -251,7 +253,7 @@ def ingest(
     span: str,
     raw_zone_uri: str,
     manifest_path: str | os.PathLike[str],
-    encoding: str = "utf-8",
+    encoding: str = AUTO_ENCODING,
 ) -> dict[str, Any]:
     """Positional form of :func:`run_ingest_stage` returning only the metrics.
 
@@ -261,7 +263,8 @@ def ingest(
         span: Span value or folder name; ``""`` reads the whole source.
         raw_zone_uri: Where the table (with personal data) goes; ``""`` = beside the source.
         manifest_path: Local path of the manifest.
-        encoding: Text encoding of CSV files.
+        encoding: Text encoding of CSV files (``auto``: UTF-8, or a Western code page for a
+            file with no UTF-8 character; see :func:`~quizops.ingest.parsing.decode_text`).
 
     Returns:
         The metrics of :class:`IngestStageResult`.

@@ -1,5 +1,8 @@
 """Each bad input gives a clear InputDataError, names no personal value, and writes nothing."""
 
+import logging
+
+import pandas as pd
 import pytest
 
 from quizops.errors import InputDataError
@@ -7,11 +10,11 @@ from quizops.ingest import ingest
 from tests.ingest.conftest import EMAIL, write_csv
 
 
-def run_ingest(tmp_path, source, fmt="assistments"):
+def run_ingest(tmp_path, source, fmt="assistments", **kwargs):
     raw = tmp_path / "raw"
     manifest = tmp_path / "out" / "manifest.json"
     with pytest.raises(InputDataError) as info:
-        ingest(str(source), fmt, "", str(raw), manifest)
+        ingest(str(source), fmt, "", str(raw), manifest, **kwargs)
     assert not manifest.exists(), "a manifest was written for a failed ingest"
     assert not raw.exists(), "the raw zone was written for a failed ingest"
     assert EMAIL not in str(info.value)
@@ -98,12 +101,45 @@ def test_truncated_parquet(tmp_path):
     )
 
 
-def test_non_utf8_bytes(tmp_path, assistments_frame):
+def test_non_utf8_bytes_when_utf8_is_named(tmp_path, assistments_frame):
     data = assistments_frame.to_csv(index=False).encode()
     data = data.replace(b"Skill 8", b"Skill \xe9\xff", 1)
     (tmp_path / "a.csv").write_bytes(data)
-    message = run_ingest(tmp_path, tmp_path / "a.csv")
+    message = run_ingest(tmp_path, tmp_path / "a.csv", encoding="utf-8")
     assert "not valid utf-8 text" in message and "line 4" in message
+
+
+def test_a_file_partly_utf8_is_damaged_not_another_encoding(tmp_path, assistments_frame):
+    """By default a file with UTF-8 characters and a stray byte is refused, not re-read."""
+    data = assistments_frame.assign(skill_name="Équations").to_csv(index=False).encode()
+    data = data.replace("Équations".encode(), b"\xc9quations", 1)  # one latin-1 É among UTF-8 ones
+    (tmp_path / "a.csv").write_bytes(data)
+    message = run_ingest(tmp_path, tmp_path / "a.csv")
+    assert "not valid utf-8 text" in message and "line 2" in message
+    assert "though other characters in it are UTF-8" in message
+
+
+@pytest.mark.parametrize("codec", ["cp1252", "latin-1"])
+def test_a_western_code_page_file_reads_by_default_like_its_named_encoding(
+    tmp_path, assistments_frame, caplog, codec
+):
+    """The ASSISTments 2009 export is not UTF-8: by default it reads as if its code page
+    were named, with a warning that names the first byte's place, never the text."""
+    from quizops.ingest import read_source
+
+    frame = assistments_frame.assign(skill_name="Équations – “fractions”")
+    if codec == "latin-1":
+        frame = frame.assign(skill_name="Équations à l'école")  # no cp1252-only characters
+    path = tmp_path / "a.csv"
+    path.write_bytes(frame.to_csv(index=False).encode(codec))
+    caplog.set_level(logging.WARNING)
+    default = read_source(str(path), "assistments")
+    named = read_source(str(path), "assistments", encoding=codec)
+    pd.testing.assert_frame_equal(default.frame, named.frame)
+    assert default.frame["skill_name"].iloc[0] == frame["skill_name"].iloc[0]
+    warned = [r.getMessage() for r in caplog.records if "not UTF-8" in r.getMessage()]
+    assert len(warned) == 1 and "line 2" in warned[0] and "read as cp1252" in warned[0]
+    assert "quations" not in warned[0] and EMAIL not in warned[0]
 
 
 def test_latin1_file_reads_when_its_encoding_is_named(tmp_path, assistments_frame):
@@ -137,3 +173,11 @@ def test_headerless_file_does_not_list_its_first_row(tmp_path, assistments_frame
     message = run_ingest(tmp_path, tmp_path / "a.csv")
     assert "missing required column(s)" in message and "header" in message
     assert "tutor" not in message and "MasterySection" not in message
+
+
+def test_a_byte_undefined_in_cp1252_falls_back_to_latin1(caplog):
+    from quizops.ingest.parsing import decode_text
+
+    caplog.set_level(logging.WARNING)
+    assert decode_text(b"id,name\n1,\x81\xe9\n", "f.csv") == "id,name\n1,\x81\xe9\n"
+    assert "offset 10, line 2) and no UTF-8 character in it: read as latin-1" in caplog.text
