@@ -8,6 +8,7 @@ and never a value (the raw logs hold e-mails, names and phone numbers).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -88,7 +89,8 @@ def decompress(data: bytes, source: str) -> bytes:
 def decode_text(data: bytes, source: str, encoding: str = AUTO_ENCODING) -> str:
     """Decodes bytes (a UTF-8 byte-order mark is dropped).
 
-    A named encoding is strict. :data:`AUTO_ENCODING` reads UTF-8, or, when the bytes are not
+    A named encoding is strict. :data:`AUTO_ENCODING` reads UTF-16 when the bytes start with
+    its byte-order mark (a spreadsheet's "Unicode text" export), else UTF-8, or, when they are not
     UTF-8 and hold no UTF-8 multi-byte character at all (a file written by a tool set to a
     Western single-byte code page, such as the ASSISTments 2009 export), Windows-1252 (Latin-1
     where a byte is undefined in it), with a warning that names the first byte that is not
@@ -107,6 +109,9 @@ def decode_text(data: bytes, source: str, encoding: str = AUTO_ENCODING) -> str:
             partly UTF-8); the message gives the byte offset and line, not the bytes around it.
     """
     if encoding.strip().lower() == AUTO_ENCODING:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            # Spreadsheets' "Unicode text" export: UTF-16 with its byte-order mark (and tabs).
+            return decode_text(data, source, "utf-16")
         try:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:

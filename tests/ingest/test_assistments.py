@@ -137,3 +137,13 @@ def test_an_unrecognised_delimiter_names_the_missing_columns(tmp_path, assistmen
     assert "colon.csv: missing required column(s)" in message
     assert "the first line has 1 field(s)" in message
     assert "semicolons, tabs or vertical bars" in message
+
+
+def test_reads_a_spreadsheet_unicode_text_export(tmp_path, assistments_frame):
+    """A spreadsheet's "Unicode text" export: UTF-16 with a byte-order mark, tabs, CRLF."""
+    frame = assistments_frame.assign(skill_name="Équations – “fractions”")
+    comma = read_source(str(write_csv(frame, tmp_path / "comma.csv")), "assistments")
+    path = tmp_path / "unicode.txt"
+    frame.to_csv(path, index=False, sep="\t", encoding="utf-16", lineterminator="\r\n")
+    assert path.read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff")
+    pd.testing.assert_frame_equal(read_source(str(path), "assistments").frame, comma.frame)
