@@ -90,7 +90,8 @@ def conform(df: pd.DataFrame, source: str) -> pd.DataFrame:
     bad = ~out["correct"].isin([0, 1])
     if bad.any():
         raise InputDataError(
-            f"{source}: column 'correct' must be 0 or 1; {int(bad.sum())} row(s) are not"
+            f"{source}: column 'correct' must be 0 or 1; {int(bad.sum())} row(s) are not "
+            f"({row_numbers(bad)})"
         )
     return out.reset_index(drop=True)
 

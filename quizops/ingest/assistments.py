@@ -167,15 +167,14 @@ def to_canonical(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict[str
     no_skill = frame["skill_id"].isna()
     counts["rows_without_skill_dropped"] = int(no_skill.sum())
     frame = frame.loc[~no_skill]
-    # Checked on the rows kept (a scaffolding row's answer is not used), reported by the data
-    # row numbers of the file (the frame still has the file's row index here).
+    # Checked here, not only by conform() below: on the rows kept (a scaffolding row's answer
+    # is not used), before the cast to int64 would truncate a partial credit, and reported by
+    # the file's data rows (the frame still has the file's row index; conform sees split rows).
     bad_correct = frame["correct"].notna() & ~frame["correct"].isin([0.0, 1.0])
     if bad_correct.any():
-        in_file = pd.Series(False, index=raw.index)
-        in_file.loc[bad_correct.index[bad_correct.to_numpy()]] = True
         raise InputDataError(
             f"{source}: column 'correct' must be 0 or 1; {int(bad_correct.sum())} row(s) are "
-            f"not ({row_numbers(in_file)})"
+            f"not ({row_numbers(raw.index.isin(bad_correct.index[bad_correct.to_numpy()]))})"
         )
     frame, counts["multi_skill_rows_split"] = _split_skills(frame)
     frame = frame.sort_values(["order_id", "skill_id"], kind="stable")

@@ -128,3 +128,11 @@ def test_a_decimal_comma_in_a_comma_separated_file_is_not_a_number(tmp_path):
     CANONICAL.assign(propensity=["0,5", "0,5", None]).to_csv(path, index=False)
     with pytest.raises(InputDataError, match="column 'propensity' must hold numbers"):
         read_source(str(path), "canonical")
+
+
+def test_canonical_correct_outside_0_1_names_its_rows(tmp_path):
+    path = tmp_path / "t.csv"
+    CANONICAL.assign(correct=[1, 2, 1]).to_csv(path, index=False)
+    with pytest.raises(InputDataError) as err:
+        read_source(str(path), "canonical")
+    assert "column 'correct' must be 0 or 1; 1 row(s) are not (data row(s) [2])" in str(err.value)
