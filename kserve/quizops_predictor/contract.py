@@ -86,6 +86,9 @@ class Instance:
         request_id: The caller's id of this decision, if it sent one.
         answer: Stateful form: ``(item_id, correct)`` of the previous question, or None.
         stateful: True for the stateful form (no ``history``: the state is in the store).
+        unknown_history: Answers (history, or the stateful ``answer``) on items outside the
+            policy's item bank; the tracer leaves the state unchanged by them.
+        unknown_candidates: Candidates outside the item bank, left out of the choice.
     """
 
     student_id: str
@@ -94,6 +97,8 @@ class Instance:
     request_id: str | None = None
     answer: tuple[str, int] | None = None
     stateful: bool = False
+    unknown_history: int = 0
+    unknown_candidates: int = 0
 
 
 def _kind(value: Any) -> str:
@@ -114,18 +119,17 @@ def _kind(value: Any) -> str:
 
 
 def _id(value: Any, where: str, limits: Limits) -> str:
+    # A JSON integer is read as its decimal string: exports such as ASSISTments number their
+    # problems and students, and a client that sends ``12`` means the id ``"12"``.
+    if type(value) is int:
+        value = str(value)
     if not isinstance(value, str) or not value:
-        raise ContractError(f"{where}: must be a non-empty string, got {_kind(value)}")
+        raise ContractError(
+            f"{where}: must be a non-empty string (or an integer), got {_kind(value)}"
+        )
     if len(value) > limits.max_id_length:
         raise ContractError(f"{where}: longer than {limits.max_id_length} characters")
     return value
-
-
-def _item_id(value: Any, where: str, item_bank: frozenset[str] | None, limits: Limits) -> str:
-    item = _id(value, where, limits)
-    if item_bank is not None and item not in item_bank:
-        raise ContractError(f"{where}: unknown item id (not in the policy's item bank)")
-    return item
 
 
 def _unknown_field(keys: Any, allowed: frozenset[str], where: str, expected: str) -> None:
@@ -138,13 +142,13 @@ def _unknown_field(keys: Any, allowed: frozenset[str], where: str, expected: str
             raise ContractError(f"{at}: unknown field (expected {expected})")
 
 
-def _answer(raw: Any, at: str, item_bank: frozenset[str] | None, limits: Limits) -> tuple[str, int]:
+def _answer(raw: Any, at: str, limits: Limits) -> tuple[str, int]:
     if not isinstance(raw, Mapping):
         raise ContractError(f"{at}: must be an object with item_id and correct")
     _unknown_field(raw, _ANSWER_KEYS, at, "item_id, correct")
     if "item_id" not in raw:
         raise ContractError(f"{at}.item_id: required")
-    item = _item_id(raw["item_id"], f"{at}.item_id", item_bank, limits)
+    item = _id(raw["item_id"], f"{at}.item_id", limits)
     correct = raw.get("correct")
     if isinstance(correct, bool):
         correct = int(correct)
@@ -164,7 +168,8 @@ def parse_instance(
     Args:
         raw: The decoded JSON value of the instance.
         where: The path of the instance for messages, e.g. ``instances[3]``.
-        item_bank: Known item ids; when given, unknown ids are rejected.
+        item_bank: Known item ids; when given, answers on other items are counted and
+            candidates outside it are left out (none left: an error).
         limits: Request bounds.
 
     Returns:
@@ -188,7 +193,7 @@ def parse_instance(
     answer = None
     if "history" not in raw:  # the stateful form: the state is in the feature store
         if raw.get("answer") is not None:
-            answer = _answer(raw["answer"], f"{where}.answer", item_bank, limits)
+            answer = _answer(raw["answer"], f"{where}.answer", limits)
         history_raw: Any = []
     elif "answer" in raw:
         raise ContractError(f"{where}.answer: only in the stateful form (without history)")
@@ -214,14 +219,23 @@ def parse_instance(
             if (
                 type(item) is str
                 and 0 < len(item) <= max_id
-                and (item_bank is None or item in item_bank)
                 and (correct == 0 or correct == 1)
                 and (type(correct) is int or type(correct) is bool)
             ):
                 history.append((item, int(correct)))
                 continue
-        history.append(_answer(entry, f"{where}.history[{i}]", item_bank, limits))
+        history.append(_answer(entry, f"{where}.history[{i}]", limits))
+    # An item the policy was not trained on (added to the bank since) carries no fitted
+    # parameters: the tracer leaves the state unchanged by it, online as offline, and it is
+    # counted (metric `unknown_items_total`) rather than refused, so that a bank that grows between
+    # trainings does not stop the quiz of every student who met a new item.
+    unknown_history = 0
+    if item_bank is not None:
+        unknown_history = sum(item not in item_bank for item, _ in history)
+        if answer is not None and answer[0] not in item_bank:
+            unknown_history += 1
     candidates: tuple[str, ...] | None = None
+    unknown_candidates = 0
     if raw.get("candidates") is not None:
         cands = raw["candidates"]
         if not isinstance(cands, list) or not cands:
@@ -230,12 +244,20 @@ def parse_instance(
             raise RequestTooLargeError(
                 f"{where}.candidates: more than {limits.max_candidates} items"
             )
-        parsed = [
-            _item_id(c, f"{where}.candidates[{i}]", item_bank, limits) for i, c in enumerate(cands)
-        ]
+        parsed = [_id(c, f"{where}.candidates[{i}]", limits) for i, c in enumerate(cands)]
         if len(set(parsed)) != len(parsed):
             raise ContractError(f"{where}.candidates: contains duplicate item ids")
-        candidates = tuple(parsed)
+        # Items the policy cannot value (not in its bank) are left out of the choice; the
+        # propensity is over the rest. None of them known is a client error (most often ids
+        # in another form than the training data's).
+        known = parsed if item_bank is None else [c for c in parsed if c in item_bank]
+        if not known:
+            raise ContractError(
+                f"{where}.candidates: none is in the policy's item bank (item ids are the "
+                "training data's own ids)"
+            )
+        unknown_candidates = len(parsed) - len(known)
+        candidates = tuple(known)
     return Instance(
         student_id=student_id,
         history=tuple(history),
@@ -243,6 +265,8 @@ def parse_instance(
         request_id=request_id,
         answer=answer,
         stateful="history" not in raw,
+        unknown_history=unknown_history,
+        unknown_candidates=unknown_candidates,
     )
 
 

@@ -15,6 +15,10 @@ compares the two without joining on pod labels:
   answer of the history. The live outcome KPI of an A/B comparison; counted by the variant that
   receives the answer, which under a per-request traffic split is not always the one that
   chose the question (the decision log joined with the next answer attributes exactly).
+* ``quizops_predictor_unknown_items_total{field,variant}``: item ids outside the served policy's
+  item bank in answered requests, by ``field`` (``history``: answers, which leave the state
+  unchanged; ``candidates``: left out of the choice). A steady rate means the bank has grown
+  since training (retrain); every id unknown means the client sends ids in another form.
 * ``quizops_predictor_model_info{model_name,policy_version,variant}``: 1 for the served model
 * ``quizops_predictor_decision_log_records_total{variant}``: decisions written to the sink
 * ``quizops_predictor_decision_log_failures_total{variant}``: failed sink writes (kept, retried)
@@ -60,6 +64,7 @@ METRIC_NAMES = (
     f"{PREFIX}_decisions_total",
     f"{PREFIX}_propensity",
     f"{PREFIX}_outcomes_total",
+    f"{PREFIX}_unknown_items_total",
     f"{PREFIX}_model_info",
     f"{PREFIX}_decision_log_records_total",
     f"{PREFIX}_decision_log_failures_total",
@@ -78,6 +83,7 @@ class PredictorMetrics:
         decisions: Counter by chosen item.
         propensity: Histogram of the chosen items' propensities.
         outcomes: Counter of reported answers by outcome.
+        unknown_items: Counter of item ids outside the item bank, by request field.
         model: Info of the served model.
         log_records: Decisions written to the sink.
         log_failures: Failed sink writes.
@@ -90,6 +96,7 @@ class PredictorMetrics:
     decisions: Counter
     propensity: Histogram
     outcomes: Counter
+    unknown_items: Counter
     model: Info
     log_records: Counter
     log_failures: Counter
@@ -105,6 +112,10 @@ class PredictorMetrics:
             self.outcomes.labels(outcome="incorrect", variant=self.variant),
             self.outcomes.labels(outcome="correct", variant=self.variant),
         )
+        self._unknown = {
+            name: self.unknown_items.labels(field=name, variant=self.variant)
+            for name in ("history", "candidates")
+        }
 
     def request_started(self) -> None:
         """Counts one more inference request in flight."""
@@ -171,6 +182,18 @@ class PredictorMetrics:
         """
         self._outcome[1 if correct else 0].inc()
 
+    def observe_unknown_items(self, history: int, candidates: int) -> None:
+        """Counts item ids outside the item bank in one answered instance.
+
+        Args:
+            history: Answers (history or stateful ``answer``) on unknown items.
+            candidates: Unknown candidates left out of the choice.
+        """
+        if history:
+            self._unknown["history"].inc(history)
+        if candidates:
+            self._unknown["candidates"].inc(candidates)
+
     def set_model(self, model_name: str, policy_version: str) -> None:
         """Publishes the served model.
 
@@ -236,6 +259,12 @@ def create_metrics(variant: str, registry: CollectorRegistry = REGISTRY) -> Pred
                 f"{PREFIX}_outcomes",
                 "Answers to a previous question reported by requests, by outcome.",
                 ["outcome", "variant"],
+                registry=registry,
+            ),
+            unknown_items=Counter(
+                f"{PREFIX}_unknown_items",
+                "Item ids outside the served policy's item bank in answered requests, by field.",
+                ["field", "variant"],
                 registry=registry,
             ),
             model=Info(

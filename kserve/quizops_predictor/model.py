@@ -384,6 +384,10 @@ class QuizPolicyModel(Model):
                     answer = instance.history[-1]
                 if answer is not None:
                     self.metrics.observe_outcome(int(answer[1]))
+                self.metrics.observe_unknown_items(
+                    getattr(instance, "unknown_history", 0),
+                    getattr(instance, "unknown_candidates", 0),
+                )
 
     async def predict(
         self,

@@ -38,12 +38,14 @@ def tracer_version(tracer: KnowledgeTracer) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def advance(tracer: KnowledgeTracer, state: np.ndarray, item_id: str, correct: int) -> None:
+def advance(tracer: KnowledgeTracer, state: np.ndarray, item_id: str, correct: int) -> bool:
     """Applies one answer to a state vector in place, with the shared feature code.
 
     The tracer's own one-answer step (``apply_answer``: the step ``state_after`` repeats, every
     skill the item is tagged with updated with that tag's parameters). A tracer without it
-    (format v1 policies) updates the item's skill with ``update``.
+    (format v1 policies) updates the item's skill with ``update``. An item outside the
+    tracer's bank (added since training) carries no fitted parameters and leaves the state
+    unchanged, as in the stateless form and offline.
 
     Args:
         tracer: The fitted tracer.
@@ -51,29 +53,31 @@ def advance(tracer: KnowledgeTracer, state: np.ndarray, item_id: str, correct: i
         item_id: The answered item.
         correct: 1 for a right answer, 0 for a wrong one.
 
+    Returns:
+        False when the item is not in the tracer's bank (state unchanged), else True.
+
     Raises:
-        InputDataError: The item is not in the tracer's bank, or ``correct`` is not 0 or 1.
+        InputDataError: ``correct`` is not 0 or 1.
     """
     if correct not in (0, 1):
         raise InputDataError("answer.correct: must be 0 or 1")
     apply_answer = getattr(tracer, "apply_answer", None)
     if apply_answer is not None:
-        if not apply_answer(state, str(item_id), int(correct)):
-            raise InputDataError("answer.item_id: unknown item (not in the policy's item bank)")
-        return
+        return bool(apply_answer(state, str(item_id), int(correct)))
     tags_of = getattr(tracer, "tags_of", None)
     if tags_of is not None:
         tags = tags_of(str(item_id))
         if tags is None:
-            raise InputDataError("answer.item_id: unknown item (not in the policy's item bank)")
+            return False
         values = [float(v) for v in state]
         tracer._apply_scalar(values, tags, int(correct))  # the step state_after takes
         state[:] = values
-        return
+        return True
     skill = tracer.item_skill.get(str(item_id))
     if skill is None:
-        raise InputDataError("answer.item_id: unknown item (not in the policy's item bank)")
+        return False
     tracer.update(state, skill, int(correct))
+    return True
 
 
 @dataclass(frozen=True)

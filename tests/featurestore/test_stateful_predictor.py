@@ -217,6 +217,24 @@ def test_a_retried_request_applies_its_answer_once(world, server):
 
 
 @pytest.mark.service
+def test_an_answer_on_an_item_added_since_training_leaves_the_state_as_it_was(world, server):
+    # The stateless form and the offline trace skip an item the tracer does not know; the
+    # stateful form must too, not refuse the student's next question.
+    policy = world["policy"]
+    steps = [("p104", 1), ("p999-new", 0), ("p105", 0)]
+    for n, (item, correct) in enumerate(steps):
+        instance = {"student_id": "grows-1", "answer": {"item_id": item, "correct": correct},
+                    "request_id": f"g-{n}"}  # fmt: skip
+        status, answer = _post(server, {"instances": [instance]})
+        assert status == 200, answer
+    store = OnlineStateStore(world["home"] / "feature_store", policy.tracer, KEY)
+    stored = store.read(store.pseudonym("grows-1"))
+    assert stored.n_answers == 3
+    expected = policy.tracer.state_after([steps[0], steps[2]])
+    np.testing.assert_allclose(stored.state, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.service
 def test_stateless_requests_still_work_beside_stateful_ones(server):
     body = {"instances": [{"student_id": "x", "history": [{"item_id": "p100", "correct": 1}]},
                           {"student_id": "t-07"}]}  # fmt: skip
@@ -224,6 +242,6 @@ def test_stateless_requests_still_work_beside_stateful_ones(server):
     assert status == 200 and len(answer["predictions"]) == 2, Path(server.log_path).read_text()[
         -3000:
     ]
-    bad = {"student_id": "y", "answer": {"item_id": "nope", "correct": 1}}
+    bad = {"student_id": "y", "answer": {"item_id": "p100", "correct": 2}}
     status, answer = _post(server, {"instances": [bad]})
-    assert status == 400 and "answer.item_id" in json.dumps(answer)
+    assert status == 400 and "answer.correct" in json.dumps(answer)

@@ -33,6 +33,39 @@ def test_parse_v1_reads_history_and_candidates():
     assert instance.candidates == ("p3", "p2")
 
 
+def test_items_outside_the_bank_are_counted_and_left_out_of_the_candidates():
+    [stateless, stateful] = parse_v1(
+        {
+            "instances": [
+                {
+                    "student_id": "a",
+                    "history": [{"item_id": "p9", "correct": 1}, {"item_id": "p1", "correct": 0},
+                                {"item_id": "p8", "correct": 0}],
+                    "candidates": ["p7", "p3", "p1"],
+                },
+                {"student_id": "b", "answer": {"item_id": "p9", "correct": 1}},
+            ]
+        },
+        BANK,
+    )  # fmt: skip
+    # the history is kept whole (the tracer skips what it does not know, as offline)
+    assert stateless.history == (("p9", 1), ("p1", 0), ("p8", 0))
+    assert (stateless.unknown_history, stateless.unknown_candidates) == (2, 1)
+    assert stateless.candidates == ("p3", "p1")
+    assert stateful.answer == ("p9", 1)
+    assert (stateful.unknown_history, stateful.unknown_candidates) == (1, 0)
+
+
+def test_integer_ids_read_as_their_decimal_string():
+    [instance] = parse_v1(
+        {"instances": [{"student_id": 17, "request_id": 5,
+                        "history": [{"item_id": 12, "correct": 1}], "candidates": [3, "4"]}]}
+    )  # fmt: skip
+    assert (instance.student_id, instance.request_id) == ("17", "5")
+    assert instance.history == (("12", 1),)
+    assert instance.candidates == ("3", "4")
+
+
 def test_candidates_default_to_none_and_bool_correct_is_accepted():
     [instance] = parse_v1(
         {"instances": [{"student_id": "a", "history": [{"item_id": "p1", "correct": True}]}]}, BANK
@@ -57,7 +90,7 @@ def test_candidates_default_to_none_and_bool_correct_is_accepted():
             "instances[0].answer.correct",
         ),
         (
-            {"instances": [{"student_id": "a", "answer": {"item_id": "p9", "correct": 1}}]},
+            {"instances": [{"student_id": "a", "answer": {"item_id": 1.5, "correct": 1}}]},
             "instances[0].answer.item_id",
         ),
         ({"instances": [{"student_id": "a", "history": {}}]}, "instances[0].history"),
@@ -74,7 +107,7 @@ def test_candidates_default_to_none_and_bool_correct_is_accepted():
             "instances[0].history[0].item_id",
         ),
         (
-            {"instances": [{"student_id": "a", "history": [{"item_id": "p9", "correct": 1}]}]},
+            {"instances": [{"student_id": "a", "history": [{"item_id": True, "correct": 1}]}]},
             "instances[0].history[0].item_id",
         ),
         (
@@ -86,7 +119,7 @@ def test_candidates_default_to_none_and_bool_correct_is_accepted():
             "instances[0].history[0].extra",
         ),
         (
-            {"instances": [{"student_id": "a", "history": [{"item_id": 3, "correct": 1}]}]},
+            {"instances": [{"student_id": "a", "history": [{"item_id": 3.0, "correct": 1}]}]},
             "instances[0].history[0].item_id",
         ),
         (
@@ -109,7 +142,7 @@ def test_candidates_default_to_none_and_bool_correct_is_accepted():
             "instances[0].candidates",
         ),
         (
-            {"instances": [{"student_id": "a", "history": [], "candidates": ["p1", 3]}]},
+            {"instances": [{"student_id": "a", "history": [], "candidates": ["p1", None]}]},
             "instances[0].candidates[1]",
         ),
         (
@@ -119,6 +152,10 @@ def test_candidates_default_to_none_and_bool_correct_is_accepted():
         (
             {"instances": [{"student_id": "a", "history": [], "candidate": []}]},
             "instances[0].candidate",
+        ),
+        (
+            {"instances": [{"student_id": "a", "history": [], "candidates": ["p8", "p9"]}]},
+            "instances[0].candidates",
         ),
     ],
 )
@@ -161,10 +198,10 @@ CANARY = "jane.canary@example.org"
 @pytest.mark.parametrize(
     "instance",
     [
-        {"student_id": CANARY, "answer": {"item_id": CANARY, "correct": 1}},
+        {"student_id": CANARY, "answer": {"item_id": [CANARY], "correct": 1}},
         {"student_id": "a", "answer": {"item_id": "p1", "correct": CANARY}},
         {"student_id": 5, "history": [], CANARY: 1},
-        {"student_id": "a", "history": [{"item_id": CANARY, "correct": 1}]},
+        {"student_id": "a", "history": [{"item_id": {"id": CANARY}, "correct": 1}]},
         {"student_id": "a", "history": [{"item_id": "p1", "correct": CANARY}]},
         {"student_id": "a", "history": [{"item_id": "p1", "correct": 1, CANARY: 0}]},
         {"student_id": "a", "history": CANARY},

@@ -115,8 +115,81 @@ def test_v1_bytes_body_is_decoded(model):
 
 
 def test_v1_bad_request_names_the_field(model):
-    with pytest.raises(FieldError, match=r"instances\[0\]\.candidates\[0\]: unknown item id"):
+    with pytest.raises(FieldError, match=r"instances\[0\]\.candidates: none is in the policy's"):
         model.predict({"instances": [{"student_id": "a", "history": [], "candidates": ["nope"]}]})
+
+
+def test_items_outside_the_bank_are_skipped_and_counted_not_refused(tmp_path):
+    # A bank that grows between trainings: answers on new items leave the state as it was
+    # (the tracer's offline rule), new candidates are left out of the choice, and both are
+    # counted. Independent computation: the planning policy's own choice for the history
+    # without the new items, over the known candidates only, under the same seed.
+    from prometheus_client import CollectorRegistry
+
+    from quizops_predictor.metrics import create_metrics
+
+    policy = QuizPolicy.load(save_demo_policy(tmp_path / "policy", planning=True))
+    bank = policy.item_bank
+    rng = np.random.default_rng(3)
+    known = [[(bank[int(k)], int(rng.integers(0, 2))) for k in rng.integers(0, len(bank), 8)]
+             for _ in range(5)]  # fmt: skip
+    with_new = [[*h[:3], ("new-1", 1), *h[3:], ("new-2", 0)] for h in known]
+    candidates = [bank[2], "new-3", bank[7], bank[11]]
+    registry = CollectorRegistry()
+    m = QuizPolicyModel(policy, "7", seed=11, metrics=create_metrics("champion", registry))
+    m.load()
+    try:
+        body = {"instances": [
+            {"student_id": f"s-{n}", "history": [{"item_id": i, "correct": c} for i, c in h],
+             "candidates": candidates}
+            for n, h in enumerate(with_new)
+        ]}  # fmt: skip
+        served = [(p["item_id"], p["propensity"]) for p in m.predict_now(body)["predictions"]]
+    finally:
+        m.stop()
+    expected = policy.choose_many(
+        known, [c for c in candidates if c != "new-3"], rng=np.random.default_rng(11)
+    )
+    assert [item for item, _ in served] == expected[0]
+    assert [p for _, p in served] == pytest.approx(expected[1], rel=1e-12)
+    counted = {
+        s.labels["field"]: s.value
+        for family in registry.collect()
+        if family.name == "quizops_predictor_unknown_items"
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+    assert counted == {"history": 10.0, "candidates": 5.0}
+
+
+def test_integer_ids_are_their_decimal_strings(tmp_path):
+    # ASSISTments numbers its problems: a client that sends 12 means the training data's "12".
+    policy = QuizPolicy.load(save_demo_policy(tmp_path / "policy", planning=True))
+    numeric = policy.items.copy()
+    numeric["item_id"] = [str(1000 + n) for n in range(len(numeric))]
+    renamed = dict(zip(policy.items["item_id"].astype(str), numeric["item_id"], strict=True))
+    tracer = policy.tracer.to_dict()
+    tracer["item_skill"] = {renamed[i]: k for i, k in tracer["item_skill"].items()}
+    tracer["item_tags"] = {renamed[i]: t for i, t in tracer["item_tags"].items()}
+    policy = QuizPolicy(type(policy.tracer).from_dict(tracer), numeric, policy.model,
+                        policy.temperature, policy.epsilon)  # fmt: skip
+    as_text = {"student_id": "17", "history": [{"item_id": "1003", "correct": 1}],
+               "candidates": ["1001", "1005"]}  # fmt: skip
+    as_numbers = {"student_id": 17, "history": [{"item_id": 1003, "correct": 1}],
+                  "candidates": [1001, 1005]}  # fmt: skip
+    answers = []
+    for instance in (as_text, as_numbers):
+        m = QuizPolicyModel(policy, "7", seed=4)
+        m.load()
+        try:
+            answers.append(m.predict_now({"instances": [instance] * 6})["predictions"])
+            with pytest.raises(FieldError, match=r"instances\[0\]\.history\[0\]\.item_id: must"):
+                m.predict_now({"instances": [{"student_id": "a", "history": [
+                    {"item_id": 1003.0, "correct": 1}]}]})  # fmt: skip
+        finally:
+            m.stop()
+    assert answers[0] == answers[1]
+    assert {p["item_id"] for p in answers[0]} <= {"1001", "1005"}
 
 
 def _v2_request(elements, name="request", datatype="BYTES"):

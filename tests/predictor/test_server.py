@@ -63,7 +63,7 @@ def test_ready_and_v1_predict(server):
     [
         ({"history": []}, "instances[0].student_id"),
         (
-            {"student_id": "a", "history": [{"item_id": "nope", "correct": 1}]},
+            {"student_id": "a", "history": [{"item_id": 1.5, "correct": 1}]},
             "instances[0].history[0].item_id",
         ),
         ({"student_id": "a", "history": [], "candidates": "p107"}, "instances[0].candidates"),
@@ -255,13 +255,13 @@ BAD_REQUESTS = [
     # (name, path, body, status, message prefix)
     ("missing history", V1, json.dumps({"instances": [{"student_id": "a"}]}), 400,
      "instances[0].history: required"),
-    ("unknown item", V1, json.dumps({"instances": [{"student_id": "a", "history": [
-        {"item_id": "p999", "correct": 1}]}]}), 400, "instances[0].history[0].item_id: unknown"),
+    ("no known candidate", V1, json.dumps({"instances": [{"student_id": "a", "history": [],
+        "candidates": ["p999", "p998"]}]}), 400, "instances[0].candidates: none is in"),
     ("wrong type of correct", V1, json.dumps({"instances": [{"student_id": "a", "history": [
         {"item_id": "p100", "correct": "yes"}]}]}), 400, "instances[0].history[0].correct:"),
     ("wrong type of history", V1, json.dumps({"instances": [{"student_id": "a", "history": 3}]}),
      400, "instances[0].history:"),
-    ("wrong type of student", V1, json.dumps({"instances": [{"student_id": 17, "history": []}]}),
+    ("wrong type of student", V1, json.dumps({"instances": [{"student_id": 1.5, "history": []}]}),
      400, "instances[0].student_id:"),
     ("not JSON", V1, "{nope", 400, "body: not valid JSON"),
     ("10 MB body", V1, json.dumps({"instances": [{"student_id": "a", "history": [
