@@ -220,6 +220,14 @@ class TrainingConfig:
             same answers as its tracer is rewarded for leaning on that tracer's estimation
             errors (an item's teaching rate a little too high, say), which the students do not
             share.
+        search_budget_s: Wall-clock seconds the search may spend simulating settings. The
+            cost of a setting grows with the item bank (every simulated decision weighs every
+            item): on a real export's bank of ~15,000 items a setting takes seconds, not the
+            tenths of the generated courses, and the whole grid would take hours. When the
+            first setting's time says the grid will not fit, the shapes are tried in
+            :data:`quizops.training.SHAPE_PREFERENCE` order and each stage stops when its
+            share of the budget is spent (a warning, and ``search_budget_cut`` in the
+            metrics); within the budget the search is the full grid, unchanged.
         family: Simulator family the served policy plans in. ``bkt`` by default: its planner
             knows which items teach and which skills unlock others; a PFA planner fits held-out
             answers almost as well but teaches far less in the generating worlds (0.9 vs 3.8
@@ -257,6 +265,7 @@ class TrainingConfig:
     split_seed: int = 0
     cross_fit: bool = True
     family: str = "bkt"
+    search_budget_s: float = 900.0
 
 
 @dataclass

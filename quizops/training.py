@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from quizops.errors import InputDataError
+from quizops.evaluation.offpolicy import MAX_GRID_CELLS
 from quizops.features import FeatureSet, feature_spec, load_features
 from quizops.features.tracer import first_rows_of_answers
 from quizops.policy import PlanningModel, QuizPolicy, TrainingConfig
@@ -45,6 +47,27 @@ Z95 = 1.959963984540054
 
 #: unlock, mastery cap, focus, temperature, epsilon, per-decision probability cap
 Setting = tuple[float, float, float, float, float, float]
+#: Shapes (unlock, mastery cap, focus) tried first when the search's budget cannot hold the
+#: whole grid: those the search kept on the benchmark courses and course D (README, "The
+#: policy"), then the rest of the grid, lowest mastery cap and highest focus first.
+SHAPE_PREFERENCE: tuple[tuple[float, float, float], ...] = (
+    (1.0, 0.9, 2.0),
+    (3.0, 0.9, 2.0),
+    (0.0, 0.9, 1.0),
+    (0.0, 0.9, 2.0),
+    (3.0, 0.99, 0.3),
+    (1.0, 0.9, 1.0),
+    (3.0, 0.9, 0.3),
+    (1.0, 0.95, 0.6),
+)
+#: Share of the search budget the first stage (shapes) may spend when the grid does not fit.
+FIRST_STAGE_SHARE = 0.6
+#: Seconds between two progress lines of the search.
+PROGRESS_EVERY_S = 15.0
+#: Fewest logged decisions the search measures overlap on, whatever the bank's size.
+MIN_OVERLAP_DECISIONS = 1000
+#: Cells (decisions x items) of one block of :func:`overlap_with_logs`.
+OVERLAP_BLOCK_CELLS = 2_000_000
 
 
 def _shapes(config: TrainingConfig) -> list[tuple[float, float, float]]:
@@ -67,6 +90,51 @@ def _spreads(config: TrainingConfig) -> list[tuple[float, float, float]]:
             config.max_choices,
         )
     )
+
+
+def preferred_shapes(shapes: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    """The shapes in the order a budget-cut search tries them (:data:`SHAPE_PREFERENCE`)."""
+    rank = {shape: n for n, shape in enumerate(SHAPE_PREFERENCE)}
+    return sorted(shapes, key=lambda x: (rank.get(x, len(rank)), x[1], -x[2], abs(x[0] - 1.0)))
+
+
+def preferred_spreads(
+    spreads: list[tuple[float, float, float]], temperature: float
+) -> list[tuple[float, float, float]]:
+    """(temperature, epsilon, cap) triples in the order a budget-cut search tries them.
+
+    The first stage's temperature and its neighbours first, the least exploration and no cap
+    first: what the search has kept most often.
+    """
+    return sorted(spreads, key=lambda x: (abs(np.log(x[0] / temperature)), x[1], -x[2]))
+
+
+class _SearchClock:
+    """Wall-clock budget and throttled progress lines of the policy search."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.start = time.monotonic()
+        self.budget_s = float(budget_s)
+        self.last_line = self.start
+        self.cut = False
+
+    def elapsed(self) -> float:
+        """Seconds since the search started."""
+        return time.monotonic() - self.start
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        """Logs where the search is, at most every :data:`PROGRESS_EVERY_S` seconds."""
+        now = time.monotonic()
+        if now - self.last_line < PROGRESS_EVERY_S and done < total:
+            return
+        self.last_line = now
+        spent = now - self.start
+        left = spent / max(done, 1) * (total - done) if stage == "shapes" else None
+        logger.info(
+            "policy search: %s, %d of %d settings simulated (%.0f s%s)",
+            stage, done, total, spent,
+            "" if left is None or done >= total else f"; about {left:.0f} s left in this stage",
+        )  # fmt: skip
 
 
 def cross_fitted_pairs(features: FeatureSet, config: TrainingConfig) -> list[tuple[Any, Any]]:
@@ -278,6 +346,10 @@ def _logged_decisions(
     """
     from quizops.features import state_columns
 
+    # No more decisions than off-policy evaluation holds for its own figure (a grid of at most
+    # MAX_GRID_CELLS decisions x items): on a large bank, fewer.
+    grid_rows = MAX_GRID_CELLS // max(1, len(features.items))
+    limit = int(min(limit, max(MIN_OVERLAP_DECISIONS, grid_rows)))
     examples = features.examples
     if "propensity" in examples.columns:
         examples = examples[examples["propensity"].notna() & (examples["propensity"] > 0)]
@@ -384,6 +456,9 @@ def required_effective_share(features: FeatureSet, config: TrainingConfig) -> fl
         decisions = float(first_rows_of_answers(table).sum())
     fraction = config.holdout_fraction
     held_out = decisions * fraction / max(1.0 - fraction, 1e-9)
+    # Off-policy evaluation holds at most MAX_GRID_CELLS decisions x items: on a large bank it
+    # judges fewer held-out decisions than the students hold, and needs a larger share of them.
+    held_out = min(held_out, MAX_GRID_CELLS / max(1, len(features.items)))
     return float(min(1.0, config.overlap_safety * config.min_effective_sample / max(held_out, 1.0)))
 
 
@@ -405,12 +480,22 @@ def overlap_with_logs(policy: QuizPolicy, states: np.ndarray, rows: np.ndarray,
         state) / propensity``, and the mean share of the policy's probability on supported
         items (the gate's ``min_support`` figure; NaN without ``supported``).
     """
-    target = policy.probabilities(states, np.arange(len(policy.items)))
-    weights = target[np.arange(len(rows)), rows] / propensity
+    bank = np.arange(len(policy.items))
+    # In blocks of decisions, so that memory stays bounded on a large item bank (the policy's
+    # values hold a [decisions, items, tags] array).
+    step = max(1, OVERLAP_BLOCK_CELLS // max(1, len(bank)))
+    weights = np.empty(len(rows))
+    on_support = np.empty(len(rows))
+    for lo in range(0, len(rows), step):
+        hi = min(lo + step, len(rows))
+        target = policy.probabilities(states[lo:hi], bank)
+        weights[lo:hi] = target[np.arange(hi - lo), rows[lo:hi]] / propensity[lo:hi]
+        if supported is not None:
+            on_support[lo:hi] = (target * supported[lo:hi]).sum(axis=1)
     share = float(weights.sum() ** 2 / max((weights**2).sum(), 1e-300) / len(weights))
     if supported is None:
         return share, float("nan")
-    return share, float((target * supported).sum(axis=1).mean())
+    return share, float(on_support.mean())
 
 
 def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
@@ -577,13 +662,46 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             shapes = _shapes(config)
         first = config.temperature if config.temperature > 0 else config.search_temperature
         first_eps = config.epsilon if config.epsilon > 0 else config.search_epsilon
-        for shape in shapes:
+        spreads = _spreads(config)
+        n_refine = min(max(1, config.refine), len(shapes))
+        total = len(shapes) + n_refine * len(spreads)
+        clock = _SearchClock(config.search_budget_s)
+        # The first setting's time says whether the whole grid fits the budget.
+        evaluate((*shapes[0], first, first_eps, 1.0))
+        if clock.elapsed() * total > clock.budget_s:
+            clock.cut = True
+            shapes = [shapes[0], *[x for x in preferred_shapes(shapes) if x != shapes[0]]]
+            logger.warning(
+                "policy search: one setting took %.1f s (%d items in the bank), so the %d "
+                "settings of the grid would take about %.0f s against a budget of %.0f s "
+                "(search_budget_s): shapes in order of preference, each stage stopped when "
+                "its share of the budget is spent",
+                clock.elapsed(), len(items), total, clock.elapsed() * total, clock.budget_s,
+            )  # fmt: skip
+        for n, shape in enumerate(shapes):
+            if clock.cut and clock.elapsed() > FIRST_STAGE_SHARE * clock.budget_s:
+                logger.warning("policy search: budget spent after %d of %d shapes", n, len(shapes))
+                break
             evaluate((*shape, first, first_eps, 1.0))
+            clock.progress("shapes", n + 1, len(shapes))
         stage_one = list(scored)
         ordered = sorted(stage_one, key=lambda s: (not wins(s), *standing(s)))
-        for setting in ordered[: max(1, config.refine)]:
-            for spread in _spreads(config):
-                evaluate((*setting[:3], *spread))
+        refined = ordered[:n_refine]
+        if not clock.cut:
+            second = [(*s[:3], *spread) for s in refined for spread in spreads]
+        else:  # every kept shape at each spread in turn, so that a cut starves none of them
+            second = [
+                (*s[:3], *spread) for spread in preferred_spreads(spreads, first) for s in refined
+            ]
+        for n, setting in enumerate(second):
+            if clock.cut and clock.elapsed() > clock.budget_s:
+                logger.warning(
+                    "policy search: budget spent after %d of %d second-stage settings",
+                    n, len(second),
+                )  # fmt: skip
+                break
+            evaluate(setting)
+            clock.progress("temperature, exploration and cap", n + 1, len(second))
         best, wins_all = choose(list(scored))
         measure(best)
         # Families the search need not win in (ruled out by the held-out answers) are
@@ -605,6 +723,8 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             float(crossed[best].mean()) if best in crossed else float("nan")
         ),
         "search_wins_every_family": float(wins_all),
+        "search_budget_cut": float(clock.cut),
+        "search_seconds": clock.elapsed(),
         "search_families_gated": float(len(gated)),
         "planning_family_pfa": float(family == "pfa"),
         "chosen_unlock": unlock,

@@ -388,3 +388,55 @@ def test_cross_fitting_saves_the_search_from_a_wrong_graph_in_course_ordered_log
     )
     diff = (mine - theirs).astype(float)
     assert diff.mean() - 1.96 * diff.std(ddof=1) / np.sqrt(diff.size) > 0
+
+
+def test_preferred_orders_keep_every_setting_once_and_put_the_kept_shapes_first():
+    from quizops.training import SHAPE_PREFERENCE, _shapes, preferred_shapes, preferred_spreads
+
+    grid = _shapes(TrainingConfig())
+    ordered = preferred_shapes(grid)
+    assert sorted(ordered) == sorted(grid)
+    head = [s for s in SHAPE_PREFERENCE if s in grid]
+    assert ordered[: len(head)] == head
+    spreads = [(t, e, c) for t in (0.02, 0.05, 0.1, 0.3) for e in (0.02, 0.1) for c in (1.0, 0.25)]
+    by_preference = preferred_spreads(spreads, 0.05)
+    assert sorted(by_preference) == sorted(spreads)
+    assert by_preference[0] == (0.05, 0.02, 1.0)  # the first stage's temperature, least spread
+    assert by_preference[-1][0] == 0.3  # the farthest temperature last
+
+
+def test_a_search_over_its_budget_stops_with_a_warning_and_still_returns_a_policy(
+    feature_set, caplog
+):
+    # A real export's bank (~15,000 items) makes one setting cost seconds; the grid would take
+    # hours. With no budget at all, the search keeps what it simulated before the budget ran
+    # out (the first setting) and says so, instead of running the grid.
+    config = TrainingConfig(seed=0, validation_students=60, search_budget_s=1e-9)
+    with caplog.at_level("WARNING", logger="quizops.training"):
+        cut = train_policy(feature_set, config)
+    assert cut.metrics["search_budget_cut"] == 1.0
+    assert cut.metrics["search_settings"] == 1.0
+    assert any("search_budget_s" in r.getMessage() for r in caplog.records)
+    item, propensity = cut.choose([], None, np.random.default_rng(0))
+    assert item in cut.item_bank and 0 < propensity <= 1
+    full = train_policy(feature_set, dataclasses.replace(config, search_budget_s=1e6))
+    assert full.metrics["search_budget_cut"] == 0.0
+    assert full.metrics["search_settings"] > 60  # the whole grid: 60 shapes and more
+
+
+def test_overlap_in_blocks_equals_the_whole_grid_at_once(policy, monkeypatch):
+    # Blocks keep memory bounded on a large bank; the figures must be those of the whole grid.
+    import quizops.training as training
+
+    rng = np.random.default_rng(4)
+    n, bank = 37, np.arange(len(policy.items))
+    states = rng.uniform(0.05, 0.95, (n, policy.tracer.n_skills))
+    rows = rng.integers(0, len(bank), n)
+    propensity = rng.uniform(0.01, 0.2, n)
+    supported = rng.random((n, len(bank))) < 0.7
+    target = policy.probabilities(states, bank)
+    w = target[np.arange(n), rows] / propensity
+    expected = (w.sum() ** 2 / (w**2).sum() / n, (target * supported).sum(axis=1).mean())
+    monkeypatch.setattr(training, "OVERLAP_BLOCK_CELLS", 5 * len(bank))  # blocks of 5 decisions
+    got = training.overlap_with_logs(policy, states, rows, propensity, supported)
+    assert got == pytest.approx(expected, rel=1e-12)
