@@ -622,19 +622,41 @@ def cap_probabilities(probs: np.ndarray, cap: float) -> np.ndarray:
     """
     n, c = probs.shape
     cap = max(float(cap), 1.0 / max(c, 1))
-    if cap >= 1.0 or n == 0 or probs.max() <= cap:
-        return probs.copy()
-    order = np.argsort(-probs, axis=1, kind="stable")
-    ranked = np.take_along_axis(probs, order, axis=1)
-    rest = ranked[:, ::-1].cumsum(axis=1)[:, ::-1]  # rest[:, k]: mass of entries k..
-    k = np.arange(c)[None, :]
+    out = probs.copy()
+    if cap >= 1.0 or n == 0:
+        return out
+    over = np.flatnonzero(probs.max(axis=1) > cap)
+    if len(over) == 0:
+        return out
+    # At most floor(1 / cap) entries of a row can be capped, and they are its largest: only
+    # those need sorting (equal entries are capped alike, so ties cannot split them).
+    m = min(c, int(np.floor(1.0 / cap + 1e-12)) + 1)
+    rows = probs[over]
+    top = (
+        np.argpartition(-rows, m - 1, axis=1)[:, :m]
+        if m < c
+        else np.tile(np.arange(c), (len(over), 1))
+    )
+    order = np.take_along_axis(
+        top, np.argsort(-np.take_along_axis(rows, top, axis=1), axis=1, kind="stable"), axis=1
+    )
+    ranked = np.take_along_axis(rows, order, axis=1)  # the m largest, descending
+    others = np.ones(rows.shape, dtype=bool)
+    np.put_along_axis(others, top, False, axis=1)
+    tail = np.where(others, rows, 0.0).sum(axis=1, keepdims=True)  # mass beyond the m largest
+    # rest[:, k]: mass of the entries from the k-th largest on (suffix sums, as exact as the
+    # entries themselves, so that the capping rule's equalities hold)
+    rest = tail + ranked[:, ::-1].cumsum(axis=1)[:, ::-1]
+    k = np.arange(m)[None, :]
     room = 1.0 - k * cap  # mass left for entries k.. when the first k are capped
     fits = ranked * room <= cap * np.maximum(rest, 1e-300)
     first = np.argmax(fits, axis=1)  # the entries before it are capped
-    scale = room[0, first] / np.maximum(rest[np.arange(n), first], 1e-300)
-    capped = np.where(k < first[:, None], cap, ranked * scale[:, None])
-    out = np.empty_like(probs)
-    np.put_along_axis(out, order, capped, axis=1)
+    scale = room[0, first] / np.maximum(rest[np.arange(len(over)), first], 1e-300)
+    scaled = rows * scale[:, None]
+    capped_cols = np.where(k < first[:, None], order, -1)
+    r, j = np.nonzero(capped_cols >= 0)
+    scaled[r, capped_cols[r, j]] = cap
+    out[over] = scaled
     return out
 
 

@@ -259,6 +259,16 @@ def test_capped_probabilities_match_a_plain_water_filling_loop():
         np.testing.assert_allclose(capped, expected, atol=1e-12)
         np.testing.assert_allclose(capped.sum(axis=1), 1.0)
         assert capped.max() <= cap + 1e-12
+    # Many candidates (only the largest entries are sorted), ties at the top, rows under the cap.
+    wide = rng.dirichlet(np.full(300, 0.02), size=60)
+    wide[:5, :4] = 0.2
+    wide[:5, 4:] *= 0.2 / wide[:5, 4:].sum(axis=1, keepdims=True)
+    wide[5] = 1.0 / 300
+    for cap in (0.05, 0.15, 0.3):
+        capped = cap_probabilities(wide, cap)
+        expected = np.array([loop(row, cap) for row in wide])
+        np.testing.assert_allclose(capped, expected, atol=1e-12)
+        assert capped.max() <= cap + 1e-12
     # A cap below 1 / candidates is raised to it; no cap leaves the rows alone.
     np.testing.assert_allclose(cap_probabilities(probs[:, :2] / probs[:, :2].sum(1, keepdims=True),
                                                  0.1), 0.5)  # fmt: skip
