@@ -266,3 +266,19 @@ def test_exact_propensities_where_logged_and_the_behaviour_model_elsewhere(sim_t
             interval = true.results[target].intervals[name]
             value = mixed.results[target].intervals[name].estimate
             assert interval.low <= value <= interval.high, (target, name)
+
+
+def test_reward_matrix_in_pair_chunks_is_the_models_prediction_of_every_pair(log, monkeypatch):
+    # The q matrix is predicted in chunks of (context, item) pairs, so that a large bank cannot
+    # exhaust memory; each cell must be the model's prediction for that pair.
+    import quizops.evaluation.offpolicy as offpolicy
+
+    model = offpolicy.fit_reward_model(log, np.flatnonzero(~log.held_out))
+    context = log.context[:23]
+    n_items = len(log.items)
+    monkeypatch.setattr(offpolicy, "PAIRS_PER_CHUNK", 3 * n_items + 1)  # chunks of 3 contexts
+    matrix = model.matrix(context)
+    rows = np.repeat(np.arange(len(context)), n_items)
+    items = np.tile(np.arange(n_items), len(context))
+    expected = model.predict(context[rows], items).reshape(len(context), n_items)
+    np.testing.assert_allclose(matrix, expected, rtol=0, atol=1e-12)
