@@ -78,6 +78,7 @@ def training_pipeline(
     pii_policy_json: str = "",
     temperature: float = 0.0,
     epsilon: float = 0.0,
+    search_budget_s: float = 900.0,
     seed: int = 0,
     eval_students: int = 300,
     eval_steps: int = 20,
@@ -142,6 +143,9 @@ def training_pipeline(
             simulators fitted to the logs.
         epsilon: Uniform exploration share of the policy (keeps every propensity positive); 0
             chooses it by validation.
+        search_budget_s: Wall-clock seconds the policy search may spend; on a large item bank
+            (a real export's thousands of items) its grid is tried in order of preference
+            until they are spent.
         seed: Seed of the simulators' held-out split and the policy search.
         eval_students: Simulated students per policy and fitted simulator in the evaluation.
         eval_steps: Items per simulated student in the evaluation.
@@ -256,6 +260,7 @@ def training_pipeline(
                 seed=seed,
                 holdout_fraction=holdout_fraction,
                 min_effective_sample=min_effective_sample,
+                search_budget_s=search_budget_s,
                 span=resolved_span,
                 kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             ),

@@ -18,6 +18,7 @@ def train_policy(
     seed: int = 0,
     holdout_fraction: float = 0.2,
     min_effective_sample: float = 30.0,
+    search_budget_s: float = 900.0,
     span: str = "",
     kfp_run_id: str = "",
 ) -> None:
@@ -38,6 +39,8 @@ def train_policy(
         min_effective_sample: The evaluation gate's least effective sample of the importance
             weights on the held-out decisions: the policy search keeps twice that
             (estimated from the training decisions) so that the gate can evaluate the policy.
+        search_budget_s: Wall-clock seconds of the policy search; on a large item bank the
+            grid is tried in order of preference until they are spent.
         span: The data span trained on (a lineage tag of the registered version).
         kfp_run_id: The KFP run id, recorded as an MLflow tag ("" outside KFP).
     """
@@ -55,6 +58,7 @@ def train_policy(
             seed=seed,
             holdout_fraction=holdout_fraction,
             min_effective_sample=min_effective_sample,
+            search_budget_s=search_budget_s,
         ),
         kfp_run_id=kfp_run_id,
         span=span,
