@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from quizops.errors import InputDataError
-from quizops.evaluation.offpolicy import MAX_GRID_CELLS
+from quizops.evaluation.offpolicy import rows_within
 from quizops.features import FeatureSet, feature_spec, load_features
 from quizops.features.tracer import first_rows_of_answers
 from quizops.policy import PlanningModel, QuizPolicy, TrainingConfig
@@ -346,10 +346,9 @@ def _logged_decisions(
     """
     from quizops.features import state_columns
 
-    # No more decisions than off-policy evaluation holds for its own figure (a grid of at most
-    # MAX_GRID_CELLS decisions x items): on a large bank, fewer.
-    grid_rows = MAX_GRID_CELLS // max(1, len(features.items))
-    limit = int(min(limit, max(MIN_OVERLAP_DECISIONS, grid_rows)))
+    # No more decisions than off-policy evaluation holds for its own figure: on a large bank,
+    # fewer.
+    limit = min(limit, max(MIN_OVERLAP_DECISIONS, rows_within(len(features.items))))
     examples = features.examples
     if "propensity" in examples.columns:
         examples = examples[examples["propensity"].notna() & (examples["propensity"] > 0)]
@@ -456,9 +455,9 @@ def required_effective_share(features: FeatureSet, config: TrainingConfig) -> fl
         decisions = float(first_rows_of_answers(table).sum())
     fraction = config.holdout_fraction
     held_out = decisions * fraction / max(1.0 - fraction, 1e-9)
-    # Off-policy evaluation holds at most MAX_GRID_CELLS decisions x items: on a large bank it
-    # judges fewer held-out decisions than the students hold, and needs a larger share of them.
-    held_out = min(held_out, MAX_GRID_CELLS / max(1, len(features.items)))
+    # Off-policy evaluation holds a bounded grid of decisions x items: on a large bank it judges
+    # fewer held-out decisions than the students hold, and needs a larger share of them.
+    held_out = min(held_out, float(rows_within(len(features.items))))
     return float(min(1.0, config.overlap_safety * config.min_effective_sample / max(held_out, 1.0)))
 
 
@@ -483,7 +482,7 @@ def overlap_with_logs(policy: QuizPolicy, states: np.ndarray, rows: np.ndarray,
     bank = np.arange(len(policy.items))
     # In blocks of decisions, so that memory stays bounded on a large item bank (the policy's
     # values hold a [decisions, items, tags] array).
-    step = max(1, OVERLAP_BLOCK_CELLS // max(1, len(bank)))
+    step = rows_within(len(bank), OVERLAP_BLOCK_CELLS)
     weights = np.empty(len(rows))
     on_support = np.empty(len(rows))
     for lo in range(0, len(rows), step):

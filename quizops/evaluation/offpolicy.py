@@ -80,9 +80,26 @@ def histories_before(log: DecisionLog, rows: np.ndarray) -> list[list[tuple[str,
     return out
 
 
+def rows_within(n_items: int, cells: int | None = None) -> int:
+    """How many rows of ``n_items`` columns fit in ``cells`` cells (at least one).
+
+    By default, the most decisions off-policy evaluation holds at once
+    (:data:`MAX_GRID_CELLS`); training bounds its overlap measure by the same number.
+
+    Args:
+        n_items: Columns of a row (items of the bank).
+        cells: Cells available (None: :data:`MAX_GRID_CELLS`, read when called).
+
+    Returns:
+        The number of rows.
+    """
+    available = MAX_GRID_CELLS if cells is None else cells
+    return max(1, available // max(1, n_items))
+
+
 def _bounded(rows: np.ndarray, student: np.ndarray, n_items: int) -> np.ndarray:
     """The held-out rows, cut to whole students so that rows x items fits the grid budget."""
-    limit = max(1, MAX_GRID_CELLS // max(1, n_items))
+    limit = rows_within(n_items)
     if len(rows) <= limit:
         return rows
     codes = student[rows]
@@ -122,7 +139,7 @@ class RewardModel:
         """``q(x, a)`` for every context and every item [contexts, items] (in chunks)."""
         n_items = len(self.item_features)
         out = np.empty((len(context), n_items))
-        step = max(1, PAIRS_PER_CHUNK // max(1, n_items))
+        step = rows_within(n_items, PAIRS_PER_CHUNK)
         for start in range(0, len(context), step):
             ctx = context[start : start + step]
             pairs = np.hstack(
