@@ -268,14 +268,22 @@ class KnowledgeTracer:
         )
         return before if first.all() else before[group]
 
-    def trace_interactions(self, students: np.ndarray, items: np.ndarray,
-                           correct: np.ndarray) -> np.ndarray:  # fmt: skip
+    def trace_interactions(
+        self,
+        students: np.ndarray,
+        items: np.ndarray,
+        correct: np.ndarray,
+        *,
+        rows: np.ndarray | None = None,
+    ) -> np.ndarray:
         """States before each interaction; interactions sorted by student then time.
 
         Args:
             students: Student id per interaction.
             items: Item id per interaction.
             correct: Answer per interaction.
+            rows: The items' rows in :attr:`arrays` when the caller has them
+                (``self.arrays.rows_of(items)``; -1 for an unknown item).
 
         Returns:
             Matrix [interactions, skills].
@@ -289,7 +297,8 @@ class KnowledgeTracer:
         lengths = np.diff(np.r_[starts, n])
         position = np.arange(n) - np.repeat(starts, lengths)
         student_row = np.repeat(np.arange(len(starts)), lengths)
-        rows = self.arrays.rows_of(items)
+        if rows is None:
+            rows = self.arrays.rows_of(items)
         states = np.tile(self.initial_state(), (len(starts), 1))
         order = np.argsort(position, kind="stable")
         bounds = np.searchsorted(position[order], np.arange(int(lengths.max()) + 1))

@@ -101,12 +101,53 @@ def _loglik(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(answer_logliks(y, p)))
 
 
-def tracer_predictions(tracer: KnowledgeTracer, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Answers:
+    """A canonical log's answers, prepared once for several tracers' predictions.
+
+    One row per answer (the first row of an answer to a multi-skill item), students in id
+    order and each student's answers in time order: the order of
+    :meth:`~quizops.features.tracer.KnowledgeTracer.trace_interactions`.
+
+    Attributes:
+        students: Student id of each answer.
+        items: Item id of each answer.
+        correct: 0/1 answers.
+    """
+
+    students: np.ndarray
+    items: np.ndarray
+    correct: np.ndarray
+
+    @classmethod
+    def of(cls, df: pd.DataFrame) -> Answers:
+        """Prepares the answers of canonical rows.
+
+        Args:
+            df: Canonical rows.
+
+        Returns:
+            The prepared answers.
+        """
+        inter = _interactions(df)
+        return cls(
+            inter["student_id"].astype(str).to_numpy(dtype=object),
+            inter["item_id"].astype(str).to_numpy(dtype=object),
+            inter["correct"].to_numpy(),
+        )
+
+    def item_rows(self, tracer: KnowledgeTracer) -> np.ndarray:
+        """Each answer's item row in ``tracer.arrays`` (-1: an item the tracer does not know)."""
+        return tracer.arrays.rows_of(self.items)
+
+
+def tracer_predictions(tracer: KnowledgeTracer,
+                       df: pd.DataFrame | Answers) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """P(correct) the tracer gave each answer before seeing it (unknown items: skipped).
 
     Args:
         tracer: The tracer.
-        df: Canonical rows.
+        df: Canonical rows, or their :class:`Answers`.
 
     Returns:
         ``(answers, predictions)`` over interactions whose item the tracer knows.
@@ -115,20 +156,21 @@ def tracer_predictions(tracer: KnowledgeTracer, df: pd.DataFrame) -> tuple[np.nd
     return y, p
 
 
-def _tracer_predictions(tracer: KnowledgeTracer,
-                        df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """:func:`tracer_predictions` with the student of each answer."""
-    inter = _interactions(df)
-    states = tracer.trace_interactions(
-        inter["student_id"].astype(str).to_numpy(),
-        inter["item_id"].astype(str).to_numpy(),
-        inter["correct"].to_numpy(),
-    )
-    rows = tracer.arrays.rows_of(inter["item_id"].astype(str).to_numpy())
+def _tracer_predictions(
+    tracer: KnowledgeTracer, df: pd.DataFrame | Answers, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`tracer_predictions` with the student of each answer.
+
+    ``rows`` (:meth:`Answers.item_rows`) may be given when the caller has them for a tracer
+    with the same item bank in the same order (the scaled tracers of the ``ibkt`` family).
+    """
+    answers = df if isinstance(df, Answers) else Answers.of(df)
+    if rows is None:
+        rows = answers.item_rows(tracer)
+    states = tracer.trace_interactions(answers.students, answers.items, answers.correct, rows=rows)
     known = rows >= 0
     p = tracer.p_correct(states[known], rows[known])
-    students = inter["student_id"].astype(str).to_numpy()[known]
-    return inter["correct"].to_numpy()[known], p, students
+    return answers.correct[known], p, answers.students[known]
 
 
 @dataclass
@@ -489,8 +531,9 @@ def _fit_on_split(interactions: pd.DataFrame, seed: int) -> dict[str, Any]:
     train, holdout = split_students(interactions, seed)
     tracer = fit_tracer(train)
     plain = fit_tracer(train, learn_prerequisites=False, item_level=False)
-    y_bkt, p_bkt, s_bkt = _tracer_predictions(tracer, holdout)
-    y_plain, p_plain = tracer_predictions(plain, holdout)
+    held = Answers.of(holdout)  # prepared once for every family's predictions
+    y_bkt, p_bkt, s_bkt = _tracer_predictions(tracer, held)
+    y_plain, p_plain = tracer_predictions(plain, held)
     plain_figures = {"plain_bkt_loglik": _loglik(y_plain, p_plain),
                      "plain_bkt_auc": _auc(y_plain, p_plain)}  # fmt: skip
     bkt = FittedBKTWorld(tracer)
@@ -511,7 +554,7 @@ def _fit_on_split(interactions: pd.DataFrame, seed: int) -> dict[str, Any]:
     from quizops.simulation.ibkt import fit_speed_world, mixture_predictions, speed_predictions
 
     ibkt = fit_speed_world(tracer, train)
-    y_i, p_grid, s_i = speed_predictions(tracer, holdout)
+    y_i, p_grid, s_i = speed_predictions(tracer, held)
     p_i = mixture_predictions(y_i, p_grid, s_i, ibkt.weights)
     ibkt.validation = {
         "heldout_loglik": _loglik(y_i, p_i),

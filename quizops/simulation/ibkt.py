@@ -22,7 +22,12 @@ import numpy as np
 import pandas as pd
 
 from quizops.features.tracer import KnowledgeTracer
-from quizops.simulation.fitted import FittedBKTWorld, _tracer_predictions, answer_logliks
+from quizops.simulation.fitted import (
+    Answers,
+    FittedBKTWorld,
+    _tracer_predictions,
+    answer_logliks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,22 +57,30 @@ def scaled_tracer(tracer: KnowledgeTracer, speed: float) -> KnowledgeTracer:
     return KnowledgeTracer.from_dict(data)
 
 
-def speed_predictions(tracer: KnowledgeTracer,
-                      df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def speed_predictions(
+    tracer: KnowledgeTracer, df: pd.DataFrame | Answers
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """P(correct) of each answer under every grid speed.
+
+    The answers are prepared (sorted, item rows looked up) once for the whole grid: the
+    scaled tracers share the tracer's item bank and its order.
 
     Args:
         tracer: The fitted tracer.
-        df: Canonical rows.
+        df: Canonical rows, or their :class:`~quizops.simulation.fitted.Answers`.
 
     Returns:
         ``(answers [n], predictions [speeds, n], student of each answer [n])``, answers in
         student then time order (the tracer's own order).
     """
+    answers = df if isinstance(df, Answers) else Answers.of(df)
+    rows = answers.item_rows(tracer)
     preds = []
     y = students = np.zeros(0)
     for speed in SPEED_GRID:
-        y, p, students = _tracer_predictions(scaled_tracer(tracer, float(speed)), df)
+        scaled = scaled_tracer(tracer, float(speed))
+        same_bank = scaled.arrays.item_ids == tracer.arrays.item_ids
+        y, p, students = _tracer_predictions(scaled, answers, rows if same_bank else None)
         preds.append(p)
     return y, np.array(preds), students
 
