@@ -40,14 +40,20 @@ LOOPBACK = "127.0.0.1"
 #: when the predictor has no pseudonymization key; ``candidates`` is null when the policy chose
 #: from its whole item bank (``candidates_sha256`` then equals ``item_bank_version``) or when an
 #: explicit list was longer than :data:`MAX_LOGGED_CANDIDATES` (then only its digest is kept).
+#: ``unknown_history`` counts the answers (history, or the stateful form's ``answer``) on items
+#: outside the served policy's bank, which left the state unchanged; ``unknown_candidates`` the
+#: candidates outside it, which were left out of the choice (``candidates`` and the propensity
+#: are over the rest). Records written before these two fields read as 0.
 DECISION_FIELDS = (
     "time",
     "request_id",
     "instance",
     "student_pseudonym",
     "history_length",
+    "unknown_history",
     "candidates",
     "candidates_count",
+    "unknown_candidates",
     "candidates_sha256",
     "item_bank_version",
     "state",

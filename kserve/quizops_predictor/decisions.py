@@ -415,6 +415,8 @@ class DecisionLog:
         propensity: float,
         policy_version: str,
         protocol: str,
+        unknown_history: int = 0,
+        unknown_candidates: int = 0,
         now: datetime | None = None,
     ) -> Record:
         """Builds one record (nothing is written).
@@ -430,6 +432,8 @@ class DecisionLog:
             propensity: The probability the policy gave the chosen item.
             policy_version: The served policy version.
             protocol: ``v1`` or ``v2``.
+            unknown_history: Answers on items outside the item bank (state left unchanged).
+            unknown_candidates: Candidates outside the item bank (left out of the choice).
             now: The decision time (default: now, UTC).
 
         Returns:
@@ -446,12 +450,14 @@ class DecisionLog:
             record["student_pseudonym"] = pseudonymize(student_id, self._key)
         record.update(
             history_length=history_length,
+            unknown_history=int(unknown_history),
             candidates=(
                 chosen_from
                 if candidates is not None and len(chosen_from) <= MAX_LOGGED_CANDIDATES
                 else None
             ),
             candidates_count=len(chosen_from),
+            unknown_candidates=int(unknown_candidates),
             candidates_sha256=(
                 items_digest(chosen_from) if candidates is not None else self.item_bank_version
             ),

@@ -310,6 +310,8 @@ class QuizPolicyModel(Model):
                         propensity=propensity,
                         policy_version=self.policy_version,
                         protocol=protocol,
+                        unknown_history=getattr(instance, "unknown_history", 0),
+                        unknown_candidates=getattr(instance, "unknown_candidates", 0),
                     )
                 )
         return chosen, records

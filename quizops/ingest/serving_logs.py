@@ -151,6 +151,11 @@ def read_decisions(decisions_uri: str, span: str = "") -> pd.DataFrame:
         if column not in frame.columns:
             frame[column] = None
     frame = frame[list(DECISION_FIELDS)]
+    for column in ("unknown_history", "unknown_candidates"):  # 0 in records older than them
+        counts = pd.to_numeric(frame[column], errors="coerce")
+        if (counts.isna() & frame[column].notna()).any() or (counts < 0).any():
+            raise InputDataError(f"{base}: a decision record's '{column}' is not a count")
+        frame[column] = counts.fillna(0).astype("int64")
     if frame.empty:
         frame["time_ms"] = pd.Series(dtype="int64")
         return frame

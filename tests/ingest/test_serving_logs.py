@@ -175,3 +175,22 @@ def test_reads_batches_the_gcs_sink_wrote(tmp_path):
         table = _interactions(lambda student: by_student.get(student, student))
         served = read_served_examples(uri, table, span="2026-11-24")
     assert sorted(served.examples["request_id"]) == ["r1", "r2", "r4"]
+
+
+def test_unknown_item_counts_read_back_and_default_to_zero_in_older_records(tmp_path):
+    folder = tmp_path / "d"
+    log = DecisionLog(folder, KEY, item_bank=BANK)
+    [new] = _log_decisions(log, [("a", 0, "p1", 0.5, "r1")])
+    new.update(request_id="r2", unknown_history=3, unknown_candidates=1)
+    older = {k: v for k, v in new.items() if not k.startswith("unknown_")} | {"request_id": "r3"}
+    log.write([new, older])
+    frame = read_decisions(str(folder))
+    assert list(frame["request_id"]) == ["r1", "r2", "r3"]
+    assert list(frame["unknown_history"]) == [0, 3, 0]
+    assert list(frame["unknown_candidates"]) == [0, 1, 0]
+    assert str(frame["unknown_history"].dtype) == "int64"
+    # a count that is not one is refused, naming the field and never the value
+    log.write([new | {"request_id": "r4", "unknown_candidates": "jane@example.org"}])
+    with pytest.raises(InputDataError, match="'unknown_candidates' is not a count") as info:
+        read_decisions(str(folder))
+    assert "jane" not in str(info.value)

@@ -136,7 +136,8 @@ def test_items_outside_the_bank_are_skipped_and_counted_not_refused(tmp_path):
     with_new = [[*h[:3], ("new-1", 1), *h[3:], ("new-2", 0)] for h in known]
     candidates = [bank[2], "new-3", bank[7], bank[11]]
     registry = CollectorRegistry()
-    m = QuizPolicyModel(policy, "7", seed=11, metrics=create_metrics("champion", registry))
+    log = DecisionLog(tmp_path / "decisions", None, item_bank=bank)
+    m = QuizPolicyModel(policy, "7", log, seed=11, metrics=create_metrics("champion", registry))
     m.load()
     try:
         body = {"instances": [
@@ -160,6 +161,12 @@ def test_items_outside_the_bank_are_skipped_and_counted_not_refused(tmp_path):
         if s.name.endswith("_total")
     }
     assert counted == {"history": 10.0, "candidates": 5.0}
+    # Each decision record says what its choice left out; the candidates it was made among
+    # (and the propensity) are the known ones.
+    records = _logged(m)
+    assert [(r["unknown_history"], r["unknown_candidates"]) for r in records] == [(2, 1)] * 5
+    assert all(r["candidates"] == [bank[2], bank[7], bank[11]] for r in records)
+    assert [r["history_length"] for r in records] == [10] * 5
 
 
 def test_integer_ids_are_their_decimal_strings(tmp_path):
