@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from quizops.errors import InputDataError
-from quizops.features.fit import fit_tracer, sort_log
+from quizops.features.fit import fit_tracer, sort_log, untraceable_skills
 from quizops.features.tracer import KnowledgeTracer, first_rows_of_answers
 
 logger = logging.getLogger(__name__)
@@ -110,11 +110,20 @@ def engineer_features(df: pd.DataFrame, *, learn_prerequisites: bool = True) -> 
     Returns:
         The features.
 
+    A skill whose answers cannot be traced (its fit is not finite or not identifiable) is
+    left out, with a warning, as long as such skills hold at most
+    :data:`~quizops.features.fit.MAX_UNTRACEABLE_SHARE` of the rows: its rows leave the
+    examples, the item bank and the interactions every later stage reads, so that the
+    simulators, the search and the evaluation see the course the tracer describes.
+
     Raises:
         InputDataError: The log is empty.
-        ModelFitError: A skill's BKT fit is not finite or identifiable.
+        ModelFitError: No skill, or too large a share of the rows, can be traced.
     """
-    tracer = fit_tracer(df, learn_prerequisites=learn_prerequisites)
+    tracer = fit_tracer(df, learn_prerequisites=learn_prerequisites, untraceable="drop")
+    left_out = untraceable_skills(df, tracer)
+    if left_out:
+        df = df.loc[~df["skill_id"].astype(str).isin(set(left_out)).to_numpy()]
     df = sort_log(df)
     first = first_rows_of_answers(df)
     inter = df.loc[first].reset_index(drop=True)

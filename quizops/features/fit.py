@@ -55,6 +55,10 @@ SCORE_TOL = 1e-5
 SCREEN_TOL = 1e-4
 #: Students whose answers the prerequisite search scores (the final fit uses every student).
 STRUCTURE_STUDENTS = 2000
+#: Largest share of a log's rows in skills that cannot be traced for the fit to leave those
+#: skills out (``fit_tracer(untraceable="drop")``) rather than fail: beyond it, what is left is
+#: not the course the log describes.
+MAX_UNTRACEABLE_SHARE = 0.2
 
 
 def sort_log(df: pd.DataFrame) -> pd.DataFrame:
@@ -330,8 +334,45 @@ def course_order(df: pd.DataFrame, skill_ids: list[str]) -> list[int]:
     return sorted(range(len(skill_ids)), key=lambda k: (float(mean.get(skill_ids[k], 1.0)), k))
 
 
-def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True,
-               item_level: bool = True) -> KnowledgeTracer:  # fmt: skip
+def _without_untraceable(df: pd.DataFrame, failed: dict[str, str]) -> pd.DataFrame:
+    """The rows of the skills that can be traced; the others named in a warning.
+
+    Raises:
+        ModelFitError: Every skill failed, or the failed ones hold more than
+            :data:`MAX_UNTRACEABLE_SHARE` of the rows.
+    """
+    skills = df["skill_id"].astype(str)
+    dropped = skills.isin(set(failed)).to_numpy()
+    share = float(dropped.mean())
+    if dropped.all() or share > MAX_UNTRACEABLE_SHARE:
+        raise ModelFitError(
+            f"knowledge tracing: {len(failed)} of {skills.nunique()} skills cannot be traced "
+            f"and hold {share:.0%} of the rows (more than {MAX_UNTRACEABLE_SHARE:.0%}); the "
+            f"first: {next(iter(failed.values()))}"
+        )
+    logger.warning(
+        "knowledge tracing: %d skill(s) left out (%d rows, %.1f%% of the log): %s",
+        len(failed), int(dropped.sum()), 100.0 * share,
+        "; ".join(failed[s] for s in sorted(failed)),
+    )  # fmt: skip
+    return df.loc[~dropped].reset_index(drop=True)
+
+
+def untraceable_skills(df: pd.DataFrame, tracer: KnowledgeTracer) -> list[str]:
+    """Skills of a log that a tracer fitted with ``untraceable="drop"`` left out.
+
+    Args:
+        df: The canonical rows the tracer was fitted on.
+        tracer: The tracer.
+
+    Returns:
+        Skill ids, sorted.
+    """
+    return sorted(set(df["skill_id"].astype(str).unique()) - set(tracer.skill_ids))
+
+
+def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True, item_level: bool = True,
+               untraceable: str = "raise") -> KnowledgeTracer:  # fmt: skip
     """Fits the knowledge tracer to a canonical log.
 
     Args:
@@ -339,14 +380,24 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True,
         learn_prerequisites: Estimate prerequisites and refit with readiness (else plain
             tag-level BKT per skill).
         item_level: Fit guess, slip and teaching per item (else one set per skill: plain BKT).
+        untraceable: What a skill whose answers cannot be traced does (its fit is not finite,
+            or not identifiable: answers that do not depend on knowing it, as a mis-tagged or
+            tiny skill of a real export gives): ``raise`` stops the fit; ``drop`` leaves the
+            skill out of the tracer (its rows are ignored; an item tagged with it keeps its
+            other skills, an item of it alone is not in the tracer's bank), with a warning
+            naming the skill (:func:`untraceable_skills`), unless the skills left out hold more
+            than :data:`MAX_UNTRACEABLE_SHARE` of the rows.
 
     Returns:
         The fitted tracer.
 
     Raises:
         InputDataError: The log is empty.
-        ModelFitError: A skill's fit is not finite or not identifiable.
+        ModelFitError: A skill's fit is not finite or not identifiable (``raise``), or the
+            skills that are not hold too many of the rows or all of them (``drop``).
     """
+    if untraceable not in ("raise", "drop"):
+        raise ValueError(f"untraceable must be 'raise' or 'drop', not {untraceable!r}")
     if df.empty:
         raise InputDataError("feature engineering: the interaction table is empty")
     df = sort_log(df)
@@ -366,7 +417,18 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True,
         )
     }
     chains = _chains(df, skill_ids, item_level)
-    fits = {s: fit_bkt_em(c.obs, c.tags, len(c.items), skill=s) for s, c in chains.items()}
+    fits: dict[str, EMFit] = {}
+    failed: dict[str, str] = {}
+    for s, c in chains.items():
+        try:
+            fits[s] = fit_bkt_em(c.obs, c.tags, len(c.items), skill=s)
+        except ModelFitError as exc:
+            if untraceable == "raise":
+                raise
+            failed[s] = str(exc)
+    if failed:
+        kept = _without_untraceable(df, failed)
+        return fit_tracer(kept, learn_prerequisites=learn_prerequisites, item_level=item_level)
     tracer = _tracer_from(skill_ids, item_skill, chains, fits)
     if learn_prerequisites and len(skill_ids) > 1:
         beliefs = smoothed_beliefs(df, chains, fits, skill_ids, tracer.trace_log(df))

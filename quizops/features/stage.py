@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from quizops.features.engineer import engineer_features, save_features
+from quizops.features.fit import untraceable_skills
 from quizops.ingest.serving_logs import DEFAULT_MAX_DELAY_MS, attach_served_decisions
 
 logger = logging.getLogger(__name__)
@@ -36,8 +37,9 @@ class FeaturesStageResult:
     Attributes:
         features_dir: Where the feature set was written.
         metrics: Counts and fitted-parameter summaries (examples, items, skills,
-            mean_bkt_p_learn, prerequisite_edges, multi_skill_items) and the served-decision
-            join's counts (``served_decisions``, ``served_joined``, ``served_followed``,
+            skills_untraceable, mean_bkt_p_learn, prerequisite_edges, multi_skill_items) and
+            the served-decision join's counts (``served_decisions``, ``served_joined``,
+            ``served_followed``,
             ``served_no_answer``, ``served_answers_with_exact_propensity``,
             ``served_rows_with_exact_propensity``, ``served_join_skipped`` 0/1).
         served: The join's summary as written to ``served_decisions.json``: ``span``,
@@ -125,6 +127,8 @@ def run_features_stage(
             "examples": float(len(features.examples)),
             "items": float(len(features.items)),
             "skills": float(tracer.n_skills),
+            # skills of the table whose answers could not be traced (left out, warned)
+            "skills_untraceable": float(len(untraceable_skills(attachment.interactions, tracer))),
             "mean_bkt_p_learn": float(np.mean([p.p_learn for p in tracer.params])),
             "prerequisite_edges": float(sum(len(p) for p in tracer.prerequisites)),
             "multi_skill_items": float(sum(1 for t in tracer.item_tags.values() if len(t) > 1)),

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from quizops.errors import InputDataError, ModelFitError
-from quizops.features.fit import fit_tracer, sort_log
+from quizops.features.fit import fit_tracer, sort_log, untraceable_skills
 from quizops.features.tracer import ANSWER_KEY, KnowledgeTracer, first_rows_of_answers
 
 logger = logging.getLogger(__name__)
@@ -505,9 +505,11 @@ def fit_simulators(interactions: pd.DataFrame, *,
 
         A split that leaves a skill unidentifiable on its training part (a small log: the
         part has fewer answers than the whole, which the feature stage fitted) is redrawn,
-        at most :data:`SPLIT_ATTEMPTS` times with seeds ``seed``, ``seed + 1``, ...; the
-        seed used is ``split_seed`` in every world's ``validation``. The training and the
-        evaluation stage call this with the same seed and so get the same split.
+        at most :data:`SPLIT_ATTEMPTS` times with seeds ``seed``, ``seed + 1``, ...; on the
+        last one such a skill is left out of the simulators (warned) rather than stopping
+        the run. The seed used is ``split_seed`` in every world's ``validation``. The
+        training and the evaluation stage call this with the same seed and so get the same
+        split.
 
     Raises:
         InputDataError: The log is empty or too small to split.
@@ -523,14 +525,33 @@ def fit_simulators(interactions: pd.DataFrame, *,
                 "simulator fit: split %d leaves a skill unidentifiable (%s); redrawing the "
                 "split with seed %d", seed + attempt, exc, seed + attempt + 1,
             )  # fmt: skip
-    return _fit_on_split(interactions, seed + SPLIT_ATTEMPTS - 1)
+    return _fit_on_split(interactions, seed + SPLIT_ATTEMPTS - 1, untraceable="drop")
 
 
-def _fit_on_split(interactions: pd.DataFrame, seed: int) -> dict[str, Any]:
-    """:func:`fit_simulators` on the split of one seed."""
+def _fit_on_split(interactions: pd.DataFrame, seed: int,
+                  untraceable: str = "raise") -> dict[str, Any]:  # fmt: skip
+    """:func:`fit_simulators` on the split of one seed.
+
+    With ``untraceable="drop"`` (the last split tried), a skill that cannot be traced on the
+    training part is left out of every family, and its rows out of both parts, so that the
+    families are fitted and validated on the same answers.
+    """
     train, holdout = split_students(interactions, seed)
-    tracer = fit_tracer(train)
-    plain = fit_tracer(train, learn_prerequisites=False, item_level=False)
+    tracer = fit_tracer(train, untraceable=untraceable)
+    plain = fit_tracer(train, learn_prerequisites=False, item_level=False, untraceable=untraceable)
+    left_out = set(untraceable_skills(train, tracer)) | set(untraceable_skills(train, plain))
+    if left_out:
+        logger.warning(
+            "simulator fit: %d skill(s) cannot be traced on the training part of split %d "
+            "either; the simulators leave them out", len(left_out), seed,
+        )  # fmt: skip
+        train, holdout = (
+            part.loc[~part["skill_id"].astype(str).isin(left_out).to_numpy()]
+            for part in (train, holdout)
+        )
+        # Both refitted on the same skills, so that every family sees the same answers.
+        tracer = fit_tracer(train)
+        plain = fit_tracer(train, learn_prerequisites=False, item_level=False)
     held = Answers.of(holdout)  # prepared once for every family's predictions
     y_bkt, p_bkt, s_bkt = _tracer_predictions(tracer, held)
     y_plain, p_plain = tracer_predictions(plain, held)
