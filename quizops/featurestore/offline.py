@@ -93,7 +93,9 @@ def _list_stepper(tracer: KnowledgeTracer, items: np.ndarray) -> Any:
     apply = tracer._apply_scalar
 
     def step(values: list[float], item_id: str, correct: int) -> None:
-        apply(values, tags[item_id], correct)
+        item_tags = tags[item_id]
+        if item_tags is not None:  # an item outside the bank leaves the state unchanged
+            apply(values, item_tags, correct)
 
     return step
 
@@ -113,9 +115,12 @@ def state_snapshots(
         ``n_correct``, ``last_item_id``, ``last_answer_ms``, ``tracer_version``) and the
         matching state matrix [rows, state size], float64.
 
+    An answer on an item outside the tracer's bank (added since training, or of a skill the
+    feature stage left out as untraceable) leaves the state unchanged and counts in
+    ``n_answers``, as in the predictor's stateless and stateful forms.
+
     Raises:
-        InputDataError: A column is missing, the log is empty, or an item is not in the
-            tracer's bank.
+        InputDataError: A column is missing or the log is empty.
     """
     answers = answers_of(df)
     students = answers["student_id"].astype(str).to_numpy()
@@ -123,11 +128,12 @@ def state_snapshots(
     correct = answers["correct"].to_numpy(np.int64)
     stamps = answers["timestamp"].to_numpy(np.int64)
     unknown = ~pd.Series(items).isin(set(tracer.item_skill)).to_numpy()
-    if unknown.any():
-        row = int(np.flatnonzero(unknown)[0])
-        raise InputDataError(
-            f"feature store: item_id of answer row {row} is not in the tracer's item bank"
-        )
+    if unknown.any():  # the predictor's rule: such an answer leaves the state as it was
+        logger.info(
+            "feature store: %d of %d answers are on items outside the tracer's bank (new, or "
+            "of a skill the feature stage left out); they leave the state unchanged and count "
+            "in n_answers", int(unknown.sum()), len(items),
+        )  # fmt: skip
     n = len(answers)
     prior = np.asarray(tracer.initial_state(), dtype=np.float64)
     states = np.empty((n, prior.size), dtype=np.float64)

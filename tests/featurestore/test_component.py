@@ -7,7 +7,7 @@ import pytest
 from kfp.dsl import Artifact, Dataset, Metrics
 
 from components.materialize_features.component import materialize_features
-from quizops.canonical import write_table
+from quizops.canonical import write_parquet_atomic, write_table
 from quizops.errors import InputDataError
 from quizops.features import save_features
 from quizops.featurestore.online import OnlineStateStore
@@ -52,13 +52,16 @@ def test_component_materializes_what_the_predictor_reads(tmp_path, raw_log, clea
             assert b"s003" not in path.read_bytes(), path
 
 
-def test_component_fails_without_writing_on_an_unknown_item(tmp_path, clean_log, feature_set):
-    bad = clean_log.copy()
-    bad.loc[0, "item_id"] = "zz-not-in-bank"
-    write_table(bad, tmp_path / "validated.parquet")
+def test_component_fails_without_writing_on_a_table_without_answers(
+    tmp_path, clean_log, feature_set
+):
+    # (An answer on an item outside the bank is no longer an error: it leaves the state
+    # unchanged, as in the predictor; test_offline checks that.)
+    bad = clean_log.drop(columns="correct")
+    write_parquet_atomic(bad, tmp_path / "validated.parquet")  # as written, not conformed
     save_features(feature_set, tmp_path / "features")
     repo = tmp_path / "feature_store"
-    with pytest.raises(InputDataError, match="item_id"):
+    with pytest.raises(InputDataError, match="correct"):
         materialize_features.python_func(
             data=artifact(Dataset, tmp_path / "validated.parquet"),
             features=artifact(Dataset, tmp_path / "features"),

@@ -44,13 +44,33 @@ def test_multi_skill_rows_are_one_answer(clean_log, feature_set):
     assert scalars.groupby("student_pseudonym")["n_answers"].max().sum() == len(answers)
 
 
-def test_unknown_item_is_rejected_without_naming_values(clean_log, feature_set):
+def test_an_answer_on_an_item_outside_the_bank_leaves_the_state_unchanged(
+    raw_log, clean_log, feature_set
+):
+    # The predictor's rule (an item added since training, or of a skill the feature stage
+    # left out): the state after it is the state before it; it still counts as an answer.
+    # Independent computation: the tracer's pass over the history without that answer.
+    tracer = feature_set.tracer
+    student = sorted(set(raw_log["student_id"]))[3]
+    history = history_of(raw_log, student)
+    pseudonym = pseudonymize_values(pd.Series([student]), KEY).iloc[0]
+    mine = (
+        clean_log.loc[clean_log["student_id"] == pseudonym]
+        .drop_duplicates(["timestamp", "item_id"])
+        .sort_values("timestamp", kind="stable")
+    )
     bad = clean_log.copy()
-    bad.loc[5, "item_id"] = "secret-item-xyz"
-    with pytest.raises(InputDataError) as info:
-        state_snapshots(bad, feature_set.tracer, "v")
-    assert "secret-item-xyz" not in str(info.value)
-    assert "item_id" in str(info.value)
+    third = (bad["student_id"] == pseudonym) & (bad["timestamp"] == mine["timestamp"].iloc[2])
+    bad.loc[third, "item_id"] = "new-item"  # every row of that answer (a multi-skill item's too)
+    scalars, states = state_snapshots(bad, tracer, "v")
+    rows = np.flatnonzero(scalars["student_pseudonym"] == pseudonym)
+    kept = [*history[:2], *history[3:]]
+    for k, row in enumerate(rows):
+        expected = tracer.state_after(kept[: k if k >= 2 else k + 1])
+        np.testing.assert_allclose(states[row], expected, rtol=0, atol=1e-12)
+        assert scalars["n_answers"].iloc[row] == k + 1
+    assert scalars["last_item_id"].iloc[rows[2]] == "new-item"
+    np.testing.assert_allclose(states[rows[2]], states[rows[1]], rtol=0, atol=0)
 
 
 def test_missing_column_and_empty_log(clean_log, feature_set):
