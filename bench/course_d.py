@@ -84,8 +84,8 @@ def make_course_d(seed: int = 42) -> tuple[object, object]:
     return tracer, world
 
 
-def _simulate_answers(world: object, students: int, steps: int, seed: int,
-                      tutor: str) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _simulate_answers(world: object, students: int, steps: int, seed: int, tutor: str,
+                      off_plan: float = 0.2) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Items asked and answers given, matrices [steps, students] (see the logs' functions)."""
     rng = np.random.default_rng(seed)
     state = world.new_students(students, rng)
@@ -102,7 +102,7 @@ def _simulate_answers(world: object, students: int, steps: int, seed: int,
         if tutor == "skill-builder":
             current = np.minimum(position, n_skills - 1)
             planned = np.array([by_skill[k][rng.integers(len(by_skill[k]))] for k in current])
-            on_plan = rng.random(students) >= 0.2
+            on_plan = rng.random(students) >= off_plan
             items = np.where(on_plan, planned, items)
         correct = world.respond(state, items, rng.random(students),
                                 rng.random((students, world.n_skills)))  # fmt: skip
@@ -118,7 +118,8 @@ def _simulate_answers(world: object, students: int, steps: int, seed: int,
 
 
 def simulate_course_d_logs(world: object, students: int = 1250, steps: int = 40,
-                           seed: int = 42, tutor: str = "random") -> pd.DataFrame:  # fmt: skip
+                           seed: int = 42, tutor: str = "random",
+                           off_plan: float = 0.2) -> pd.DataFrame:  # fmt: skip
     """Logs in canonical form (no propensities).
 
     Args:
@@ -128,12 +129,13 @@ def simulate_course_d_logs(world: object, students: int = 1250, steps: int = 40,
         seed: Seed of students, items and answers.
         tutor: ``random`` (every item equally likely) or ``skill-builder`` (the skills in
             index order, which respects the prerequisites; on each skill until three right in
-            a row or 10 tries; a fifth of the items off-plan at random).
+            a row or 10 tries; ``off_plan`` of the items at random, off the plan).
+        off_plan: Share of a skill builder's items drawn at random (a fifth by default).
 
     Returns:
         Canonical rows (student_id, item_id, skill_id, correct, timestamp), step by step.
     """
-    asked, answers = _simulate_answers(world, students, steps, seed, tutor)
+    asked, answers = _simulate_answers(world, students, steps, seed, tutor, off_plan)
     primary = world.tracer.arrays.skill[:, 0]
     flat = asked.ravel()
     return pd.DataFrame(
@@ -148,7 +150,7 @@ def simulate_course_d_logs(world: object, students: int = 1250, steps: int = 40,
 
 
 def write_course_d_csv(world: object, path: Path, students: int = 1250, seed: int = 42,
-                       tutor: str = "random") -> Path:  # fmt: skip
+                       tutor: str = "random", off_plan: float = 0.2) -> Path:  # fmt: skip
     """Writes logs of course D in the ASSISTments 2009 layout (no propensities).
 
     Args:
@@ -157,13 +159,14 @@ def write_course_d_csv(world: object, path: Path, students: int = 1250, seed: in
         students: Students (40 answers each).
         seed: Seed of the logged students.
         tutor: The logging tutor (:func:`simulate_course_d_logs`).
+        off_plan: A skill builder's random share (:func:`simulate_course_d_logs`).
 
     Returns:
         The path written.
     """
     from bench.course_c import assistments_frame
 
-    asked, answers = _simulate_answers(world, students, 40, seed, tutor)
+    asked, answers = _simulate_answers(world, students, 40, seed, tutor, off_plan)
     primary = world.tracer.arrays.skill[:, 0]
     frame = assistments_frame(
         asked, answers, list(world.item_ids), [[int(k)] for k in primary],
@@ -233,17 +236,28 @@ def main(argv: list[str]) -> int:
                         help="logged students (40 answers each)")  # fmt: skip
     parser.add_argument("--tutor", choices=("random", "skill-builder"), default="random",
                         help="the logging tutor")  # fmt: skip
+    parser.add_argument("--off-plan", type=float, default=0.2,
+                        help="skill builder: share of random items off the plan")  # fmt: skip
     parser.add_argument("--out", type=Path, help="write the logs as an ASSISTments CSV and stop")
     args = parser.parse_args(argv)
     true, world = make_course_d(args.seed)
     if args.out is not None:
         path = write_course_d_csv(
-            world, args.out, students=args.log_students, seed=args.log_seed, tutor=args.tutor
+            world,
+            args.out,
+            students=args.log_students,
+            seed=args.log_seed,
+            tutor=args.tutor,
+            off_plan=args.off_plan,
         )
         print(f"{path}: course D logs")
         return 0
     log = simulate_course_d_logs(
-        world, students=args.log_students, seed=args.log_seed, tutor=args.tutor
+        world,
+        students=args.log_students,
+        seed=args.log_seed,
+        tutor=args.tutor,
+        off_plan=args.off_plan,
     )
     config = TrainingConfig()
     features, _ = without_held_out(engineer_features(log), config)

@@ -46,8 +46,12 @@ TargetDistribution = Callable[[list[list[tuple[str, int]]], list[str]], np.ndarr
 PAIRS_PER_CHUNK = 250_000
 #: An item counts as supported by the logging policy when its probability is at least this
 #: share of uniform over the logged items (the gate's ``min_support`` figure; training's
-#: search checks the same rule).
-SUPPORT_SHARE_OF_UNIFORM = 0.1
+#: search checks the same rule). A curriculum tutor that asks a few percent of its items off
+#: its plan supports every item (at 0.1, as before 2026-11-25, a tutor with a tenth off-plan
+#: sat on the line: support 0.86 with an effective sample of 322 and a positive DR interval,
+#: refused); one that never leaves its plan does not, and the effective sample and the
+#: estimators' intervals then carry the judgment the issue asks for.
+SUPPORT_SHARE_OF_UNIFORM = 0.02
 #: Largest (decisions x items) grid OPE holds at once; beyond it, whole held-out students are
 #: taken in a fixed order until the grid is full (memory and time stay bounded on big logs).
 MAX_GRID_CELLS = 40_000_000

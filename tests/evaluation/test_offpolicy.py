@@ -282,3 +282,28 @@ def test_reward_matrix_in_pair_chunks_is_the_models_prediction_of_every_pair(log
     items = np.tile(np.arange(n_items), len(context))
     expected = model.predict(context[rows], items).reshape(len(context), n_items)
     np.testing.assert_allclose(matrix, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("off_plan", "expected_support"),
+    [(0.05, 1.0), (0.1, 1.0), (0.01, 0.0), (0.0, 0.0)],
+)
+def test_a_curriculum_tutor_a_few_percent_off_plan_supports_every_item(off_plan, expected_support):
+    # The gate's support rule with its own floor (SUPPORT_SHARE_OF_UNIFORM of uniform): a
+    # tutor on one skill's 10 items of 80 that asks a share `off_plan` uniformly at random.
+    # Known answer for a target that only asks off-plan items: all of its mass is supported
+    # when the tutor's off-plan probability reaches the floor, none of it otherwise. (At the
+    # floor of 0.1 before 2026-11-25, a tutor a tenth off plan sat on the line and one at 5%
+    # supported nothing.)
+    from quizops.evaluation.offpolicy import SUPPORT_SHARE_OF_UNIFORM
+    from quizops.evaluation.ope import overlap
+
+    items, decisions = 80, 50
+    logging = np.full((decisions, items), off_plan / items)
+    logging[:, :10] += (1.0 - off_plan) / 10
+    target = np.zeros((decisions, items))
+    target[:, 10:] = 1.0 / 70
+    stats = overlap(
+        np.ones(decisions), target, logging, support_floor=SUPPORT_SHARE_OF_UNIFORM / items
+    )
+    assert stats.support == pytest.approx(expected_support)
