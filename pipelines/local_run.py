@@ -205,6 +205,12 @@ def summary_lines(summary: dict[str, Any], port: int = 8080) -> list[str]:
     if shown:
         lines.append("key metrics:")
         lines += [f"  {key.split('.', 1)[1]:<28} {metrics[key]:.4f}" for key in shown]
+    untraceable = int(metrics.get("feature-engineering.skills_untraceable", 0))
+    if untraceable:
+        lines.append(
+            f"knowledge tracing: {untraceable} skill(s) left out, their answers not depending on "
+            "knowing them (named in the feature-engineering log)"
+        )
     lines += _served_lines(summary)
     if summary.get("model"):
         lines.append(f"model:   {summary['model']}")

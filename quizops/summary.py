@@ -35,6 +35,7 @@ TRAINING_STAGES: tuple[str, ...] = (
 KEY_METRICS: tuple[tuple[str, str], ...] = (
     ("ingest", "rows"),
     ("data-validation", "anomalies_errors"),
+    ("feature-engineering", "skills_untraceable"),
     ("evaluate-policy", "sim_bkt_challenger_mastered"),
     ("evaluate-policy", "sim_bkt_random_mastered"),
     ("evaluate-policy", "sim_bkt_diff_random"),

@@ -109,3 +109,17 @@ def test_the_summary_says_what_happened_to_the_served_decisions(tmp_path):
         "served decisions: 12 read, 9 joined with an answer (7 followed: exact propensities), "
         "3 without one"
     ]
+
+
+def test_the_summary_names_how_many_skills_the_feature_stage_left_out():
+    from pipelines.local_run import summary_lines
+
+    stages = {
+        "feature-engineering": {"status": "SUCCESS", "seconds": 1.0},
+        "deploy-kserve": {"status": "SUCCESS", "seconds": 1.0},
+    }
+    base = {"stages": stages, "seconds": 1.0, "ok": True}
+    left_out = summary_lines({**base, "metrics": {"feature-engineering.skills_untraceable": 2.0}})
+    assert [line for line in left_out if line.startswith("knowledge tracing: 2 skill(s) left out")]
+    none = summary_lines({**base, "metrics": {"feature-engineering.skills_untraceable": 0.0}})
+    assert not [line for line in none if line.startswith("knowledge tracing")]

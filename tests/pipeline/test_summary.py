@@ -61,3 +61,13 @@ def test_a_failed_run_is_reported_failed_with_its_error_line(tmp_path):
     assert result.failed and text.startswith("# Run summary: FAILED")
     assert "gate: **not reached**" in text and "error: Task pii-scan failed." in text
     assert "| pii-scan | no outputs |" in text and "| ingest | produced outputs |" in text
+
+
+def test_skills_left_out_by_the_feature_stage_are_in_the_summary(tmp_path):
+    run = tmp_path / "run"
+    write(run / "feature-engineering" / "executor_output.json", json.dumps({
+        "artifacts": {"metrics": {"artifacts": [{"metadata": {"skills_untraceable": 2.0}}]}},
+    }))  # fmt: skip
+    summary = summarize_run("SUCCEEDED", str(run))
+    assert summary.metrics["feature-engineering.skills_untraceable"] == 2.0
+    assert "| feature-engineering.skills_untraceable | 2 |" in summary.markdown
