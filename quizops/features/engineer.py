@@ -103,18 +103,18 @@ def feature_spec(tracer: KnowledgeTracer) -> dict[str, object]:
 def engineer_features(df: pd.DataFrame, *, learn_prerequisites: bool = True) -> FeatureSet:
     """Fits the tracer and computes states, the item bank and examples from a canonical log.
 
+    A skill whose answers cannot be traced (its fit is not finite or not identifiable) is
+    left out, with a warning, as long as such skills hold at most
+    :data:`~quizops.features.fit.MAX_UNTRACEABLE_SHARE` of the rows: its rows leave the
+    examples, the item bank and the interactions every later stage reads, so that the
+    simulators, the search and the evaluation see the course the tracer describes.
+
     Args:
         df: The canonical, de-identified log.
         learn_prerequisites: Estimate prerequisites from the logs.
 
     Returns:
         The features.
-
-    A skill whose answers cannot be traced (its fit is not finite or not identifiable) is
-    left out, with a warning, as long as such skills hold at most
-    :data:`~quizops.features.fit.MAX_UNTRACEABLE_SHARE` of the rows: its rows leave the
-    examples, the item bank and the interactions every later stage reads, so that the
-    simulators, the search and the evaluation see the course the tracer describes.
 
     Raises:
         InputDataError: The log is empty.
