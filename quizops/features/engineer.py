@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from quizops.errors import InputDataError
-from quizops.features.fit import fit_tracer, sort_log, untraceable_skills
+from quizops.features.fit import fit_tracer, sort_log, untraceable_skills, without_skills
 from quizops.features.tracer import KnowledgeTracer, first_rows_of_answers
 
 logger = logging.getLogger(__name__)
@@ -121,10 +121,7 @@ def engineer_features(df: pd.DataFrame, *, learn_prerequisites: bool = True) -> 
         ModelFitError: No skill, or too large a share of the rows, can be traced.
     """
     tracer = fit_tracer(df, learn_prerequisites=learn_prerequisites, untraceable="drop")
-    left_out = untraceable_skills(df, tracer)
-    if left_out:
-        df = df.loc[~df["skill_id"].astype(str).isin(set(left_out)).to_numpy()]
-    df = sort_log(df)
+    df = sort_log(without_skills(df, untraceable_skills(df, tracer)))
     first = first_rows_of_answers(df)
     inter = df.loc[first].reset_index(drop=True)
     states = tracer.trace_log(inter)

@@ -358,6 +358,21 @@ def _without_untraceable(df: pd.DataFrame, failed: dict[str, str]) -> pd.DataFra
     return df.loc[~dropped].reset_index(drop=True)
 
 
+def without_skills(df: pd.DataFrame, skills: list[str] | set[str]) -> pd.DataFrame:
+    """The rows of a canonical log whose skill is not one of ``skills``.
+
+    Args:
+        df: Canonical rows.
+        skills: Skill ids to leave out (for example :func:`untraceable_skills`).
+
+    Returns:
+        The other rows (``df`` itself when ``skills`` is empty).
+    """
+    if not skills:
+        return df
+    return df.loc[~df["skill_id"].astype(str).isin(set(skills)).to_numpy()]
+
+
 def untraceable_skills(df: pd.DataFrame, tracer: KnowledgeTracer) -> list[str]:
     """Skills of a log that a tracer fitted with ``untraceable="drop"`` left out.
 
