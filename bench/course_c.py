@@ -255,6 +255,7 @@ def assistments_frame(
     skill_ids: list[str],
     skill_names: list[str],
     rng: np.random.Generator,
+    lengths: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Logged answers in the ASSISTments 2009 layout (one row per answer and tagged skill).
 
@@ -266,6 +267,8 @@ def assistments_frame(
         skill_ids: Skill ids by index.
         skill_names: Skill names by index.
         rng: Random generator of the user ids and the columns quizops does not read.
+        lengths: Answers logged per student (None: every step of ``items``); later steps
+            are left out.
 
     Returns:
         The frame (a two-skill answer is two rows sharing ``order_id``), no ``propensity``.
@@ -276,6 +279,8 @@ def assistments_frame(
     order_id = 80_000_000
     for step in range(steps_per_student):
         for s in rng.permutation(n_students):
+            if lengths is not None and step >= lengths[s]:
+                continue
             i = int(items[step, s])
             for k in item_skills[i]:
                 records.append((order_id, int(users[s]), i, k, int(correct[step, s]), step))

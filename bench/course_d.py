@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from quizops.simulation.ibkt import FittedSpeedBKTWorld
+
 PREREQUISITES: list[list[int]] = [[], [0], [0], [1], [1, 2], [2], [3, 4], [5]]
 #: Skill names written in the exported logs (ASSISTments 2009 skill names: real skill names
 #: such as "Pythagorean Theorem" must pass the PII gate).
@@ -48,18 +50,23 @@ SKILL_NAMES = [
 GRID = list(itertools.product((1.0, 3.0), (0.9, 0.99, 0.999), (0.0, 0.3, 2.0)))
 
 
-def make_course_d(seed: int = 42) -> tuple[object, object]:
+def make_course_d(seed: int = 42, multi_skill: float = 0.0) -> tuple[object, object]:
     """Draws the course.
 
     Args:
         seed: Seed of the item parameters.
+        multi_skill: Share of the items of skills with prerequisites that are also tagged
+            with one of those prerequisites (drawn apart: 0 gives the same course as before).
+            The true world then answers such an item by a conjunctive rule
+            (:class:`ConjunctiveSpeedWorld`), not the tracer's mean over tags, and it teaches
+            each tagged skill at that tag's rate.
 
     Returns:
         ``(true tracer, world)``.
     """
     from quizops.features.bkt import BKTParams
     from quizops.features.tracer import KnowledgeTracer
-    from quizops.simulation.ibkt import SPEED_GRID, FittedSpeedBKTWorld
+    from quizops.simulation.ibkt import SPEED_GRID
 
     rng = np.random.default_rng(seed)
     skills = [f"k{k}" for k in range(len(PREREQUISITES))]
@@ -71,6 +78,15 @@ def make_course_d(seed: int = 42) -> tuple[object, object]:
             teach = 0.0 if rng.random() < 0.4 else float(rng.uniform(0.1, 0.35))
             tags[item] = [[k, float(rng.uniform(0.1, 0.25)), float(rng.uniform(0.05, 0.15)), teach]]
             item_skill[item] = k
+    if multi_skill > 0:
+        extra = np.random.default_rng([seed, 1])
+        for item, item_tags in tags.items():
+            prerequisites = PREREQUISITES[item_skill[item]]
+            if prerequisites and extra.random() < multi_skill:
+                other = int(extra.choice(prerequisites))
+                teach = 0.0 if extra.random() < 0.4 else float(extra.uniform(0.1, 0.35))
+                item_tags.append([other, float(extra.uniform(0.1, 0.25)),
+                                  float(extra.uniform(0.05, 0.15)), teach])  # fmt: skip
     tracer = KnowledgeTracer(
         skill_ids=skills,
         params=[BKTParams(0.15, 0.2, 0.2, 0.1) for _ in skills],
@@ -80,8 +96,34 @@ def make_course_d(seed: int = 42) -> tuple[object, object]:
         gate=[0.05] * len(skills),
     )
     weights = np.exp(-0.5 * (np.log(SPEED_GRID) / 0.5) ** 2)
-    world = FittedSpeedBKTWorld(tracer, speeds=SPEED_GRID.copy(), weights=weights / weights.sum())
+    world_class = ConjunctiveSpeedWorld if multi_skill > 0 else FittedSpeedBKTWorld
+    world = world_class(tracer, speeds=SPEED_GRID.copy(), weights=weights / weights.sum())
     return tracer, world
+
+
+class ConjunctiveSpeedWorld(FittedSpeedBKTWorld):
+    """The ``ibkt`` world, but a multi-skill item is answered by a conjunctive rule.
+
+    Right with the mean ``1 - slip`` of its tags only when every tagged skill is known, else
+    with their mean guess: the usual reading of a problem that needs several skills. The
+    tracer's own rule averages over tags, so the fitted families do not describe this world
+    exactly, as they would not describe a real course.
+    """
+
+    def _respond(self, students: np.ndarray, items: np.ndarray, u_answer: np.ndarray,
+                 u_learn: np.ndarray, speed: np.ndarray | None) -> np.ndarray:  # fmt: skip
+        a = self.tracer.arrays
+        skill = a.skill[items]
+        valid = skill >= 0
+        known = students[np.arange(len(items))[:, None], np.where(valid, skill, 0)]
+        every = np.all(known | ~valid, axis=1)
+        tags = np.maximum(valid.sum(axis=1), 1)
+        right = np.where(valid, 1.0 - a.slip[items], 0.0).sum(axis=1) / tags
+        guess = np.where(valid, a.guess[items], 0.0).sum(axis=1) / tags
+        correct = (u_answer < np.where(every, right, guess)).astype(np.int64)
+        # Learning does not depend on the answer: the parent's update, its answers unused.
+        super()._respond(students, items, np.ones(len(items)), u_learn, speed)
+        return correct
 
 
 def _simulate_answers(world: object, students: int, steps: int, seed: int, tutor: str,
@@ -117,61 +159,78 @@ def _simulate_answers(world: object, students: int, steps: int, seed: int, tutor
     return asked, answers
 
 
+def _lengths(students: int, steps: int, seed: int, ragged: bool) -> np.ndarray:
+    """Answers logged per student: ``steps`` each, or ragged (uniform on 5 to ``2 steps - 5``,
+    the same mean, drawn apart from the answers so that the first answers stay the same)."""
+    if not ragged:
+        return np.full(students, steps)
+    return np.random.default_rng([seed, 2]).integers(5, 2 * steps - 4, students)
+
+
 def simulate_course_d_logs(world: object, students: int = 1250, steps: int = 40,
-                           seed: int = 42, tutor: str = "random",
-                           off_plan: float = 0.2) -> pd.DataFrame:  # fmt: skip
+                           seed: int = 42, tutor: str = "random", off_plan: float = 0.2,
+                           ragged: bool = False) -> pd.DataFrame:  # fmt: skip
     """Logs in canonical form (no propensities).
 
     Args:
         world: The course's world.
         students: Students.
-        steps: Answers per student.
+        steps: Answers per student (the mean when ``ragged``).
         seed: Seed of students, items and answers.
         tutor: ``random`` (every item equally likely) or ``skill-builder`` (the skills in
             index order, which respects the prerequisites; on each skill until three right in
             a row or 10 tries; ``off_plan`` of the items at random, off the plan).
         off_plan: Share of a skill builder's items drawn at random (a fifth by default).
+        ragged: Students log different numbers of answers (:func:`_lengths`), as in a real
+            export, instead of ``steps`` each.
 
     Returns:
-        Canonical rows (student_id, item_id, skill_id, correct, timestamp), step by step.
+        Canonical rows (student_id, item_id, skill_id, correct, timestamp), step by step; an
+        answer to a multi-skill item is one row per tagged skill.
     """
-    asked, answers = _simulate_answers(world, students, steps, seed, tutor, off_plan)
-    primary = world.tracer.arrays.skill[:, 0]
-    flat = asked.ravel()
+    lengths = _lengths(students, steps, seed, ragged)
+    asked, answers = _simulate_answers(world, students, int(lengths.max()), seed, tutor, off_plan)
+    step, student = np.nonzero(np.arange(asked.shape[0])[:, None] < lengths[None, :])
+    items = asked[step, student]
+    tags = world.tracer.arrays.skill[items]  # [answers, tags], -1 past an item's last tag
+    answer, tag = np.nonzero(tags >= 0)
     return pd.DataFrame(
         {
-            "student_id": np.tile([f"s{s:05d}" for s in range(students)], steps),
-            "item_id": np.asarray(world.item_ids, dtype=object)[flat],
-            "skill_id": np.asarray(world.tracer.skill_ids, dtype=object)[primary[flat]],
-            "correct": answers.ravel(),
-            "timestamp": np.repeat(np.arange(steps), students),
+            "student_id": np.array([f"s{s:05d}" for s in range(students)])[student[answer]],
+            "item_id": np.asarray(world.item_ids, dtype=object)[items[answer]],
+            "skill_id": np.asarray(world.tracer.skill_ids, dtype=object)[tags[answer, tag]],
+            "correct": answers[step, student][answer],
+            "timestamp": step[answer],
         }
     )
 
 
 def write_course_d_csv(world: object, path: Path, students: int = 1250, seed: int = 42,
-                       tutor: str = "random", off_plan: float = 0.2) -> Path:  # fmt: skip
+                       tutor: str = "random", off_plan: float = 0.2,
+                       ragged: bool = False) -> Path:  # fmt: skip
     """Writes logs of course D in the ASSISTments 2009 layout (no propensities).
 
     Args:
         world: The course's world.
         path: Destination CSV.
-        students: Students (40 answers each).
+        students: Students (40 answers each, or 40 on average when ``ragged``).
         seed: Seed of the logged students.
         tutor: The logging tutor (:func:`simulate_course_d_logs`).
         off_plan: A skill builder's random share (:func:`simulate_course_d_logs`).
+        ragged: Students log different numbers of answers (:func:`simulate_course_d_logs`).
 
     Returns:
         The path written.
     """
     from bench.course_c import assistments_frame
 
-    asked, answers = _simulate_answers(world, students, 40, seed, tutor, off_plan)
-    primary = world.tracer.arrays.skill[:, 0]
+    lengths = _lengths(students, 40, seed, ragged)
+    asked, answers = _simulate_answers(world, students, int(lengths.max()), seed, tutor, off_plan)
+    tags = world.tracer.arrays.skill
     frame = assistments_frame(
-        asked, answers, list(world.item_ids), [[int(k)] for k in primary],
+        asked, answers, list(world.item_ids), [[int(k) for k in row if k >= 0] for row in tags],
         [str(4101 + k) for k in range(len(SKILL_NAMES))], SKILL_NAMES,
-        np.random.default_rng(seed + 1),
+        np.random.default_rng(seed + 1), lengths=lengths,
     )  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
@@ -238,9 +297,16 @@ def main(argv: list[str]) -> int:
                         help="the logging tutor")  # fmt: skip
     parser.add_argument("--off-plan", type=float, default=0.2,
                         help="skill builder: share of random items off the plan")  # fmt: skip
+    parser.add_argument("--multi-skill", type=float, default=0.0,
+                        help="share of items also tagged with a prerequisite, answered "
+                        "conjunctively")  # fmt: skip
+    parser.add_argument("--ragged", action="store_true",
+                        help="students log 5 to 75 answers (40 on average)")  # fmt: skip
+    parser.add_argument("--no-ceilings", action="store_true",
+                        help="stop after the served policy and the baselines")  # fmt: skip
     parser.add_argument("--out", type=Path, help="write the logs as an ASSISTments CSV and stop")
     args = parser.parse_args(argv)
-    true, world = make_course_d(args.seed)
+    true, world = make_course_d(args.seed, multi_skill=args.multi_skill)
     if args.out is not None:
         path = write_course_d_csv(
             world,
@@ -249,6 +315,7 @@ def main(argv: list[str]) -> int:
             seed=args.log_seed,
             tutor=args.tutor,
             off_plan=args.off_plan,
+            ragged=args.ragged,
         )
         print(f"{path}: course D logs")
         return 0
@@ -258,6 +325,7 @@ def main(argv: list[str]) -> int:
         seed=args.log_seed,
         tutor=args.tutor,
         off_plan=args.off_plan,
+        ragged=args.ragged,
     )
     config = TrainingConfig()
     features, _ = without_held_out(engineer_features(log), config)
@@ -273,6 +341,8 @@ def main(argv: list[str]) -> int:
             regret = (oracle - mean) / (oracle - random)
             print(f"course D true world / {name}: {mean:.2f} [{low:.2f}, {high:.2f}]; "
                   f"regret {regret:.3f}")  # fmt: skip
+        if args.no_ceilings:
+            return 0
         items = features.items.reset_index(drop=True)
         fitted = features.tracer
         n = args.students

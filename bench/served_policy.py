@@ -91,7 +91,12 @@ class HttpChooser:
 
 
 def served_rows(
-    home: Path, students: int = 2000, course: str = "c", url: str | None = None
+    home: Path,
+    students: int = 2000,
+    course: str = "c",
+    url: str | None = None,
+    course_seed: int = 42,
+    multi_skill: float = 0.0,
 ) -> list[dict]:
     """Skills mastered by the home's champion and the baselines in a course's true world.
 
@@ -100,6 +105,8 @@ def served_rows(
         students: New students taught.
         course: ``c`` (``bench.course_c``) or ``d`` (``bench.course_d``, default course seed).
         url: A running predictor serving that champion (None: in-process only).
+        course_seed: Course D's seed (``bench.course_d --seed``).
+        multi_skill: Course D's multi-skill share (``bench.course_d --multi-skill``).
 
     Returns:
         One row per chooser.
@@ -125,7 +132,7 @@ def served_rows(
     if course == "d":
         from bench.course_d import make_course_d
 
-        world = make_course_d()[1]
+        world = make_course_d(course_seed, multi_skill=multi_skill)[1]
     else:
         world = make_course_c()
     with threadpool_limits(1):
@@ -168,8 +175,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--students", type=int, default=2000)
     parser.add_argument("--course", choices=("c", "d"), default="c", help="the logs' course")
     parser.add_argument("--url", help="a running predictor (make serve) to teach the students too")
+    parser.add_argument("--course-seed", type=int, default=42, help="course D's --seed")
+    parser.add_argument("--multi-skill", type=float, default=0.0, help="course D's --multi-skill")
     args = parser.parse_args(argv)
-    for row in served_rows(args.home, args.students, args.course, args.url):
+    rows = served_rows(
+        args.home, args.students, args.course, args.url, args.course_seed, args.multi_skill
+    )
+    for row in rows:
         print(f"{row['benchmark']}: {row['measured']} {row['unit']} | {row['anchor']}")
     return 0
 

@@ -1,8 +1,15 @@
 """The fourth check's course (bench/course_d.py): its dynamics and logs, checked from outside."""
 
 import numpy as np
+import pandas as pd
 
-from bench.course_d import PREREQUISITES, make_course_d, simulate_course_d_logs
+from bench.course_d import (
+    PREREQUISITES,
+    make_course_d,
+    simulate_course_d_logs,
+    write_course_d_csv,
+)
+from quizops.ingest.assistments import to_canonical
 
 
 def test_assessment_items_never_teach_and_prerequisites_gate_learning():
@@ -44,3 +51,71 @@ def test_skill_builder_logs_follow_the_course_order():
     assert 0.75 < (first["skill_id"] == "k0").mean() < 0.9
     mean_time = log.groupby("skill_id")["timestamp"].mean()
     assert mean_time["k0"] < mean_time["k1"] < mean_time["k3"]
+
+
+def test_multi_skill_items_are_answered_conjunctively_and_keep_the_course():
+    plain, _ = make_course_d()
+    tracer, world = make_course_d(multi_skill=0.5)
+    # The second tags are drawn apart: every item keeps its first tag, and roots stay single.
+    assert all(tracer.item_tags[i][0] == t[0] for i, t in plain.item_tags.items())
+    multi = [i for i, t in tracer.item_tags.items() if len(t) == 2]
+    assert 15 <= len(multi) <= 55
+    assert all(tracer.item_tags[i][1][0] in PREREQUISITES[tracer.item_tags[i][0][0]] for i in multi)
+    item = multi[0]
+    (k, g1, s1, _), (p, g2, s2, _) = tracer.item_tags[item]
+    row = {name: r for r, name in enumerate(world.item_ids)}
+    n = 6000
+    for knows_k, knows_p in ((True, True), (True, False), (False, True), (False, False)):
+        students = world.new_students(n, np.random.default_rng(0))
+        students["known"][:] = False
+        students["known"][:, k], students["known"][:, p] = knows_k, knows_p
+        correct = world.respond(students, np.full(n, row[item]), np.random.default_rng(1).random(n),
+                                np.random.default_rng(2).random((n, world.n_skills)))  # fmt: skip
+        # Right at the tags' mean 1 - slip only when both skills are known, else their mean guess.
+        expected = 1 - (s1 + s2) / 2 if knows_k and knows_p else (g1 + g2) / 2
+        assert abs(correct.mean() - expected) < 4 * np.sqrt(expected * (1 - expected) / n)
+
+
+def test_ragged_logs_cut_the_same_students_answers_and_repeat_multi_skill_rows():
+    tracer, world = make_course_d(multi_skill=0.5)
+    full = simulate_course_d_logs(world, students=300, steps=40, seed=3)
+    ragged = simulate_course_d_logs(world, students=300, steps=40, seed=3, ragged=True)
+    lengths = ragged.groupby("student_id")["timestamp"].nunique()
+    assert lengths.min() >= 5 and lengths.max() <= 75 and lengths.nunique() > 30
+    assert 36 < lengths.mean() < 44
+    for log in (full, ragged):
+        # One row per tagged skill, sharing student, item and time.
+        skills = log.groupby(["student_id", "timestamp"]).agg(
+            item=("item_id", "first"), items=("item_id", "nunique"), skills=("skill_id", set)
+        )
+        assert (skills["items"] == 1).all()
+        tagged = {i: {tracer.skill_ids[t[0]] for t in tags} for i, tags in tracer.item_tags.items()}
+        assert (skills["skills"] == skills["item"].map(tagged)).all()
+    # A student's first answers are the same whatever the number logged.
+    answers = ["student_id", "timestamp", "item_id", "skill_id", "correct"]
+    cut = full[full["timestamp"] < full["student_id"].map(lengths)]
+    both = ragged[ragged["timestamp"] < 40]
+    key = ["student_id", "timestamp", "skill_id"]
+    pd.testing.assert_frame_equal(
+        cut[answers].sort_values(key).reset_index(drop=True),
+        both[answers].sort_values(key).reset_index(drop=True),
+    )
+
+
+def test_course_d_csv_reads_back_as_the_simulated_answers(tmp_path):
+    _, world = make_course_d(multi_skill=0.5)
+    path = write_course_d_csv(world, tmp_path / "logs.csv", students=60, seed=3, ragged=True)
+    canonical, _ = to_canonical(pd.read_csv(path, dtype=str), str(path))
+    log = simulate_course_d_logs(world, students=60, steps=40, seed=3, ragged=True)
+    names = {f"k{k}": str(4101 + k) for k in range(len(PREREQUISITES))}
+
+    def sequences(frame: pd.DataFrame, order: str) -> list[tuple]:
+        frame = frame.sort_values([order, "skill_id"], kind="stable")
+        return sorted(
+            tuple(zip(g["item_id"], g["skill_id"], g["correct"].astype(int), strict=True))
+            for _, g in frame.groupby("student_id")
+        )
+
+    assert sequences(canonical, "timestamp") == sequences(
+        log.assign(skill_id=log["skill_id"].map(names)), "timestamp"
+    )
