@@ -205,8 +205,9 @@ class TrainingConfig:
             for the difference between training and held-out students and between the two
             behaviour models (training's is fitted on the training students alone).
         max_item_share: Exposure limit: a setting whose simulated decisions give any one item
-            more than this share is chosen only if no setting stays within it (the evaluation
-            gate refuses a share above 0.25; 0.22 leaves room for other students).
+            more than this share, in any gated family, is chosen only if no setting stays
+            within it (the evaluation gate refuses a share above 0.25 in any gated family;
+            0.22 leaves room for other students).
         holdout_fraction: Share of students held out for the evaluation's off-policy
             estimates (the same split as ``GateConfig.holdout_fraction``): training never sees
             them.

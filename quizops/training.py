@@ -596,10 +596,9 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
                               steps=config.horizon, seed=config.seed)  # fmt: skip
             scored[setting][name] = float(result.final_mastered.mean())
             lifts[setting][name] = yardsticks[name].lift_lower_bound(result.final_mastered)
-            if name == primary:
-                shares[setting] = float(
-                    np.bincount(result.chosen.ravel()).max() / result.chosen.size
-                )
+            if families is None:  # exposure as the gate reads it: the most in any gated family
+                share = float(np.bincount(result.chosen.ravel()).max() / result.chosen.size)
+                shares[setting] = max(shares.get(setting, 0.0), share)
         if families is None and pairs:
             crossed[setting] = np.concatenate([
                 simulate(build(setting, tracer).as_chooser(), world,

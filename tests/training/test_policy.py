@@ -217,11 +217,15 @@ def test_search_scores_every_family_and_says_whether_it_wins_in_all(feature_set,
                             epsilons=(0.05,), unlocks=(0.0, 1.0), focuses=(0.0, 0.6))  # fmt: skip
     trained = train_policy(feature_set, config, simulators)
     m = trained.metrics
+    gated = gated_families(simulators)
+    shares = {}
     for family, world in simulators.items():
         again = simulate(trained.as_chooser(), world, students=120, steps=20, seed=5)
         assert m[f"search_{family}_mastered"] == pytest.approx(again.final_mastered.mean())
         assert m[f"search_{family}_oracle"] > m[f"search_{family}_best_baseline"]
-    gated = gated_families(simulators)
+        shares[family] = np.bincount(again.chosen.ravel()).max() / again.chosen.size
+    # Exposure as the gate reads it: the largest item share in any gated family.
+    assert m["search_best_item_share"] == pytest.approx(max(shares[f] for f in gated))
     wins = all(m[f"search_{f}_lift_lower_bound"] > config.min_lift for f in gated)
     assert m["search_wins_every_family"] == float(wins)
     for family in simulators:  # a lower bound of the mean paired improvement lies below it
