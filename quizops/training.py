@@ -156,11 +156,12 @@ def cross_fitted_pairs(features: FeatureSet, config: TrainingConfig) -> list[tup
     Returns:
         ``[(tracer of half A, world of half B), (tracer of half B, world of half A)]``, or an
         empty list when cross-fitting is off or not possible (no interactions, too few
-        students, a half on which a skill cannot be fitted, or halves that lack a skill);
-        the reason is logged.
+        students, no skill traced on both halves); the reason is logged. A skill that a half
+        lacks or cannot trace is left out of both halves' tracers and worlds (every setting
+        then meets the same smaller course; the served tracer keeps it).
     """
     from quizops.errors import ModelFitError
-    from quizops.features.fit import fit_tracer
+    from quizops.features.fit import fit_tracer, without_skills
     from quizops.simulation.fitted import FittedBKTWorld, split_students
 
     interactions = features.interactions
@@ -172,15 +173,30 @@ def cross_fitted_pairs(features: FeatureSet, config: TrainingConfig) -> list[tup
         kept = np.sort(ids.unique())[:CROSS_FIT_STUDENTS]
         return half.loc[ids.isin(kept).to_numpy()].reset_index(drop=True)
 
+    expected = list(features.tracer.skill_ids)
     try:
-        halves = split_students(interactions, config.seed + 1, share=0.5)
-        tracers = [fit_tracer(capped(half)) for half in halves]
+        halves = [capped(h) for h in split_students(interactions, config.seed + 1, share=0.5)]
+        tracers = [fit_tracer(half, untraceable="drop") for half in halves]
+        # A skill that one half lacks (a rare skill of a real export) or cannot trace is left
+        # out of both, so that each planner asks only items the other half's world knows.
+        left_out = {k for t in tracers for k in expected if k not in t.skill_ids}
+        if left_out:
+            logger.warning(
+                "policy search: %d skill(s) left out of the cross-fitted worlds (a half lacks "
+                "them or cannot trace them)", len(left_out),
+            )  # fmt: skip
+            if len(left_out) == len(expected):
+                raise ModelFitError("no skill is traced on both halves")
+            tracers = [
+                t if set(t.skill_ids) == set(expected) - left_out
+                else fit_tracer(without_skills(half, left_out))
+                for t, half in zip(tracers, halves, strict=True)
+            ]  # fmt: skip
     except (InputDataError, ModelFitError) as exc:
         logger.warning("policy search: no cross-fitted worlds (%s)", exc)
         return []
-    expected = list(features.tracer.skill_ids)
-    if any(list(t.skill_ids) != expected for t in tracers):
-        logger.warning("policy search: no cross-fitted worlds (a half lacks a skill)")
+    if any(list(t.skill_ids) != [k for k in expected if k not in left_out] for t in tracers):
+        logger.warning("policy search: no cross-fitted worlds (the halves' skills differ)")
         return []
     first, second = tracers
     return [(first, FittedBKTWorld(second)), (second, FittedBKTWorld(first))]

@@ -1,4 +1,5 @@
 import dataclasses
+import logging
 
 import numpy as np
 import pytest
@@ -370,6 +371,31 @@ def test_cross_fitted_pairs_plan_on_one_half_and_teach_in_the_other(feature_set)
     assert cross_fitted_pairs(feature_set, dataclasses.replace(config, cross_fit=False)) == []
     none = dataclasses.replace(feature_set, interactions=None)
     assert cross_fitted_pairs(none, config) == []
+
+
+def test_a_skill_one_half_lacks_is_left_out_of_both_crossed_worlds(caplog):
+    """A rare skill of a real export can sit in one half of the students only. Both halves'
+    tracers and worlds then leave it out (they used to give up cross-fitting altogether), and
+    they equal those of the log that never had it on either half."""
+    from bench.course_d import make_course_d, simulate_course_d_logs
+    from quizops.features import engineer_features
+    from quizops.simulation.fitted import split_students
+    from quizops.training import cross_fitted_pairs
+
+    _, world = make_course_d()
+    log = simulate_course_d_logs(world, students=400, steps=24, seed=6)
+    config = TrainingConfig(seed=0)
+    _, second = split_students(log, config.seed + 1, share=0.5)
+    rare = log["skill_id"].eq("k7") & log["student_id"].isin(set(second["student_id"]))
+    with caplog.at_level(logging.WARNING, logger="quizops.training"):
+        pairs = cross_fitted_pairs(engineer_features(log.loc[~rare]), config)
+    assert [r for r in caplog.records if "1 skill(s) left out of the cross-fitted" in r.message]
+    never = cross_fitted_pairs(engineer_features(log.loc[log["skill_id"].ne("k7")]), config)
+    assert len(pairs) == len(never) == 2
+    for (tracer, world), (tracer_0, world_0) in zip(pairs, never, strict=True):
+        assert "k7" not in tracer.skill_ids and "k7" not in world.tracer.skill_ids
+        assert tracer.to_dict() == tracer_0.to_dict()
+        assert world.tracer.to_dict() == world_0.tracer.to_dict()
 
 
 def test_cross_fitting_saves_the_search_from_a_wrong_graph_in_course_ordered_logs():
