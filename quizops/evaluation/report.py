@@ -22,6 +22,8 @@ from quizops.evaluation.ope import ESTIMATORS
 from quizops.evaluation.simulation_eval import CHALLENGER, FamilyResult
 
 _TOP_ITEMS = 15
+#: Colour of the slices' rows in the differences chart (no policy of their own).
+SLICE_COLOR = "#000000"
 
 
 def figures(families: list[FamilyResult], offpolicy: OffPolicyReport | None,
@@ -56,14 +58,20 @@ def figures(families: list[FamilyResult], offpolicy: OffPolicyReport | None,
             title=f"Skills mastered at the end, {fam.family} simulator (95% intervals)",
             xlabel="skills mastered",
         )
+        # Each difference in the colour of the policy it is taken against (as in the curves
+        # and the intervals above); the slices in grey.
+        color = {n: svg.PALETTE[k % len(svg.PALETTE)] for k, n in enumerate(fam.runs)}
         diffs = [(f"vs {n}", d.estimate, d.low, d.high) for n, d in fam.differences.items()]
+        colors = [color.get(n, SLICE_COLOR) for n in fam.differences]
         diffs += [(f"slice {n} vs {fam.reference}", d.estimate, d.low, d.high)
                   for n, d in fam.slices.items()]  # fmt: skip
+        colors += [SLICE_COLOR] * len(fam.slices)
         out[f"differences_{fam.family}"] = svg.interval_chart(
             diffs,
             title=f"Challenger minus each policy, paired, {fam.family} simulator",
             xlabel="difference in skills mastered",
             reference=0.0,
+            colors=colors,
         )
         share = fam.runs[CHALLENGER].item_share
         top = np.argsort(share)[::-1][:_TOP_ITEMS]

@@ -135,6 +135,7 @@ def interval_chart(
     xlabel: str,
     reference: float | None = None,
     width: int = 640,
+    colors: Sequence[str] | None = None,
 ) -> str:
     """Point estimates with interval whiskers, one row each (forest plot).
 
@@ -144,6 +145,8 @@ def interval_chart(
         xlabel: Axis label.
         reference: A vertical reference line (e.g. 0 for differences).
         width: Pixels.
+        colors: One colour per row (None: :data:`PALETTE` in row order), so that a row can
+            carry the colour its policy has in the other charts.
 
     Returns:
         The SVG element.
@@ -182,7 +185,7 @@ def interval_chart(
         )
     for k, (label, est, low, high) in enumerate(rows):
         y = top + row_h * k + row_h / 2
-        color = PALETTE[k % len(PALETTE)]
+        color = PALETTE[k % len(PALETTE)] if colors is None else colors[k]
         parts.append(
             f"<text x='{left - 8}' y='{y + 4:.1f}' text-anchor='end' {_FONT}>{_esc(label)}</text>"
         )
