@@ -89,6 +89,9 @@ class Instance:
         unknown_history: Answers (history, or the stateful ``answer``) on items outside the
             policy's item bank; the tracer leaves the state unchanged by them.
         unknown_candidates: Candidates outside the item bank, left out of the choice.
+        left_out_history: Of ``unknown_history``, those on items training left out (their
+            skills could not be traced): retraining does not bring them into the bank.
+        left_out_candidates: Of ``unknown_candidates``, those on such items.
     """
 
     student_id: str
@@ -99,6 +102,8 @@ class Instance:
     stateful: bool = False
     unknown_history: int = 0
     unknown_candidates: int = 0
+    left_out_history: int = 0
+    left_out_candidates: int = 0
 
 
 def _kind(value: Any) -> str:
@@ -162,6 +167,7 @@ def parse_instance(
     where: str,
     item_bank: frozenset[str] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    left_out: frozenset[str] = frozenset(),
 ) -> Instance:
     """Parses and validates one instance.
 
@@ -171,6 +177,8 @@ def parse_instance(
         item_bank: Known item ids; when given, answers on other items are counted and
             candidates outside it are left out (none left: an error).
         limits: Request bounds.
+        left_out: Items training left out (the tracer's ``left_out_items``): counted apart
+            among the items outside the bank.
 
     Returns:
         The instance.
@@ -229,13 +237,15 @@ def parse_instance(
     # parameters: the tracer leaves the state unchanged by it, online as offline, and it is
     # counted (metric `unknown_items_total`) rather than refused, so that a bank that grows between
     # trainings does not stop the quiz of every student who met a new item.
-    unknown_history = 0
+    unknown_history = left_out_history = 0
     if item_bank is not None:
-        unknown_history = sum(item not in item_bank for item, _ in history)
+        outside = [item for item, _ in history if item not in item_bank]
         if answer is not None and answer[0] not in item_bank:
-            unknown_history += 1
+            outside.append(answer[0])
+        unknown_history = len(outside)
+        left_out_history = sum(item in left_out for item in outside)
     candidates: tuple[str, ...] | None = None
-    unknown_candidates = 0
+    unknown_candidates = left_out_candidates = 0
     if raw.get("candidates") is not None:
         cands = raw["candidates"]
         if not isinstance(cands, list) or not cands:
@@ -257,6 +267,8 @@ def parse_instance(
                 "training data's own ids)"
             )
         unknown_candidates = len(parsed) - len(known)
+        if unknown_candidates:
+            left_out_candidates = sum(c in left_out for c in parsed if c not in item_bank)
         candidates = tuple(known)
     return Instance(
         student_id=student_id,
@@ -267,11 +279,16 @@ def parse_instance(
         stateful="history" not in raw,
         unknown_history=unknown_history,
         unknown_candidates=unknown_candidates,
+        left_out_history=left_out_history,
+        left_out_candidates=left_out_candidates,
     )
 
 
 def parse_v1(
-    body: Any, item_bank: frozenset[str] | None = None, limits: Limits = DEFAULT_LIMITS
+    body: Any,
+    item_bank: frozenset[str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    left_out: frozenset[str] = frozenset(),
 ) -> list[Instance]:
     """Parses a v1 predict body.
 
@@ -279,6 +296,7 @@ def parse_v1(
         body: The decoded JSON body.
         item_bank: Known item ids.
         limits: Request bounds.
+        left_out: Items training left out (:func:`parse_instance`).
 
     Returns:
         The instances, in request order.
@@ -299,7 +317,8 @@ def parse_v1(
     if len(instances) > limits.max_instances:
         raise RequestTooLargeError(f"instances: more than {limits.max_instances} per request")
     return [
-        parse_instance(raw, f"instances[{i}]", item_bank, limits) for i, raw in enumerate(instances)
+        parse_instance(raw, f"instances[{i}]", item_bank, limits, left_out)
+        for i, raw in enumerate(instances)
     ]
 
 
@@ -307,6 +326,7 @@ def parse_v2_elements(
     elements: Sequence[Any],
     item_bank: frozenset[str] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    left_out: frozenset[str] = frozenset(),
 ) -> list[Instance]:
     """Parses the elements of the v2 ``request`` tensor (one JSON instance each).
 
@@ -314,6 +334,7 @@ def parse_v2_elements(
         elements: bytes or str elements.
         item_bank: Known item ids.
         limits: Request bounds.
+        left_out: Items training left out (:func:`parse_instance`).
 
     Returns:
         The instances, in tensor order.
@@ -344,5 +365,5 @@ def parse_v2_elements(
             raise ContractError(f"{where}: not valid JSON ({exc.msg} at char {exc.pos})") from None
         except RecursionError:
             raise ContractError(f"{where}: JSON nested too deeply") from None
-        instances.append(parse_instance(raw, where, item_bank, limits))
+        instances.append(parse_instance(raw, where, item_bank, limits, left_out))
     return instances

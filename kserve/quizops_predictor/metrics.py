@@ -15,10 +15,13 @@ compares the two without joining on pod labels:
   answer of the history. The live outcome KPI of an A/B comparison; counted by the variant that
   receives the answer, which under a per-request traffic split is not always the one that
   chose the question (the decision log joined with the next answer attributes exactly).
-* ``quizops_predictor_unknown_items_total{field,variant}``: item ids outside the served policy's
-  item bank in answered requests, by ``field`` (``history``: answers, which leave the state
-  unchanged; ``candidates``: left out of the choice). A steady rate means the bank has grown
-  since training (retrain); every id unknown means the client sends ids in another form.
+* ``quizops_predictor_unknown_items_total{field,reason,variant}``: item ids outside the served
+  policy's item bank in answered requests, by ``field`` (``history``: answers, which leave the
+  state unchanged; ``candidates``: left out of the choice) and ``reason`` (``new``: not in the
+  training logs; ``left_out``: items of skills training left out as untraceable). A steady
+  ``new`` rate means the bank has grown since training (retrain); every id unknown means the
+  client sends ids in another form; ``left_out`` items stay out until the skill's tagging is
+  fixed.
 * ``quizops_predictor_model_info{model_name,policy_version,variant}``: 1 for the served model
 * ``quizops_predictor_decision_log_records_total{variant}``: decisions written to the sink
 * ``quizops_predictor_decision_log_failures_total{variant}``: failed sink writes (kept, retried)
@@ -113,8 +116,11 @@ class PredictorMetrics:
             self.outcomes.labels(outcome="correct", variant=self.variant),
         )
         self._unknown = {
-            name: self.unknown_items.labels(field=name, variant=self.variant)
+            (name, reason): self.unknown_items.labels(
+                field=name, reason=reason, variant=self.variant
+            )
             for name in ("history", "candidates")
+            for reason in ("new", "left_out")
         }
 
     def request_started(self) -> None:
@@ -182,17 +188,26 @@ class PredictorMetrics:
         """
         self._outcome[1 if correct else 0].inc()
 
-    def observe_unknown_items(self, history: int, candidates: int) -> None:
+    def observe_unknown_items(self, history: int, candidates: int, left_out_history: int = 0,
+                              left_out_candidates: int = 0) -> None:  # fmt: skip
         """Counts item ids outside the item bank in one answered instance.
+
+        Label ``reason``: ``left_out`` for items training left out (their skills could not be
+        traced: retraining does not bring them in), ``new`` for the others (not in the
+        training logs: retraining on a newer span does).
 
         Args:
             history: Answers (history or stateful ``answer``) on unknown items.
             candidates: Unknown candidates left out of the choice.
+            left_out_history: Of ``history``, those on items training left out.
+            left_out_candidates: Of ``candidates``, those on items training left out.
         """
-        if history:
-            self._unknown["history"].inc(history)
-        if candidates:
-            self._unknown["candidates"].inc(candidates)
+        for name, total, left_out in (("history", history, left_out_history),
+                                      ("candidates", candidates, left_out_candidates)):  # fmt: skip
+            if total - left_out:
+                self._unknown[name, "new"].inc(total - left_out)
+            if left_out:
+                self._unknown[name, "left_out"].inc(left_out)
 
     def set_model(self, model_name: str, policy_version: str) -> None:
         """Publishes the served model.
@@ -263,8 +278,10 @@ def create_metrics(variant: str, registry: CollectorRegistry = REGISTRY) -> Pred
             ),
             unknown_items=Counter(
                 f"{PREFIX}_unknown_items",
-                "Item ids outside the served policy's item bank in answered requests, by field.",
-                ["field", "variant"],
+                "Item ids outside the served policy's item bank in answered requests, by field "
+                "and reason (new: not in the training logs; left_out: of skills training left "
+                "out as untraceable).",
+                ["field", "reason", "variant"],
                 registry=registry,
             ),
             model=Info(

@@ -159,6 +159,8 @@ class QuizPolicyModel(Model):
         self.state_store = state_store
         bank = [str(item) for item in policy.item_bank]
         self._item_bank = frozenset(bank)
+        # Items training left out (untraceable skills): counted apart among unknown items.
+        self._left_out = frozenset(str(i) for i in getattr(policy.tracer, "left_out_items", ()))
         self._bank = bank
         self._all_rows = np.arange(len(bank))
         self._rng = np.random.default_rng(seed)
@@ -389,6 +391,8 @@ class QuizPolicyModel(Model):
                 self.metrics.observe_unknown_items(
                     getattr(instance, "unknown_history", 0),
                     getattr(instance, "unknown_candidates", 0),
+                    getattr(instance, "left_out_history", 0),
+                    getattr(instance, "left_out_candidates", 0),
                 )
 
     async def predict(
@@ -539,7 +543,7 @@ class QuizPolicyModel(Model):
             except RecursionError:
                 raise FieldError("body: JSON nested too deeply") from None
         try:
-            instances = parse_v1(payload, self._item_bank, self.limits)
+            instances = parse_v1(payload, self._item_bank, self.limits, self._left_out)
         except ContractError as exc:
             raise _field_error(exc) from None
         return Prepared("v1", request_id, instances)
@@ -598,7 +602,7 @@ class QuizPolicyModel(Model):
                     raise FieldError(f"outputs: unknown output (have {', '.join(V2_OUTPUTS)})")
         elements = self._elements(request)
         try:
-            instances = parse_v2_elements(elements, self._item_bank, self.limits)
+            instances = parse_v2_elements(elements, self._item_bank, self.limits, self._left_out)
         except ContractError as exc:
             raise _field_error(exc) from None
         return Prepared("v2", request_id, instances, request)

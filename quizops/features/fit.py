@@ -399,9 +399,9 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True, item_level
             or not identifiable: answers that do not depend on knowing it, as a mis-tagged or
             tiny skill of a real export gives): ``raise`` stops the fit; ``drop`` leaves the
             skill out of the tracer (its rows are ignored; an item tagged with it keeps its
-            other skills, an item of it alone is not in the tracer's bank), with a warning
-            naming the skill (:func:`untraceable_skills`), unless the skills left out hold more
-            than :data:`MAX_UNTRACEABLE_SHARE` of the rows.
+            other skills, an item of it alone is not in the tracer's bank and is listed in its
+            ``left_out_items``), with a warning naming the skill (:func:`untraceable_skills`),
+            unless the skills left out hold more than :data:`MAX_UNTRACEABLE_SHARE` of the rows.
 
     Returns:
         The fitted tracer.
@@ -443,7 +443,9 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True, item_level
             failed[s] = str(exc)
     if failed:
         kept = _without_untraceable(df, failed)
-        return fit_tracer(kept, learn_prerequisites=learn_prerequisites, item_level=item_level)
+        tracer = fit_tracer(kept, learn_prerequisites=learn_prerequisites, item_level=item_level)
+        tracer.left_out_items = sorted(set(df["item_id"].astype(str)) - set(tracer.item_skill))
+        return tracer
     tracer = _tracer_from(skill_ids, item_skill, chains, fits)
     if learn_prerequisites and len(skill_ids) > 1:
         beliefs = smoothed_beliefs(df, chains, fits, skill_ids, tracer.trace_log(df))

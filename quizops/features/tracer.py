@@ -45,6 +45,11 @@ class KnowledgeTracer:
         gate: For each skill, the teaching multiplier when its prerequisites are missing.
         skill_order: Skill indices in course order as the logs show it (mean relative position
             of students' first attempt); empty: index order.
+        left_out_items: Items of the log the tracer was fitted without, because each of their
+            skills was left out as untraceable (:func:`~quizops.features.fit.fit_tracer`,
+            ``untraceable="drop"``). Like any item outside the bank they leave the state
+            unchanged; the predictor counts them apart from items that are merely new, since
+            retraining does not bring them in.
     """
 
     skill_ids: list[str]
@@ -54,6 +59,7 @@ class KnowledgeTracer:
     prerequisites: list[list[int]] = field(default_factory=list)
     gate: list[float] = field(default_factory=list)
     skill_order: list[int] = field(default_factory=list)
+    left_out_items: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.prerequisites:
@@ -313,8 +319,12 @@ class KnowledgeTracer:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """Returns a JSON-ready form (new containers: changing it leaves the tracer as it was)."""
-        return {
+        """Returns a JSON-ready form (new containers: changing it leaves the tracer as it was).
+
+        ``left_out_items`` is written only when there are some, so that a tracer that left
+        nothing out has the same form as before the field existed.
+        """
+        data: dict[str, Any] = {
             "skill_ids": list(self.skill_ids),
             "params": [asdict(p) for p in self.params],
             "item_skill": dict(self.item_skill),
@@ -325,6 +335,9 @@ class KnowledgeTracer:
             "gate": list(self.gate),
             "skill_order": list(self.skill_order),
         }
+        if self.left_out_items:
+            data["left_out_items"] = list(self.left_out_items)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KnowledgeTracer:
@@ -347,6 +360,7 @@ class KnowledgeTracer:
             prerequisites=[[int(p) for p in ps] for ps in data.get("prerequisites", [])],
             gate=[float(g) for g in data.get("gate", [])],
             skill_order=[int(k) for k in data.get("skill_order", [])],
+            left_out_items=[str(i) for i in data.get("left_out_items", [])],
         )
 
 

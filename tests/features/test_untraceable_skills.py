@@ -54,7 +54,13 @@ def test_an_untraceable_skill_is_left_out_and_the_rest_fits_as_without_it(course
     assert not features.examples["item_id"].str.startswith("noise-").any()
     # Independent computation: the same features from the log that never had the skill.
     clean = engineer_features(course_log)
-    assert features.tracer.to_dict() == clean.tracer.to_dict()
+    # ...which records the items it was fitted without, and nothing else differs.
+    assert features.tracer.left_out_items == ["noise-0", "noise-1", "noise-2"]
+    assert clean.tracer.left_out_items == [] and "left_out_items" not in clean.tracer.to_dict()
+    saved = features.tracer.to_dict()
+    assert saved.pop("left_out_items") == ["noise-0", "noise-1", "noise-2"]
+    assert saved == clean.tracer.to_dict()
+    assert type(features.tracer).from_dict(features.tracer.to_dict()) == features.tracer
     pd.testing.assert_frame_equal(features.items, clean.items)
     assert len(features.examples) == len(clean.examples)
 
@@ -67,6 +73,7 @@ def test_a_multi_skill_item_keeps_the_skill_that_can_be_traced(course_log):
     assert "k-noise" not in tracer.skill_ids
     assert [tag[0] for tag in tracer.item_tags["noise-0"]] == [tracer.skill_ids.index("k0")]
     assert "noise-1" not in tracer.item_tags  # an item of the left-out skill alone
+    assert tracer.left_out_items == ["noise-1", "noise-2"]
 
 
 def test_too_large_a_share_of_untraceable_rows_stops_the_fit(course_log):

@@ -56,6 +56,31 @@ def test_items_outside_the_bank_are_counted_and_left_out_of_the_candidates():
     assert (stateful.unknown_history, stateful.unknown_candidates) == (1, 0)
 
 
+def test_items_training_left_out_are_counted_apart_among_the_unknown():
+    body = {
+        "instances": [
+            {
+                "student_id": "a",
+                "history": [{"item_id": "p9", "correct": 1}, {"item_id": "p1", "correct": 0},
+                            {"item_id": "p8", "correct": 0}, {"item_id": "p9", "correct": 0}],
+                "candidates": ["p7", "p3", "p8", "p1"],
+            },
+            {"student_id": "b", "answer": {"item_id": "p8", "correct": 1}},
+            {"student_id": "c", "answer": {"item_id": "p9", "correct": 1}},
+        ]
+    }  # fmt: skip
+    # p8 was left out by training (an untraceable skill); p9 and p7 are merely new. An item in
+    # the bank is never counted, whatever the left-out list says.
+    a, b, c = parse_v1(body, BANK, left_out=frozenset({"p8", "p1"}))
+    assert (a.unknown_history, a.left_out_history) == (3, 1)
+    assert (a.unknown_candidates, a.left_out_candidates) == (2, 1)
+    assert a.candidates == ("p3", "p1")
+    assert (b.unknown_history, b.left_out_history) == (1, 1)
+    assert (c.unknown_history, c.left_out_history) == (1, 0)
+    # Without the list, as before: every unknown item is new.
+    assert [i.left_out_history + i.left_out_candidates for i in parse_v1(body, BANK)] == [0, 0, 0]
+
+
 def test_integer_ids_read_as_their_decimal_string():
     [instance] = parse_v1(
         {"instances": [{"student_id": 17, "request_id": 5,

@@ -129,6 +129,12 @@ def test_items_outside_the_bank_are_skipped_and_counted_not_refused(tmp_path):
     from quizops_predictor.metrics import create_metrics
 
     policy = QuizPolicy.load(save_demo_policy(tmp_path / "policy", planning=True))
+    # "new-2" is an item training left out (its skill could not be traced): saved with the
+    # policy, it is counted apart from the merely new items.
+    policy.tracer.left_out_items = ["new-2"]
+    policy.save(tmp_path / "with-left-out")
+    policy = QuizPolicy.load(tmp_path / "with-left-out")
+    assert policy.tracer.left_out_items == ["new-2"]
     bank = policy.item_bank
     rng = np.random.default_rng(3)
     known = [[(bank[int(k)], int(rng.integers(0, 2))) for k in rng.integers(0, len(bank), 8)]
@@ -154,13 +160,18 @@ def test_items_outside_the_bank_are_skipped_and_counted_not_refused(tmp_path):
     assert [item for item, _ in served] == expected[0]
     assert [p for _, p in served] == pytest.approx(expected[1], rel=1e-12)
     counted = {
-        s.labels["field"]: s.value
+        (s.labels["field"], s.labels["reason"]): s.value
         for family in registry.collect()
         if family.name == "quizops_predictor_unknown_items"
         for s in family.samples
         if s.name.endswith("_total")
     }
-    assert counted == {"history": 10.0, "candidates": 5.0}
+    assert counted == {
+        ("history", "new"): 5.0,  # new-1
+        ("history", "left_out"): 5.0,  # new-2
+        ("candidates", "new"): 5.0,  # new-3
+        ("candidates", "left_out"): 0.0,
+    }
     # Each decision record says what its choice left out; the candidates it was made among
     # (and the propensity) are the known ones.
     records = _logged(m)
