@@ -217,13 +217,17 @@ class GateDecision:
     Attributes:
         blessed: Whether every check passed.
         checks: Every check, in order.
-        champion_version: The champion compared with ("" when there was none); promotion
-            refuses if the champion changed since (compare and set).
+        champion_version: The champion read from the registry ("" when there was none);
+            promotion refuses if the champion changed since (compare and set).
+        champion_set_aside: Why that champion was not compared with ("" when it was): its
+            item bank holds none of the log's items (a policy of another course), so the
+            challenger is compared with the best baseline instead.
     """
 
     blessed: bool
     checks: list[Check]
     champion_version: str
+    champion_set_aside: str = ""
 
     @property
     def reasons(self) -> list[str]:
@@ -243,16 +247,19 @@ def decide(
     families: list[FamilyEvidence],
     ope: OPEEvidence | None,
     ope_refusal: str = "",
+    champion_set_aside: str = "",
 ) -> GateDecision:
     """Applies every rule of the gate.
 
     Args:
         config: Thresholds.
-        champion_version: Champion compared with ("" = none).
+        champion_version: Champion read from the registry ("" = none).
         registry_error: Why the registry could not be read ("" = it could).
         families: Simulation evidence per fitted family (none = the gate fails).
         ope: Off-policy evidence (None = off-policy evaluation could not run).
         ope_refusal: Why off-policy evaluation could not run.
+        champion_set_aside: Why the champion was not compared with ("" = it was, or there
+            is none): the evidence then compares the challenger with the best baseline.
 
     Returns:
         The decision.
@@ -261,6 +268,15 @@ def decide(
     if registry_error:
         checks.append(
             Check("registry", False, f"MLflow registry failed, gate fails closed: {registry_error}")
+        )
+    elif champion_version and champion_set_aside:
+        checks.append(
+            Check(
+                "registry",
+                True,
+                f"champion version {champion_version} set aside ({champion_set_aside}): "
+                "the challenger is compared with the best baseline",
+            )
         )
     else:
         checks.append(
@@ -383,4 +399,5 @@ def decide(
         blessed=all(c.passed for c in checks),
         checks=checks,
         champion_version=champion_version,
+        champion_set_aside=champion_set_aside if champion_version else "",
     )

@@ -26,6 +26,14 @@ _TOP_ITEMS = 15
 SLICE_COLOR = "#000000"
 
 
+def _champion_text(decision: GateDecision) -> str:
+    """The champion the challenger was compared with, as the report names it."""
+    if decision.champion_set_aside:
+        version, why = decision.champion_version, decision.champion_set_aside
+        return f"none (version {version} set aside: {why})"
+    return decision.champion_version or "none"
+
+
 def figures(families: list[FamilyResult], offpolicy: OffPolicyReport | None,
             config: GateConfig) -> dict[str, str]:  # fmt: skip
     """Every chart of the report, as SVG text keyed by a file stem.
@@ -122,6 +130,7 @@ def metrics(decision: GateDecision, families: list[FamilyResult],
     out: dict[str, float] = {"blessed": float(decision.blessed)}
     if decision.champion_version.isdigit():
         out["champion_version"] = float(decision.champion_version)
+        out["champion_set_aside"] = float(bool(decision.champion_set_aside))
     for check in decision.checks:
         out[f"check_{_key(check.name)}"] = float(check.passed)
     for fam in families:
@@ -212,7 +221,7 @@ def markdown(decision: GateDecision, families: list[FamilyResult],
     lines = [
         f"# Evaluation of challenger version {challenger_version or '(unregistered)'}: {verdict}",
         "",
-        f"Champion compared with: {decision.champion_version or 'none'}.",
+        f"Champion compared with: {_champion_text(decision)}.",
         "",
         "| check | result | numbers |",
         "|---|---|---|",
@@ -298,7 +307,7 @@ def render_html(decision: GateDecision, families: list[FamilyResult],
         "</style></head><body>",
         f"<h1>Challenger version {html.escape(challenger_version or '(unregistered)')}: "
         f"<span style='color:{colour}'>{verdict}</span></h1>",
-        f"<p>Champion compared with: <b>{html.escape(decision.champion_version or 'none')}</b>. "
+        f"<p>Champion compared with: <b>{html.escape(_champion_text(decision))}</b>. "
         "Promotion refuses if the champion has changed since (compare and set).</p>",
         "<h2>Decision</h2><table><thead><tr><th>check</th><th>result</th><th>numbers</th>"
         "</tr></thead><tbody>",

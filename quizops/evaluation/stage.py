@@ -194,6 +194,25 @@ def _off_policy(challenger: Any, champion: Any, interactions: Any,
     )
 
 
+def _champion_set_aside(champion: Any, interactions: Any) -> str:
+    """Why a champion cannot be compared with on this log ("" when it can).
+
+    A champion whose item bank holds none of the log's items was trained on another course
+    (for example the demo data of ``make run`` in the same home): it could not ask a single
+    question of this course, so the comparison would say nothing about the challenger.
+    A champion that knows some of the items is compared as usual (it chooses among those).
+    """
+    if champion is None:
+        return ""
+    items = set(interactions["item_id"].astype(str).unique())
+    if items & {str(i) for i in champion.item_bank}:
+        return ""
+    return (
+        f"its item bank of {len(champion.item_bank)} items holds none of the log's "
+        f"{len(items)} items: a policy of another course"
+    )
+
+
 def evaluate(challenger: Any, champion: Any, interactions: Any, config: GateConfig, *,
              champion_version: str = "", registry_error: str = "",
              ) -> tuple[GateDecision, list[FamilyResult], OffPolicyReport | None]:  # fmt: skip
@@ -201,7 +220,9 @@ def evaluate(challenger: Any, champion: Any, interactions: Any, config: GateConf
 
     Args:
         challenger: The challenger policy.
-        champion: The champion policy (None when there is none or it could not be read).
+        champion: The champion policy (None when there is none or it could not be read);
+            set aside when its item bank holds none of the log's items
+            (:class:`~quizops.evaluation.gate.GateDecision` ``champion_set_aside``).
         interactions: Canonical de-identified interactions.
         config: Gate settings.
         champion_version: The champion's version ("" = none).
@@ -212,6 +233,10 @@ def evaluate(challenger: Any, champion: Any, interactions: Any, config: GateConf
     """
     from threadpoolctl import threadpool_limits
 
+    set_aside = _champion_set_aside(champion, interactions)
+    if set_aside:
+        logger.warning("champion version %s set aside: %s", champion_version, set_aside)
+        champion = None
     # Many small model calls: OpenMP threads cost more than they give on a shared machine.
     with threadpool_limits(1):
         families = _simulate(challenger, champion, interactions, config)
@@ -251,6 +276,7 @@ def evaluate(challenger: Any, champion: Any, interactions: Any, config: GateConf
         families=evidence,
         ope=ope_evidence,
         ope_refusal=ope_refusal,
+        champion_set_aside=set_aside,
     )
     return decision, families, offpolicy
 

@@ -92,6 +92,47 @@ def test_stage_without_champion_records_everything(trained):
     assert tags[GATE_CHAMPION_TAG] == ""
 
 
+def test_a_champion_of_another_course_is_set_aside_for_the_best_baseline(trained, tmp_path):
+    """`make run` on the demo data, then on one's own logs, in the same home: the champion
+    holds none of the new log's items. It could not ask one question of this course, so the
+    challenger is judged against the best baseline, as with no champion, and the decision
+    says so (the champion's version is kept for compare-and-set at promotion)."""
+    from quizops.evaluation.stage import evaluate
+    from quizops.features import load_features
+    from quizops.policy import QuizPolicy
+
+    root, *_ = trained
+    challenger = QuizPolicy.load(root / "m1")
+    interactions = load_features(root / "features").interactions
+    # The same policy with every item renamed: a policy of another course.
+    meta = json.loads((root / "m1" / "policy.json").read_text())
+    tracer = meta["tracer"]
+    tracer["item_skill"] = {f"other-{k}": v for k, v in tracer["item_skill"].items()}
+    tracer["item_tags"] = {f"other-{k}": v for k, v in tracer["item_tags"].items()}
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "policy.json").write_text(json.dumps(meta))
+    items = challenger.items.assign(item_id="other-" + challenger.items["item_id"].astype(str))
+    items.to_parquet(tmp_path / "other" / "items.parquet", index=False)
+    other = QuizPolicy.load(tmp_path / "other")
+
+    decision, families, offpolicy = evaluate(
+        challenger, other, interactions, CONFIG, champion_version="7"
+    )
+    alone, alone_families, _ = evaluate(challenger, None, interactions, CONFIG)
+    assert decision.champion_version == "7"
+    assert "holds none of the log's" in decision.champion_set_aside
+    registry = decision.checks[0]
+    assert registry.name == "registry" and registry.passed and "set aside" in registry.detail
+    # Everything else is the no-champion evaluation, number for number.
+    assert [(c.name, c.passed, c.detail) for c in decision.checks[1:]] == [
+        (c.name, c.passed, c.detail) for c in alone.checks[1:]
+    ]
+    assert decision.blessed == alone.blessed
+    for fam, ref in zip(families, alone_families, strict=True):
+        assert "champion" not in fam.runs and fam.reference == ref.reference
+    assert offpolicy is None or offpolicy.reference != "champion"
+
+
 def test_stage_compares_with_the_champion_and_records_its_version(trained):
     root, uri, first, second = trained
     client = mlflow.MlflowClient(uri)
