@@ -369,11 +369,20 @@ def decide(
                 )
             )
         else:
+            short = []
+            if not enough:
+                short.append(f"effective sample below {config.min_effective_sample:g}")
+            if not supported:
+                short.append(f"support below {config.min_support:g}")
             checks.append(
                 Check(
                     "ope",
                     False,
-                    "off-policy evaluation refused: too little overlap to say anything",
+                    "off-policy evaluation refused: too little overlap to say anything "
+                    f"({', '.join(short)}): the logging tutor rarely chose what the challenger "
+                    "chooses. Served decisions carry exact propensities and add overlap once a "
+                    "run joins them (make run DECISIONS=, the pipeline's served_decisions_uri); "
+                    "lowering min_support or min_effective_sample is a deliberate choice",
                 )
             )
     if gated:

@@ -162,16 +162,22 @@ def test_gate_refuses_too_little_overlap(better):
     failed = {c.name: c.detail for c in decision.checks if not c.passed}
     assert set(failed) == {"overlap", "ope"}
     assert "refused" in failed["ope"]
-    # Low support alone refuses as well.
+    # The refusal says which need is short, and what adds overlap.
+    assert "effective sample below 30" in failed["ope"] and "support below" not in failed["ope"]
+    assert "DECISIONS=" in failed["ope"]
+    # Low support alone refuses as well, and says so alone.
     unsupported = OPEEvidence(
         "logging policy", Interval(0.0, -0.1, 0.1), Overlap(900.0, 0.2, 3.0, 0.02, 0.5, 4000)
     )
-    assert not decide(
+    alone = decide(
         GateConfig(max_item_share=1.0),
         champion_version="",
         families=[evidence(better)],
         ope=unsupported,
-    ).blessed
+    )
+    assert not alone.blessed
+    ope_detail = next(c.detail for c in alone.checks if c.name == "ope")
+    assert "support below 0.9" in ope_detail and "effective sample below" not in ope_detail
 
 
 def test_gate_refuses_an_ope_value_worse_beyond_its_interval(better):
