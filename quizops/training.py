@@ -161,7 +161,7 @@ def cross_fitted_pairs(features: FeatureSet, config: TrainingConfig) -> list[tup
         then meets the same smaller course; the served tracer keeps it).
     """
     from quizops.errors import ModelFitError
-    from quizops.features.fit import fit_tracer, without_skills
+    from quizops.features.fit import fit_on_shared_skills
     from quizops.simulation.fitted import FittedBKTWorld, split_students
 
     interactions = features.interactions
@@ -176,25 +176,17 @@ def cross_fitted_pairs(features: FeatureSet, config: TrainingConfig) -> list[tup
     expected = list(features.tracer.skill_ids)
     try:
         halves = [capped(h) for h in split_students(interactions, config.seed + 1, share=0.5)]
-        tracers = [fit_tracer(half, untraceable="drop") for half in halves]
         # A skill that one half lacks (a rare skill of a real export) or cannot trace is left
         # out of both, so that each planner asks only items the other half's world knows.
-        left_out = {k for t in tracers for k in expected if k not in t.skill_ids}
-        if left_out:
-            logger.warning(
-                "policy search: %d skill(s) left out of the cross-fitted worlds (a half lacks "
-                "them or cannot trace them)", len(left_out),
-            )  # fmt: skip
-            if len(left_out) == len(expected):
-                raise ModelFitError("no skill is traced on both halves")
-            tracers = [
-                t if set(t.skill_ids) == set(expected) - left_out
-                else fit_tracer(without_skills(half, left_out))
-                for t, half in zip(tracers, halves, strict=True)
-            ]  # fmt: skip
+        tracers, left_out = fit_on_shared_skills([(h, {}) for h in halves], skills=set(expected))
     except (InputDataError, ModelFitError) as exc:
         logger.warning("policy search: no cross-fitted worlds (%s)", exc)
         return []
+    if left_out:
+        logger.warning(
+            "policy search: %d skill(s) left out of the cross-fitted worlds (a half lacks "
+            "them or cannot trace them)", len(left_out),
+        )  # fmt: skip
     if any(list(t.skill_ids) != [k for k in expected if k not in left_out] for t in tracers):
         logger.warning("policy search: no cross-fitted worlds (the halves' skills differ)")
         return []

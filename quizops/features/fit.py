@@ -373,6 +373,49 @@ def without_skills(df: pd.DataFrame, skills: list[str] | set[str]) -> pd.DataFra
     return df.loc[~df["skill_id"].astype(str).isin(set(skills)).to_numpy()]
 
 
+def fit_on_shared_skills(
+    fits: list[tuple[pd.DataFrame, dict[str, bool]]],
+    untraceable: str = "drop",
+    skills: set[str] | None = None,
+) -> tuple[list[KnowledgeTracer], set[str]]:
+    """Tracers fitted side by side that must describe the same skills.
+
+    Each ``(rows, options)`` pair is fitted by :func:`fit_tracer` (``options``: its keyword
+    arguments, such as ``learn_prerequisites``). A skill that any fit left out as untraceable,
+    or whose rows one frame lacks, is left out of every fit: a fit that kept it is refitted on
+    its rows without it (one that already lacks exactly those skills is kept as it is). Then
+    simulators can be validated on the same answers, and a planner fitted on one frame asks
+    only items another frame's world knows.
+
+    Args:
+        fits: Rows and fitting options, one pair per tracer.
+        untraceable: ``fit_tracer``'s rule for the first fits (``raise``: no skill is left
+            out, an untraceable one raises).
+        skills: The skills every fit should describe (None: those of the frames' rows).
+
+    Returns:
+        The tracers, in the order of ``fits``, and the skills left out of all of them.
+
+    Raises:
+        ModelFitError: A fit fails, or no skill is traced in every fit.
+    """
+    tracers = [fit_tracer(rows, untraceable=untraceable, **options) for rows, options in fits]
+    if skills is None:
+        skills = set().union(*(set(rows["skill_id"].astype(str).unique()) for rows, _ in fits))
+    left_out = set().union(*(skills - set(t.skill_ids) for t in tracers))
+    if not left_out:
+        return tracers, left_out
+    if left_out == skills:
+        raise ModelFitError("knowledge tracing: no skill is traced in every fit")
+    kept = skills - left_out
+    refitted = [
+        tracer if set(tracer.skill_ids) == kept
+        else fit_tracer(without_skills(rows, left_out), **options)
+        for tracer, (rows, options) in zip(tracers, fits, strict=True)
+    ]  # fmt: skip
+    return refitted, left_out
+
+
 def untraceable_skills(df: pd.DataFrame, tracer: KnowledgeTracer) -> list[str]:
     """Skills of a log that a tracer fitted with ``untraceable="drop"`` left out.
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from quizops.errors import InputDataError, ModelFitError
-from quizops.features.fit import fit_tracer, sort_log, untraceable_skills, without_skills
+from quizops.features.fit import fit_on_shared_skills, sort_log, without_skills
 from quizops.features.tracer import ANSWER_KEY, KnowledgeTracer, first_rows_of_answers
 
 logger = logging.getLogger(__name__)
@@ -537,24 +537,17 @@ def _fit_on_split(interactions: pd.DataFrame, seed: int,
     families are fitted and validated on the same answers.
     """
     train, holdout = split_students(interactions, seed)
-    tracer = fit_tracer(train, untraceable=untraceable)
-    plain = fit_tracer(train, learn_prerequisites=False, item_level=False, untraceable=untraceable)
-    left_by_tracer = set(untraceable_skills(train, tracer))
-    left_by_plain = set(untraceable_skills(train, plain))
-    left_out = left_by_tracer | left_by_plain
+    # Both on the same skills, so that every family sees the same answers.
+    (tracer, plain), left_out = fit_on_shared_skills(
+        [(train, {}), (train, {"learn_prerequisites": False, "item_level": False})],
+        untraceable=untraceable,
+    )
     if left_out:
         logger.warning(
             "simulator fit: %d skill(s) cannot be traced on the training part of split %d "
             "either; the simulators leave them out", len(left_out), seed,
         )  # fmt: skip
         train, holdout = without_skills(train, left_out), without_skills(holdout, left_out)
-        # Both on the same skills, so that every family sees the same answers: a fit that
-        # left out fewer skills than the other is refitted without them (one that left out
-        # all of them was already fitted on exactly these rows).
-        if left_by_tracer != left_out:
-            tracer = fit_tracer(train)
-        if left_by_plain != left_out:
-            plain = fit_tracer(train, learn_prerequisites=False, item_level=False)
     held = Answers.of(holdout)  # prepared once for every family's predictions
     y_bkt, p_bkt, s_bkt = _tracer_predictions(tracer, held)
     y_plain, p_plain = tracer_predictions(plain, held)
