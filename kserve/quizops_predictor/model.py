@@ -160,7 +160,7 @@ class QuizPolicyModel(Model):
         bank = [str(item) for item in policy.item_bank]
         self._item_bank = frozenset(bank)
         # Items training left out (untraceable skills): counted apart among unknown items.
-        self._left_out = frozenset(str(i) for i in getattr(policy.tracer, "left_out_items", ()))
+        self._left_out = frozenset(policy.tracer.left_out_items)
         self._bank = bank
         self._all_rows = np.arange(len(bank))
         self._rng = np.random.default_rng(seed)

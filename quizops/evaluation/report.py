@@ -67,7 +67,7 @@ def figures(families: list[FamilyResult], offpolicy: OffPolicyReport | None,
             xlabel="skills mastered",
         )
         # Each difference in the colour of the policy it is taken against (as in the curves
-        # and the intervals above); the slices in grey.
+        # and the intervals above); the slices in SLICE_COLOR.
         color = {n: svg.PALETTE[k % len(svg.PALETTE)] for k, n in enumerate(fam.runs)}
         diffs = [(f"vs {n}", d.estimate, d.low, d.high) for n, d in fam.differences.items()]
         colors = [color.get(n, SLICE_COLOR) for n in fam.differences]
