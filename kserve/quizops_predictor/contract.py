@@ -155,7 +155,9 @@ def _answer(raw: Any, at: str, limits: Limits) -> tuple[str, int]:
         raise ContractError(f"{at}.item_id: required")
     item = _id(raw["item_id"], f"{at}.item_id", limits)
     correct = raw.get("correct")
-    if isinstance(correct, bool):
+    # JSON has one number type: 1.0 is the number 1 (clients that build bodies from floats,
+    # numpy's among them, write it so); 0.5 or 2 is not an answer.
+    if isinstance(correct, bool) or (isinstance(correct, float) and correct in (0.0, 1.0)):
         correct = int(correct)
     if not isinstance(correct, int) or correct not in (0, 1):
         raise ContractError(f"{at}.correct: required, 0 or 1, got {_kind(correct)}")
@@ -228,7 +230,7 @@ def parse_instance(
                 type(item) is str
                 and 0 < len(item) <= max_id
                 and (correct == 0 or correct == 1)
-                and (type(correct) is int or type(correct) is bool)
+                and type(correct) in (int, bool, float)
             ):
                 history.append((item, int(correct)))
                 continue

@@ -91,6 +91,21 @@ def test_integer_ids_read_as_their_decimal_string():
     assert instance.candidates == ("3", "4")
 
 
+def test_integral_float_correct_is_the_same_answer():
+    # JSON has one number type: a client that writes 1.0 (numpy floats, JavaScript-free
+    # serializers) sends the same answer as one that writes 1.
+    text = (
+        '{"instances": [{"student_id": "a", "history": [{"item_id": "p1", "correct": %s},'
+        ' {"item_id": "p2", "correct": %s}]}, {"student_id": "b", "answer":'
+        ' {"item_id": "p9", "correct": %s}}]}'
+    )
+    as_floats = parse_v1(json.loads(text % ("1.0", "0.0", "1.0")), BANK)
+    as_ints = parse_v1(json.loads(text % ("1", "0", "1")), BANK)
+    assert as_floats == as_ints
+    assert as_floats[0].history == (("p1", 1), ("p2", 0))
+    assert as_floats[1].answer == ("p9", 1)
+
+
 def test_candidates_default_to_none_and_bool_correct_is_accepted():
     [instance] = parse_v1(
         {"instances": [{"student_id": "a", "history": [{"item_id": "p1", "correct": True}]}]}, BANK
@@ -136,7 +151,7 @@ def test_candidates_default_to_none_and_bool_correct_is_accepted():
             "instances[0].history[0].item_id",
         ),
         (
-            {"instances": [{"student_id": "a", "history": [{"item_id": "p1", "correct": 1.0}]}]},
+            {"instances": [{"student_id": "a", "history": [{"item_id": "p1", "correct": 0.5}]}]},
             "instances[0].history[0].correct",
         ),
         (
