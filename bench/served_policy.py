@@ -97,6 +97,7 @@ def served_rows(
     url: str | None = None,
     course_seed: int = 42,
     multi_skill: float = 0.0,
+    world_name: str = "default",
 ) -> list[dict]:
     """Skills mastered by the home's champion and the baselines in a course's true world.
 
@@ -107,6 +108,7 @@ def served_rows(
         url: A running predictor serving that champion (None: in-process only).
         course_seed: Course D's seed (``bench.course_d --seed``).
         multi_skill: Course D's multi-skill share (``bench.course_d --multi-skill``).
+        world_name: Course D's world (``bench.course_d --world``).
 
     Returns:
         One row per chooser.
@@ -132,7 +134,7 @@ def served_rows(
     if course == "d":
         from bench.course_d import make_course_d
 
-        world = make_course_d(course_seed, multi_skill=multi_skill)[1]
+        world = make_course_d(course_seed, multi_skill=multi_skill, world=world_name)[1]
     else:
         world = make_course_c()
     with threadpool_limits(1):
@@ -177,9 +179,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--url", help="a running predictor (make serve) to teach the students too")
     parser.add_argument("--course-seed", type=int, default=42, help="course D's --seed")
     parser.add_argument("--multi-skill", type=float, default=0.0, help="course D's --multi-skill")
+    parser.add_argument("--world", default="default", help="course D's --world")
     args = parser.parse_args(argv)
     rows = served_rows(
-        args.home, args.students, args.course, args.url, args.course_seed, args.multi_skill
+        args.home,
+        args.students,
+        args.course,
+        args.url,
+        args.course_seed,
+        args.multi_skill,
+        args.world,
     )
     for row in rows:
         print(f"{row['benchmark']}: {row['measured']} {row['unit']} | {row['anchor']}")

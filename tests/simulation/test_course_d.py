@@ -119,3 +119,43 @@ def test_course_d_csv_reads_back_as_the_simulated_answers(tmp_path):
     assert sequences(canonical, "timestamp") == sequences(
         log.assign(skill_id=log["skill_id"].map(names)), "timestamp"
     )
+
+
+def test_other_worlds_follow_their_description():
+    from bench.course_d import WORLDS
+
+    plain, _ = make_course_d()
+    n = 6000
+    for name in WORLDS:
+        tracer, world = make_course_d(world=name)
+        spec = WORLDS[name]
+        graph = spec.get("prerequisites", PREREQUISITES)
+        assert tracer.prerequisites == [list(p) for p in graph]
+        per_skill = np.bincount([t[0][0] for t in tracer.item_tags.values()])
+        assert per_skill.tolist() == [spec.get("items_per_skill", 10)] * 8
+        low, high = spec.get("teach", (0.1, 0.35))
+        teach = np.array([t[0][3] for t in tracer.item_tags.values()])
+        assert teach[teach > 0].min() >= low and teach[teach > 0].max() <= high
+        # New students know a skill at the world's prior (checked on the students drawn).
+        students = world.new_students(n, np.random.default_rng(4))
+        prior = spec.get("prior", 0.15)
+        assert abs(students["known"].mean() - prior) < 4 * np.sqrt(prior * (1 - prior) / (8 * n))
+        # Learning is gated by the world's own graph: each skill with a single prerequisite,
+        # taught by its best item with that prerequisite known or not.
+        for skill in (k for k, p in enumerate(graph) if len(p) == 1):
+            item = max((i for i, t in tracer.item_tags.items() if t[0][0] == skill),
+                       key=lambda i: tracer.item_tags[i][0][3])  # fmt: skip
+            row = list(world.item_ids).index(item)
+            for known in (True, False):
+                students = world.new_students(n, np.random.default_rng(5))
+                students["known"][:] = False
+                students["known"][:, graph[skill][0]] = known
+                students["speed"][:] = 1.0
+                world.respond(students, np.full(n, row), np.random.default_rng(6).random(n),
+                              np.random.default_rng(7).random((n, world.n_skills)))  # fmt: skip
+                gate = 1.0 if known else spec.get("gate", 0.05)
+                rate = tracer.item_tags[item][0][3] * gate
+                learnt = students["known"][:, skill].mean()
+                assert abs(learnt - rate) < 4 * np.sqrt(rate * (1 - rate) / n) + 1e-9
+    # The default world is the course as first written.
+    assert make_course_d(world="default")[0].item_tags == plain.item_tags
