@@ -139,6 +139,14 @@ def engineer_features(df: pd.DataFrame, *, learn_prerequisites: bool = True,
         if not mask.all():
             fit_rows = df.loc[~mask]
     tracer = fit_tracer(fit_rows, learn_prerequisites=learn_prerequisites, untraceable="drop")
+    logger.info(
+        "features: the tracer is fitted on %d students (%d held out for the evaluation); "
+        "prerequisites %s",
+        fit_rows["student_id"].nunique(),
+        df["student_id"].nunique() - fit_rows["student_id"].nunique(),
+        {tracer.skill_ids[b]: [tracer.skill_ids[a] for a in p]
+         for b, p in enumerate(tracer.prerequisites) if p},
+    )  # fmt: skip
     df = sort_log(without_skills(df, untraceable_skills(df, tracer)))
     first = first_rows_of_answers(df)
     inter = df.loc[first].reset_index(drop=True)

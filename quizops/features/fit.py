@@ -512,8 +512,11 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True, item_level
                     start=fits[skill], tol=SCORE_TOL,
                 )  # fmt: skip
         tracer = _tracer_from(skill_ids, item_skill, chains, fits, prerequisites)
+        # Several tracers are fitted per run (the served one, the simulators' splits, the
+        # search's crossed halves): the student count tells the lines apart.
         logger.info(
-            "prerequisites learnt from the logs: %s",
+            "prerequisites learnt from the logs of %d students: %s",
+            df["student_id"].nunique(),
             {skill_ids[b]: [skill_ids[a] for a in p] for b, p in enumerate(prerequisites) if p},
         )
     tracer.skill_order = course_order(df, skill_ids)
