@@ -361,8 +361,7 @@ def main(argv: list[str]) -> int:
         ragged=args.ragged,
     )
     config = TrainingConfig()
-    split = (config.holdout_fraction, config.split_seed)
-    features, _ = without_held_out(engineer_features(log, held_out=split), config)
+    features, _ = without_held_out(engineer_features(log), config)
     with threadpool_limits(1):
         policy = train_policy(features, config, fit_simulators(features.interactions, seed=0))
         choosers = [*baseline_choosers(true), OracleChooser(), policy.as_chooser()]

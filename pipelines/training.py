@@ -245,7 +245,6 @@ def training_pipeline(
                 data=validation_task.outputs["validated"],
                 decisions_uri=served_decisions_uri,
                 span=resolved_span,
-                holdout_fraction=holdout_fraction,
             ),
             "feature-engineering",
             "Compute the features",

@@ -14,8 +14,6 @@ def feature_engineering(
     metrics: Output[Metrics],
     decisions_uri: str = "",
     span: str = "",
-    holdout_fraction: float = 0.2,
-    split_seed: int = 0,
 ) -> None:
     """Joins served decisions with their answers, fits the knowledge tracer, writes the features.
 
@@ -28,19 +26,11 @@ def feature_engineering(
             served decision produced gets that decision's exact propensity. "" skips the join,
             and so does a table whose timestamps are order ids (ASSISTments).
         span: UTC day whose decision logs are joined ("" joins every log).
-        holdout_fraction: Share of students the evaluation holds out: the tracer is fitted
-            on the others (training's and the gate's split; 0 fits it on everyone).
-        split_seed: Seed of that split.
     """
     from quizops.features import run_features_stage
 
     result = run_features_stage(
-        data_path=data.path,
-        features_dir=features.path,
-        decisions_uri=decisions_uri,
-        span=span,
-        holdout_fraction=holdout_fraction,
-        split_seed=split_seed,
+        data_path=data.path, features_dir=features.path, decisions_uri=decisions_uri, span=span
     )
     for name, value in result.metrics.items():
         metrics.log_metric(name, value)

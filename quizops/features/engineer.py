@@ -100,17 +100,8 @@ def feature_spec(tracer: KnowledgeTracer) -> dict[str, object]:
     }
 
 
-def engineer_features(df: pd.DataFrame, *, learn_prerequisites: bool = True,
-                      held_out: tuple[float, int] | None = None) -> FeatureSet:  # fmt: skip
+def engineer_features(df: pd.DataFrame, *, learn_prerequisites: bool = True) -> FeatureSet:
     """Fits the tracer and computes states, the item bank and examples from a canonical log.
-
-    With ``held_out``, the tracer is fitted on the students the evaluation does not hold out
-    (:func:`quizops.evaluation.decisions.held_out_students` with that fraction and seed) and
-    applied to everyone, as a transform is analysed on the training split only: its teaching
-    rates decide what the policy asks, and fitted on the held-out students' own answers they
-    would rate highest the items those students happened to learn from, so that off-policy
-    estimates on them would flatter the policy. The item bank then holds the items the tracer
-    knows (an item only held-out students met is, to the policy, a new item).
 
     A skill whose answers cannot be traced (its fit is not finite or not identifiable) is
     left out, with a warning, as long as such skills hold at most
@@ -121,8 +112,6 @@ def engineer_features(df: pd.DataFrame, *, learn_prerequisites: bool = True,
     Args:
         df: The canonical, de-identified log.
         learn_prerequisites: Estimate prerequisites from the logs.
-        held_out: ``(fraction, seed)`` of the evaluation's student split; None fits the
-            tracer on every student.
 
     Returns:
         The features.
@@ -131,19 +120,10 @@ def engineer_features(df: pd.DataFrame, *, learn_prerequisites: bool = True,
         InputDataError: The log is empty.
         ModelFitError: No skill, or too large a share of the rows, can be traced.
     """
-    fit_rows = df
-    if held_out is not None and len(df):
-        from quizops.evaluation.decisions import held_out_students
-
-        mask = held_out_students(df["student_id"].to_numpy(), *held_out)
-        if not mask.all():
-            fit_rows = df.loc[~mask]
-    tracer = fit_tracer(fit_rows, learn_prerequisites=learn_prerequisites, untraceable="drop")
+    tracer = fit_tracer(df, learn_prerequisites=learn_prerequisites, untraceable="drop")
     logger.info(
-        "features: the tracer is fitted on %d students (%d held out for the evaluation); "
-        "prerequisites %s",
-        fit_rows["student_id"].nunique(),
-        df["student_id"].nunique() - fit_rows["student_id"].nunique(),
+        "features: the tracer is fitted on %d students; prerequisites %s",
+        df["student_id"].nunique(),
         {tracer.skill_ids[b]: [tracer.skill_ids[a] for a in p]
          for b, p in enumerate(tracer.prerequisites) if p},
     )  # fmt: skip
@@ -187,7 +167,6 @@ def engineer_features(df: pd.DataFrame, *, learn_prerequisites: bool = True,
         .reset_index()
     )
     per_item["difficulty"] = 1.0 - per_item["difficulty"]
-    per_item = per_item[per_item["item_id"].isin(tracer.item_skill)].reset_index(drop=True)
     rows = a.rows_of(per_item["item_id"].to_numpy())
     per_item["skill_index"] = per_item["item_id"].map(tracer.item_skill).astype(np.int64)
     per_item["n_skills"] = (a.skill[rows] >= 0).sum(axis=1)

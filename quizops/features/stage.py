@@ -58,15 +58,8 @@ def run_features_stage(
     decisions_uri: str = "",
     span: str = "",
     max_answer_delay_ms: int = DEFAULT_MAX_DELAY_MS,
-    holdout_fraction: float = 0.2,
-    split_seed: int = 0,
 ) -> FeaturesStageResult:
     """Reads the validated table, engineers features and writes them (all or nothing).
-
-    The tracer is fitted on the students the evaluation does not hold out (the same split as
-    training's and the gate's: ``holdout_fraction``, ``split_seed``) and applied to everyone,
-    so that the tracer training serves, and whose states the feature store holds, never saw
-    the answers the off-policy estimates are computed on.
 
     Args:
         data_path: Canonical Parquet table (validated, de-identified).
@@ -76,9 +69,6 @@ def run_features_stage(
             so does a table whose timestamps are order ids (logged, not an error).
         span: UTC day whose decision logs are read ("" reads every log).
         max_answer_delay_ms: Longest wait between a decision and the answer it led to.
-        holdout_fraction: Share of students the evaluation holds out (0: the tracer is
-            fitted on everyone).
-        split_seed: Seed of that split.
 
     Returns:
         The result.
@@ -92,8 +82,7 @@ def run_features_stage(
     table = read_table(data_path)
     attachment = attach_served_decisions(table, decisions_uri, span, max_answer_delay_ms)
     served = {"span": span, "skipped": attachment.skipped, "counts": attachment.counts}
-    held_out = (holdout_fraction, split_seed) if holdout_fraction > 0 else None
-    features = engineer_features(attachment.interactions, held_out=held_out)
+    features = engineer_features(attachment.interactions)
     destination = Path(features_dir)
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".features-", dir=destination.parent))

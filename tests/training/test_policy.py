@@ -480,32 +480,3 @@ def test_overlap_in_blocks_equals_the_whole_grid_at_once(policy, monkeypatch):
     monkeypatch.setattr(training, "OVERLAP_BLOCK_CELLS", 5 * len(bank))  # blocks of 5 decisions
     got = training.overlap_with_logs(policy, states, rows, propensity, supported)
     assert got == pytest.approx(expected, rel=1e-12)
-
-
-def test_held_out_students_answers_do_not_move_the_served_tracer(feature_set):
-    """The tracer is fitted on the students the evaluation does not hold out: the held-out
-    students' answers, flipped, leave it as it is, and it is the tracer of the log without
-    them; their states and examples are still computed (with it)."""
-    from quizops.evaluation.decisions import held_out_students
-    from quizops.features import engineer_features
-    from quizops.features.fit import fit_tracer
-    from quizops.training import without_held_out
-
-    config = TrainingConfig()
-    split = (config.holdout_fraction, config.split_seed)
-    log = feature_set.interactions
-    held = held_out_students(log["student_id"].to_numpy(), *split)
-    assert 0 < held.sum() < len(log)
-    flipped = log.copy()
-    flipped.loc[held, "correct"] = 1 - flipped.loc[held, "correct"]
-    features = engineer_features(log, held_out=split)
-    features_flipped = engineer_features(flipped, held_out=split)
-    assert features.tracer.to_dict() == features_flipped.tracer.to_dict()
-    alone = fit_tracer(log.loc[~held].reset_index(drop=True), untraceable="drop")
-    assert features.tracer.to_dict() == alone.to_dict()
-    assert features.tracer.to_dict() != feature_set.tracer.to_dict()  # everyone's differs
-    assert set(features.examples["student_id"]) == set(log["student_id"])
-    assert set(features.items["item_id"]) <= set(features.tracer.item_skill)
-    # Training then drops the held-out students and keeps that tracer.
-    kept, removed = without_held_out(features, config)
-    assert removed > 0 and kept.tracer is features.tracer
