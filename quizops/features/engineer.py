@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 
 from quizops.errors import InputDataError
-from quizops.features.fit import fit_tracer, sort_log, untraceable_skills, without_skills
+from quizops.features.fit import (
+    fit_tracer,
+    named_prerequisites,
+    sort_log,
+    untraceable_skills,
+    without_skills,
+)
 from quizops.features.tracer import KnowledgeTracer, first_rows_of_answers
 
 logger = logging.getLogger(__name__)
@@ -124,9 +130,8 @@ def engineer_features(df: pd.DataFrame, *, learn_prerequisites: bool = True) -> 
     logger.info(
         "features: the tracer is fitted on %d students; prerequisites %s",
         df["student_id"].nunique(),
-        {tracer.skill_ids[b]: [tracer.skill_ids[a] for a in p]
-         for b, p in enumerate(tracer.prerequisites) if p},
-    )  # fmt: skip
+        named_prerequisites(tracer.skill_ids, tracer.prerequisites),
+    )
     df = sort_log(without_skills(df, untraceable_skills(df, tracer)))
     first = first_rows_of_answers(df)
     inter = df.loc[first].reset_index(drop=True)

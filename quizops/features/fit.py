@@ -416,6 +416,19 @@ def fit_on_shared_skills(
     return refitted, left_out
 
 
+def named_prerequisites(skill_ids: list[str], prerequisites: list[list[int]]) -> dict:
+    """The prerequisite graph by skill id, for log lines (skills without any left out).
+
+    Args:
+        skill_ids: Skill ids in index order.
+        prerequisites: Prerequisite indices per skill.
+
+    Returns:
+        ``{skill id: [prerequisite skill ids]}``.
+    """
+    return {skill_ids[b]: [skill_ids[a] for a in p] for b, p in enumerate(prerequisites) if p}
+
+
 def untraceable_skills(df: pd.DataFrame, tracer: KnowledgeTracer) -> list[str]:
     """Skills of a log that a tracer fitted with ``untraceable="drop"`` left out.
 
@@ -517,7 +530,7 @@ def fit_tracer(df: pd.DataFrame, *, learn_prerequisites: bool = True, item_level
         logger.info(
             "prerequisites learnt from the logs of %d students: %s",
             df["student_id"].nunique(),
-            {skill_ids[b]: [skill_ids[a] for a in p] for b, p in enumerate(prerequisites) if p},
+            named_prerequisites(skill_ids, prerequisites),
         )
     tracer.skill_order = course_order(df, skill_ids)
     for k, p in enumerate(tracer.params):
