@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,6 +75,9 @@ class DecisionLog:
         item_group: Group code of each item.
         groups: Group (skill) ids; a group code indexes this list.
         context: Context features [decisions, features] (see :func:`context_features`).
+        training_tracer: The knowledge tracer fitted on the training students' rows alone (the
+            learning reward's; None for another reward): the evaluation's held-out twin of a
+            policy plans with it (:func:`quizops.evaluation.stage.held_out_twin`).
     """
 
     frame: pd.DataFrame
@@ -81,6 +85,7 @@ class DecisionLog:
     item_group: np.ndarray
     groups: list[str]
     context: np.ndarray
+    training_tracer: Any = None
 
     @property
     def exact_propensity(self) -> np.ndarray:
@@ -167,8 +172,9 @@ def context_features(
 REWARDS = ("learning", "next_answer")
 
 
-def _learning_reward(table: pd.DataFrame, frame: pd.DataFrame, held: np.ndarray) -> np.ndarray:
-    """Learning credit of each decision, from a tracer fitted on the training students' rows."""
+def _learning_reward(table: pd.DataFrame, frame: pd.DataFrame,
+                     held: np.ndarray) -> tuple[np.ndarray, Any]:  # fmt: skip
+    """Learning credit of each decision, and the tracer fitted on the training students' rows."""
     from quizops.errors import ModelFitError
     from quizops.features.credit import answer_credit
     from quizops.features.fit import fit_tracer
@@ -183,7 +189,7 @@ def _learning_reward(table: pd.DataFrame, frame: pd.DataFrame, held: np.ndarray)
             f"students' rows ({exc})"
         ) from exc
     credit = answer_credit(tracer, table)
-    return credit.reindex(interaction_keys(frame).to_numpy()).to_numpy(dtype=float)
+    return credit.reindex(interaction_keys(frame).to_numpy()).to_numpy(dtype=float), tracer
 
 
 def build_decision_log(
@@ -249,10 +255,11 @@ def build_decision_log(
     frame["held_out"] = held_out_students(
         frame["student_id"].to_numpy(), holdout_fraction, split_seed
     )
+    training_tracer = None
     if reward == "learning":
         held_ids = frame.loc[frame["held_out"], "student_id"].unique()
         held = table["student_id"].astype(str).isin(held_ids).to_numpy()
-        frame["reward"] = _learning_reward(table, frame, held)
+        frame["reward"], training_tracer = _learning_reward(table, frame, held)
     else:
         groups_of = frame.groupby(["student", "group"], sort=False)["correct"]
         frame["reward"] = groups_of.shift(-1).to_numpy() - correct
@@ -265,4 +272,4 @@ def build_decision_log(
         len(items),
         len(groups),
     )
-    return DecisionLog(frame, items, item_group, groups, context)
+    return DecisionLog(frame, items, item_group, groups, context, training_tracer)

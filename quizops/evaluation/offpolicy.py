@@ -226,6 +226,7 @@ class OffPolicyReport:
         decisions: Held-out decisions with a reward.
         students: Held-out students.
         exact_decisions: Held-out decisions with a reward whose exact propensity was used.
+        notes: Sentences on what each target is (for the report).
     """
 
     results: dict[str, OPEResult]
@@ -239,6 +240,7 @@ class OffPolicyReport:
     decisions: int = 0
     students: int = 0
     exact_decisions: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def estimated_decisions(self) -> int:

@@ -253,6 +253,8 @@ def markdown(decision: GateDecision, families: list[FamilyResult],
             "",
             propensity_text(offpolicy) + ".",
             "",
+            *[f"- {note}." for note in offpolicy.notes],
+            *([""] if offpolicy.notes else []),
             "| estimator | " + " | ".join(offpolicy.results) + " |",
             "|---|" + "---|" * len(offpolicy.results),
         ]
@@ -364,6 +366,10 @@ def render_html(decision: GateDecision, families: list[FamilyResult],
             f"<b>{html.escape(offpolicy.reference)}</b>; weights clipped at "
             f"{config.clip_weight:g} for clipped IPS and switch-DR.</p>"
         )
+        if offpolicy.notes:
+            parts.append(
+                "<ul>" + "".join(f"<li>{html.escape(n)}.</li>" for n in offpolicy.notes) + "</ul>"
+            )
         parts.append(f"<figure>{charts['ope_estimators']}</figure>")
         parts.append(f"<figure>{charts['ope_differences']}</figure>")
         parts.append(

@@ -176,15 +176,114 @@ def _simulate(challenger: Any, champion: Any, interactions: Any,
     return results
 
 
+#: The served challenger in off-policy reports: its tracer is the feature stage's, fitted on
+#: every student, the held-out ones included, so its estimates there are in sample (shown for
+#: comparison with its held-out twin's, which the gate reads; see :func:`held_out_twin`).
+SERVED_CHALLENGER = "challenger as served (in-sample)"
+
+
+def held_out_twin(policy: Any, log: Any, interactions: Any) -> tuple[Any, str]:
+    """The policy's twin that never saw the held-out students, for off-policy evaluation.
+
+    The served challenger plans with the feature stage's tracer, fitted on every student. Its
+    teaching rates decide which items the policy asks, and fitted partly on the held-out
+    students' own learning they rate highest the items those students happened to learn from,
+    so that off-policy estimates on those students would flatter it. The twin has the policy's
+    planning settings (value shape, temperature, exploration, cap) on the tracer fitted on the
+    training students alone (the decision log's, the same split) and the policy's items that
+    tracer knows: its estimates on the held-out students are out of sample. The policy served
+    stays the one fitted on every student, as a cross-validated search scores a setting on
+    folds it was not fitted on and then refits it on all the data (scikit-learn's
+    ``refit=True``): fitting the served tracer on the training students alone was measured to
+    cost served skills (README, gate section).
+
+    Args:
+        policy: A :class:`quizops.policy.QuizPolicy`.
+        log: The decision log (:func:`quizops.evaluation.decisions.build_decision_log`).
+        interactions: The canonical table the log was built from (to fit the training
+            students' tracer when the log's reward did not).
+
+    Returns:
+        ``(twin, note)``: the twin and one sentence for the report. A policy that does not
+        plan with the knowledge tracer (``pfa``, ``legacy``) is its own twin.
+
+    Raises:
+        InputDataError: The training students' rows cannot be traced, or their tracer knows
+            none of the policy's items.
+    """
+    from quizops.policy import QuizPolicy
+
+    if policy.family != "bkt":
+        return policy, (
+            f"challenger: a {policy.family} policy, estimated as served (it does not plan with "
+            "the knowledge tracer)"
+        )
+    frame = log.frame
+    train_ids = frame.loc[~frame["held_out"].to_numpy(), "student_id"].unique()
+    tracer = log.training_tracer
+    if tracer is None:
+        from quizops.errors import ModelFitError
+        from quizops.features.fit import fit_tracer
+
+        rows = interactions[interactions["student_id"].astype(str).isin(set(train_ids))]
+        try:
+            tracer = fit_tracer(rows, untraceable="drop")
+        except (ModelFitError, InputDataError) as exc:
+            raise InputDataError(
+                "off-policy evaluation: the challenger's held-out twin has no tracer: the "
+                f"training students' rows cannot be traced ({exc})"
+            ) from exc
+    items = policy.items
+    ids = items["item_id"].astype(str)
+    known = ids.isin(set(tracer.item_skill)).to_numpy()
+    if not known.any():
+        raise InputDataError(
+            "off-policy evaluation: the training students' tracer knows none of the "
+            "challenger's items"
+        )
+    bank = items.loc[known].reset_index(drop=True)
+    bank_ids = bank["item_id"].astype(str)
+    if "skill_index" in bank.columns:
+        bank["skill_index"] = bank_ids.map(tracer.item_skill).astype(np.int64)
+    if "teach" in bank.columns:
+        bank["teach"] = tracer.arrays.teach[tracer.arrays.rows_of(bank_ids.to_numpy()), 0]
+    twin = QuizPolicy(
+        tracer,
+        bank,
+        policy.model,
+        policy.temperature,
+        policy.epsilon,
+        version=policy.version,
+        max_choice=policy.max_choice,
+    )
+    note = (
+        f"challenger: estimated as its held-out twin, its planning settings on the knowledge "
+        f"tracer fitted on the {len(train_ids)} training students alone ({len(bank)} of its "
+        f"{len(items)} items); the served challenger's tracer was fitted on every student, the "
+        f"held-out ones included, so its estimates ('{SERVED_CHALLENGER}') are in sample: shown, "
+        "not gated"
+    )
+    return twin, note
+
+
 def _off_policy(challenger: Any, champion: Any, interactions: Any,
                 config: GateConfig) -> OffPolicyReport:  # fmt: skip
     log = build_decision_log(
         interactions, holdout_fraction=config.holdout_fraction, split_seed=config.split_seed
     )
-    targets = {CHALLENGER: policy_distribution(challenger)}
+    twin, note = held_out_twin(challenger, log, interactions)
+    targets = {CHALLENGER: policy_distribution(twin)}
+    if twin is not challenger:
+        targets[SERVED_CHALLENGER] = policy_distribution(challenger)
+    notes = [note]
     if champion is not None:
         targets[CHAMPION] = policy_distribution(champion)
-    return evaluate_off_policy(
+        notes.append(
+            "champion: estimated as served (whatever students its tracer was fitted on; a "
+            "champion fitted on some of these held-out students is flattered, which can only "
+            "make the gate stricter)"
+        )
+    report = evaluate_off_policy(
         log,
         targets,
         clip=config.clip_weight,
@@ -192,6 +291,7 @@ def _off_policy(challenger: Any, champion: Any, interactions: Any,
         seed=config.bootstrap_seed,
         reference=CHAMPION if champion is not None else None,
     )
+    return replace(report, notes=tuple(notes))
 
 
 def _champion_set_aside(champion: Any, interactions: Any) -> str:

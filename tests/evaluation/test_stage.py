@@ -230,3 +230,63 @@ def test_a_folder_without_a_policy_fails_and_writes_nothing(trained, tmp_path):
             config=CONFIG,
         )
     assert not Path(tmp_path / "report.html").exists()
+
+
+def test_off_policy_evaluation_gates_a_twin_that_never_saw_the_held_out_students(trained):
+    """The challenger's off-policy value is its held-out twin's: the challenger's settings on a
+    tracer fitted on the training students alone, which held-out answers cannot move."""
+    from quizops.evaluation.decisions import build_decision_log, held_out_students
+    from quizops.evaluation.offpolicy import evaluate_off_policy
+    from quizops.evaluation.stage import (
+        SERVED_CHALLENGER,
+        _off_policy,
+        held_out_twin,
+        policy_distribution,
+    )
+    from quizops.features import load_features
+    from quizops.features.fit import fit_tracer
+    from quizops.policy import QuizPolicy
+
+    root, _, _, _ = trained
+    challenger = QuizPolicy.load(root / "m1")
+    table = load_features(root / "features").interactions
+    split = (CONFIG.holdout_fraction, CONFIG.split_seed)
+    log = build_decision_log(table, holdout_fraction=split[0], split_seed=split[1])
+    twin, note = held_out_twin(challenger, log, table)
+    # Independently: the tracer of the rows of the students the split does not hold out.
+    held = held_out_students(table["student_id"].to_numpy(), *split)
+    assert 0 < held.mean() < 0.5
+    assert twin.tracer.to_dict() == fit_tracer(table.loc[~held]).to_dict()
+    assert twin.tracer.to_dict() != challenger.tracer.to_dict()
+    assert (twin.model, twin.temperature, twin.epsilon, twin.max_choice) == (
+        challenger.model,
+        challenger.temperature,
+        challenger.epsilon,
+        challenger.max_choice,
+    )
+    assert set(twin.item_bank) <= set(challenger.item_bank)
+    assert f"{int((~held[~table.duplicated('student_id')]).sum())} training students" in note
+    # Every held-out answer flipped: the served kind of tracer moves, the twin's does not.
+    flipped = table.copy()
+    flipped.loc[held, "correct"] = 1 - flipped.loc[held, "correct"]
+    log_flipped = build_decision_log(flipped, holdout_fraction=split[0], split_seed=split[1])
+    assert held_out_twin(challenger, log_flipped, flipped)[0].tracer.to_dict() == (
+        twin.tracer.to_dict()
+    )
+    assert fit_tracer(flipped).to_dict() != fit_tracer(table).to_dict()
+    # The gated target is the twin; the served challenger is shown beside it.
+    report = _off_policy(challenger, None, table, CONFIG)
+    assert set(report.results) == {"challenger", SERVED_CHALLENGER}
+    alone = evaluate_off_policy(
+        log,
+        {"twin": policy_distribution(twin)},
+        clip=CONFIG.clip_weight,
+        resamples=CONFIG.bootstrap_resamples,
+        seed=CONFIG.bootstrap_seed,
+    )
+    for estimator in ("dr", "snips"):
+        gated = report.results["challenger"].intervals[estimator].estimate
+        assert gated == pytest.approx(alone.results["twin"].intervals[estimator].estimate)
+        served = report.results[SERVED_CHALLENGER].intervals[estimator].estimate
+        assert served != pytest.approx(gated, abs=1e-9)
+    assert report.notes and "held-out twin" in report.notes[0]
