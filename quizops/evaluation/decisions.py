@@ -174,7 +174,13 @@ REWARDS = ("learning", "next_answer")
 
 def _learning_reward(table: pd.DataFrame, frame: pd.DataFrame,
                      held: np.ndarray) -> tuple[np.ndarray, Any]:  # fmt: skip
-    """Learning credit of each decision, and the tracer fitted on the training students' rows."""
+    """Learning credit of each decision, and the tracer fitted on the training students' rows.
+
+    A skill the training students' rows cannot trace (the feature stage traced it on every
+    student: a small skill can lose its identifiability with a fifth of them held out) is left
+    out of that tracer with a warning, as the feature stage leaves one out: its decisions get
+    no credit, and the rest are evaluated.
+    """
     from quizops.errors import ModelFitError
     from quizops.features.credit import answer_credit
     from quizops.features.fit import fit_tracer
@@ -182,7 +188,7 @@ def _learning_reward(table: pd.DataFrame, frame: pd.DataFrame,
 
     train = table[~held]
     try:
-        tracer = fit_tracer(train)
+        tracer = fit_tracer(train, untraceable="drop")
     except (ModelFitError, InputDataError) as exc:
         raise InputDataError(
             f"evaluation: no learning reward: the knowledge tracer does not fit the training "

@@ -103,3 +103,28 @@ def test_the_simulators_last_split_leaves_such_a_skill_out_of_every_family(cours
         assert worlds[name].validation == pytest.approx(clean[name].validation, rel=1e-12)
     assert "k-noise" not in worlds["bkt"].tracer.skill_ids
     assert not any(i.startswith("noise-") for i in worlds["bkt"].item_ids)
+
+
+def test_off_policy_evaluation_leaves_out_a_skill_its_training_students_cannot_trace(course_log):
+    """The evaluation's reward tracer (training students only) leaves such a skill out as the
+    feature stage does: its decisions get no reward, every other decision the same reward as in
+    the log without it (before, the whole off-policy evaluation was refused)."""
+    from quizops.evaluation.decisions import build_decision_log, held_out_students
+
+    noise = _coin_flip_skill(course_log, 40, seed=2)
+    table = pd.concat([course_log, noise], ignore_index=True)
+    split = {"holdout_fraction": 0.2, "split_seed": 0}
+    training = table.loc[~held_out_students(table["student_id"].to_numpy(), 0.2, 0)]
+    with pytest.raises(ModelFitError, match="'k-noise': not identifiable"):
+        fit_tracer(training)  # what refused the whole evaluation before
+    log = build_decision_log(table, **split)
+    clean = build_decision_log(course_log, **split)
+    assert "k-noise" not in log.training_tracer.skill_ids
+    assert log.training_tracer.skill_ids == clean.training_tracer.skill_ids
+    frame = log.frame
+    is_noise = frame["item_id"].str.startswith("noise-").to_numpy()
+    assert is_noise.sum() == len(noise) and np.isnan(frame["reward"].to_numpy()[is_noise]).all()
+    kept = frame.loc[~is_noise].set_index(["student_id", "item_id", "timestamp"])["reward"]
+    expected = clean.frame.set_index(["student_id", "item_id", "timestamp"])["reward"]
+    np.testing.assert_allclose(kept.loc[expected.index].to_numpy(), expected.to_numpy())
+    assert np.isfinite(expected.to_numpy()).mean() > 0.5
