@@ -12,6 +12,9 @@ FORMAT ?= assistments
 ENCODING ?= auto
 INTERACTIONS ?= 50000
 PORT ?= 8080
+# pytest-xdist workers for the unit and pipeline suites (0: one process); a file's tests stay
+# on one worker (--dist loadfile), so module fixtures are built once.
+TEST_WORKERS ?= 2
 PII_POLICY ?=
 DECISIONS ?=
 SPAN ?=
@@ -56,13 +59,13 @@ lint: install
 	$(VENVS)/core/bin/hadolint images/*.Dockerfile kserve/Dockerfile
 
 test-unit: install
-	$(CORE) -m pytest -q -m "not pipeline" --ignore=tests/validation tests
+	$(CORE) -m pytest -q -m "not pipeline" --ignore=tests/validation -n $(TEST_WORKERS) --dist loadfile tests
 
 test-validation: install
 	$(VALIDATION) -m pytest -q tests/validation
 
 test-pipeline: install
-	$(CORE) -m pytest -q -m pipeline --ignore=tests/validation tests
+	$(CORE) -m pytest -q -m pipeline --ignore=tests/validation -n $(TEST_WORKERS) --dist loadfile tests
 
 test: lint test-unit test-validation test-pipeline
 

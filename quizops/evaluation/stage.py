@@ -179,7 +179,7 @@ def _simulate(challenger: Any, champion: Any, interactions: Any,
 #: The served challenger in off-policy reports: its tracer is the feature stage's, fitted on
 #: every student, the held-out ones included, so its estimates there are in sample (shown for
 #: comparison with its held-out twin's, which the gate reads; see :func:`held_out_twin`).
-SERVED_CHALLENGER = "challenger as served (in-sample)"
+SERVED_CHALLENGER = "served challenger"
 
 
 def held_out_twin(policy: Any, log: Any, interactions: Any) -> tuple[Any, str]:
@@ -259,9 +259,8 @@ def held_out_twin(policy: Any, log: Any, interactions: Any) -> tuple[Any, str]:
     note = (
         f"challenger: estimated as its held-out twin, its planning settings on the knowledge "
         f"tracer fitted on the {len(train_ids)} training students alone ({len(bank)} of its "
-        f"{len(items)} items); the served challenger's tracer was fitted on every student, the "
-        f"held-out ones included, so its estimates ('{SERVED_CHALLENGER}') are in sample: shown, "
-        "not gated"
+        f"{len(items)} items); the {SERVED_CHALLENGER}'s tracer was fitted on every student, "
+        "the held-out ones included, so its estimates are in sample: shown, not gated"
     )
     return twin, note
 

@@ -79,6 +79,10 @@ def test_stage_without_champion_records_everything(trained):
     assert "src=" not in page and "href=" not in page  # nothing to fetch: renders offline
     summary = (root / "out1" / "summary.md").read_text()
     assert ("NOT BLESSED" in summary) != result.blessed
+    # What the gated off-policy target is, in both reports.
+    assert "- challenger: estimated as its held-out twin" in summary
+    assert "<li>challenger: estimated as its held-out twin" in page
+    assert "served challenger" in result.offpolicy.results
     client = mlflow.MlflowClient(uri)
     run = client.get_run(first.run_id)
     assert run.data.metrics["eval.blessed"] == float(result.blessed)
