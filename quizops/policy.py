@@ -527,6 +527,36 @@ class QuizPolicy:
         chosen = [str(self._bank[rows[p]]) for p in picks]
         return chosen, [float(probs[i, p]) for i, p in enumerate(picks)]
 
+    def on_tracer(self, tracer: KnowledgeTracer) -> QuizPolicy:
+        """The same policy (planning settings, temperature, exploration, cap) on another tracer.
+
+        Its bank is this bank's items the tracer knows, with their skill index and teaching
+        rate read from that tracer: a planner fitted on part of the students (training's
+        crossed halves, the evaluation's held-out twin) plans with that part's estimates.
+
+        Args:
+            tracer: The other tracer.
+
+        Returns:
+            The policy (its bank may be empty when the tracer knows none of the items).
+        """
+        ids = self.items["item_id"].astype(str)
+        bank = self.items.loc[ids.isin(set(tracer.item_skill)).to_numpy()].reset_index(drop=True)
+        bank_ids = bank["item_id"].astype(str)
+        if "skill_index" in bank.columns:
+            bank["skill_index"] = bank_ids.map(tracer.item_skill).astype(np.int64)
+        if "teach" in bank.columns:
+            bank["teach"] = tracer.arrays.teach[tracer.arrays.rows_of(bank_ids.to_numpy()), 0]
+        return QuizPolicy(
+            tracer,
+            bank,
+            self.model,
+            self.temperature,
+            self.epsilon,
+            version=self.version,
+            max_choice=self.max_choice,
+        )
+
     def as_chooser(self, name: str = "learned policy") -> PolicyChooser:
         """This policy as a simulation chooser (incremental beliefs, batched choices).
 

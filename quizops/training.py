@@ -571,12 +571,11 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             if family == "pfa"
             else PlanningModel(unlock, cap, config.ready_floor, focus)
         )
-        bank = items
-        if tracer is None:
-            tracer = features.tracer
-        else:  # a cross-fitted planner: the bank's items its (half's) tracer knows
-            bank = items.loc[items["item_id"].astype(str).isin(tracer.item_skill)]
-        return QuizPolicy(tracer, bank, model, temperature, epsilon, max_choice=max_choice)
+        policy = QuizPolicy(
+            features.tracer, items, model, temperature, epsilon, max_choice=max_choice
+        )
+        # A cross-fitted planner: the bank's items its (half's) tracer knows.
+        return policy if tracer is None else policy.on_tracer(tracer)
 
     pairs = cross_fitted_pairs(features, config) if family == "bkt" else []
     crossed: dict[Setting, np.ndarray] = {}  # per simulated student, both pairs in turn

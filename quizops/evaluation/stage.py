@@ -182,7 +182,7 @@ def _simulate(challenger: Any, champion: Any, interactions: Any,
 SERVED_CHALLENGER = "served challenger"
 
 
-def held_out_twin(policy: Any, log: Any, interactions: Any) -> tuple[Any, str]:
+def held_out_twin(policy: Any, log: Any) -> tuple[Any, str]:
     """The policy's twin that never saw the held-out students, for off-policy evaluation.
 
     The served challenger plans with the feature stage's tracer, fitted on every student. Its
@@ -191,76 +191,49 @@ def held_out_twin(policy: Any, log: Any, interactions: Any) -> tuple[Any, str]:
     so that off-policy estimates on those students would flatter it. The twin has the policy's
     planning settings (value shape, temperature, exploration, cap) on the tracer fitted on the
     training students alone (the decision log's, the same split) and the policy's items that
-    tracer knows: its estimates on the held-out students are out of sample. The policy served
-    stays the one fitted on every student, as a cross-validated search scores a setting on
-    folds it was not fitted on and then refits it on all the data (scikit-learn's
-    ``refit=True``): fitting the served tracer on the training students alone was measured to
-    cost served skills (README, gate section).
+    tracer knows (:meth:`~quizops.policy.QuizPolicy.on_tracer`): its estimates on the
+    held-out students are out of sample. The policy served stays the one fitted on every
+    student, as a cross-validated search scores a setting on folds it was not fitted on and
+    then refits it on all the data (scikit-learn's ``refit=True``): fitting the served tracer
+    on the training students alone was measured to cost served skills (README, gate section).
 
     Args:
         policy: A :class:`quizops.policy.QuizPolicy`.
-        log: The decision log (:func:`quizops.evaluation.decisions.build_decision_log`).
-        interactions: The canonical table the log was built from (to fit the training
-            students' tracer when the log's reward did not).
+        log: The decision log, built with the learning reward
+            (:func:`quizops.evaluation.decisions.build_decision_log`), whose
+            ``training_tracer`` is the training students'.
 
     Returns:
         ``(twin, note)``: the twin and one sentence for the report. A policy that does not
         plan with the knowledge tracer (``pfa``, ``legacy``) is its own twin.
 
     Raises:
-        InputDataError: The training students' rows cannot be traced, or their tracer knows
-            none of the policy's items.
+        InputDataError: The log has no training students' tracer, or it knows none of the
+            policy's items.
     """
-    from quizops.policy import QuizPolicy
-
     if policy.family != "bkt":
         return policy, (
             f"challenger: a {policy.family} policy, estimated as served (it does not plan with "
             "the knowledge tracer)"
         )
-    frame = log.frame
-    train_ids = frame.loc[~frame["held_out"].to_numpy(), "student_id"].unique()
-    tracer = log.training_tracer
-    if tracer is None:
-        from quizops.errors import ModelFitError
-        from quizops.features.fit import fit_tracer
-
-        rows = interactions[interactions["student_id"].astype(str).isin(set(train_ids))]
-        try:
-            tracer = fit_tracer(rows, untraceable="drop")
-        except (ModelFitError, InputDataError) as exc:
-            raise InputDataError(
-                "off-policy evaluation: the challenger's held-out twin has no tracer: the "
-                f"training students' rows cannot be traced ({exc})"
-            ) from exc
-    items = policy.items
-    ids = items["item_id"].astype(str)
-    known = ids.isin(set(tracer.item_skill)).to_numpy()
-    if not known.any():
+    if log.training_tracer is None:
+        raise InputDataError(
+            "off-policy evaluation: the decision log has no training students' tracer (it is "
+            "fitted for the learning reward)"
+        )
+    twin = policy.on_tracer(log.training_tracer)
+    if twin.items.empty:
         raise InputDataError(
             "off-policy evaluation: the training students' tracer knows none of the "
             "challenger's items"
         )
-    bank = items.loc[known].reset_index(drop=True)
-    bank_ids = bank["item_id"].astype(str)
-    if "skill_index" in bank.columns:
-        bank["skill_index"] = bank_ids.map(tracer.item_skill).astype(np.int64)
-    if "teach" in bank.columns:
-        bank["teach"] = tracer.arrays.teach[tracer.arrays.rows_of(bank_ids.to_numpy()), 0]
-    twin = QuizPolicy(
-        tracer,
-        bank,
-        policy.model,
-        policy.temperature,
-        policy.epsilon,
-        version=policy.version,
-        max_choice=policy.max_choice,
-    )
+    frame = log.frame
+    students = frame.loc[~frame["held_out"].to_numpy(), "student"].nunique()
     note = (
         f"challenger: estimated as its held-out twin, its planning settings on the knowledge "
-        f"tracer fitted on the {len(train_ids)} training students alone ({len(bank)} of its "
-        f"{len(items)} items); the {SERVED_CHALLENGER}'s tracer was fitted on every student, "
-        "the held-out ones included, so its estimates are in sample: shown, not gated"
+        f"tracer fitted on the {students} training students alone ({len(twin.items)} of its "
+        f"{len(policy.items)} items); the {SERVED_CHALLENGER}'s tracer was fitted on every "
+        "student, the held-out ones included, so its estimates are in sample: shown, not gated"
     )
     return twin, note
 
@@ -270,7 +243,7 @@ def _off_policy(challenger: Any, champion: Any, interactions: Any,
     log = build_decision_log(
         interactions, holdout_fraction=config.holdout_fraction, split_seed=config.split_seed
     )
-    twin, note = held_out_twin(challenger, log, interactions)
+    twin, note = held_out_twin(challenger, log)
     targets = {CHALLENGER: policy_distribution(twin)}
     if twin is not challenger:
         targets[SERVED_CHALLENGER] = policy_distribution(challenger)

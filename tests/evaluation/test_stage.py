@@ -256,7 +256,7 @@ def test_off_policy_evaluation_gates_a_twin_that_never_saw_the_held_out_students
     table = load_features(root / "features").interactions
     split = (CONFIG.holdout_fraction, CONFIG.split_seed)
     log = build_decision_log(table, holdout_fraction=split[0], split_seed=split[1])
-    twin, note = held_out_twin(challenger, log, table)
+    twin, note = held_out_twin(challenger, log)
     # Independently: the tracer of the rows of the students the split does not hold out.
     held = held_out_students(table["student_id"].to_numpy(), *split)
     assert 0 < held.mean() < 0.5
@@ -274,9 +274,7 @@ def test_off_policy_evaluation_gates_a_twin_that_never_saw_the_held_out_students
     flipped = table.copy()
     flipped.loc[held, "correct"] = 1 - flipped.loc[held, "correct"]
     log_flipped = build_decision_log(flipped, holdout_fraction=split[0], split_seed=split[1])
-    assert held_out_twin(challenger, log_flipped, flipped)[0].tracer.to_dict() == (
-        twin.tracer.to_dict()
-    )
+    assert held_out_twin(challenger, log_flipped)[0].tracer.to_dict() == (twin.tracer.to_dict())
     assert fit_tracer(flipped).to_dict() != fit_tracer(table).to_dict()
     # The gated target is the twin; the served challenger is shown beside it.
     report = _off_policy(challenger, None, table, CONFIG)
