@@ -63,6 +63,13 @@ WORLDS: dict[str, dict[str, object]] = {
     "wide": {"items_per_skill": 20},
     # Prerequisites gate learning softly (a fifth of the rate while one is unknown).
     "soft-gates": {"gate": 0.2},
+    # A chain whose items mostly teach (``assess``: share of assessment-only items, 0.4
+    # elsewhere), known by fewer students at the start: the hardest of these for the planner.
+    "teaching-chain": {
+        "prerequisites": [[], [0], [1], [2], [3], [4], [5], [6]],
+        "assess": 0.15,
+        "prior": 0.1,
+    },
 }
 #: Planning settings tried for the ceilings (unlock, mastery cap, focus).
 GRID = list(itertools.product((1.0, 3.0), (0.9, 0.99, 0.999), (0.0, 0.3, 2.0)))
@@ -97,6 +104,7 @@ def make_course_d(
     spec = WORLDS[world]
     graph: list[list[int]] = spec.get("prerequisites", PREREQUISITES)  # type: ignore[assignment]
     low, high = spec.get("teach", (0.1, 0.35))  # type: ignore[misc]
+    assess = float(spec.get("assess", 0.4))  # type: ignore[arg-type]
     rng = np.random.default_rng(seed)
     skills = [f"k{k}" for k in range(len(graph))]
     tags: dict[str, list[list[float]]] = {}
@@ -104,7 +112,7 @@ def make_course_d(
     for k in range(len(skills)):
         for j in range(int(spec.get("items_per_skill", 10))):  # type: ignore[call-overload]
             item = f"q{k}{j}"
-            teach = 0.0 if rng.random() < 0.4 else float(rng.uniform(low, high))
+            teach = 0.0 if rng.random() < assess else float(rng.uniform(low, high))
             tags[item] = [[k, float(rng.uniform(0.1, 0.25)), float(rng.uniform(0.05, 0.15)), teach]]
             item_skill[item] = k
     if multi_skill > 0:

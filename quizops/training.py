@@ -52,6 +52,7 @@ Setting = tuple[float, float, float, float, float, float]
 #: policy"), then the rest of the grid, lowest mastery cap and highest focus first.
 SHAPE_PREFERENCE: tuple[tuple[float, float, float], ...] = (
     (1.0, 0.9, 2.0),
+    (1.0, 0.85, 2.0),
     (3.0, 0.9, 2.0),
     (0.0, 0.9, 1.0),
     (0.0, 0.9, 2.0),

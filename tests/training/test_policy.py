@@ -68,8 +68,12 @@ def test_training_does_not_depend_on_pseudonyms_row_order(canonical_log, feature
             lambda s: hashlib.sha256(f"other-key{s}".encode()).hexdigest()
         )
     )
-    first = train_policy(feature_set)
-    second = train_policy(engineer_features(relabeled))
+    # The search's cross-fitted halves are drawn by a seeded hash of the pseudonym (a random
+    # split by design, as the evaluation's hold-out is), so another key draws other halves and
+    # their guard may keep another setting. Everything else must depend on the data alone.
+    config = TrainingConfig(cross_fit=False)
+    first = train_policy(feature_set, config)
+    second = train_policy(engineer_features(relabeled), config)
     states = np.random.default_rng(0).random((5, first.tracer.n_skills))
     bank = np.arange(len(first.items))
     np.testing.assert_allclose(
@@ -461,7 +465,7 @@ def test_a_search_over_its_budget_stops_with_a_warning_and_still_returns_a_polic
     assert item in cut.item_bank and 0 < propensity <= 1
     full = train_policy(feature_set, dataclasses.replace(config, search_budget_s=1e6))
     assert full.metrics["search_budget_cut"] == 0.0
-    assert full.metrics["search_settings"] > 60  # the whole grid: 60 shapes and more
+    assert full.metrics["search_settings"] > 75  # the whole grid: 75 shapes and more
 
 
 def test_overlap_in_blocks_equals_the_whole_grid_at_once(policy, monkeypatch):
