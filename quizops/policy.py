@@ -20,9 +20,13 @@ believed known (``ready_s >= ready_floor``); when nothing passes the mask, every
 Selection is a softmax over value / (temperature * best value) mixed with an ``epsilon`` uniform
 share over all candidates, so every candidate keeps a positive propensity and the propensity
 returned is the exact probability of the choice. Exposure control (optional): no candidate gets
-more than ``max_choice`` of a decision's probability (the excess goes to the others in
-proportion to their probabilities, repeated until none is above it: water filling), so no item
-can take more than that share of all decisions while the choice stays sharp otherwise.
+more than ``max_choice`` of a decision's probability, so no item can take more than that share
+of all decisions while the choice stays sharp otherwise. The softmax is capped before the
+uniform share is mixed in (``cap_rule`` ``softmax``): its excess goes to the other candidates
+in proportion to their softmax probabilities, repeated until none is above the cap (water
+filling), that is to the next-best items. Policies saved before this rule cap the mixture
+(``cap_rule`` ``mixture``): at a low temperature the uniform share is then most of what the
+others hold, and the excess goes mostly to items at random.
 ``unlock``, the mask, the focus, the temperature, epsilon and the cap are chosen in training by
 simulation in simulators fitted to the logs (planning by policy search; see
 :mod:`quizops.training`).
@@ -54,6 +58,10 @@ logger = logging.getLogger(__name__)
 POLICY_FORMAT = "quizops.policy/v2"
 #: Format of a saved legacy gain-model policy (still loadable).
 LEGACY_POLICY_FORMAT = "quizops.policy/v1"
+#: How new policies apply their per-decision cap (:attr:`QuizPolicy.cap_rule`).
+CAP_RULE = "softmax"
+#: Every cap rule; ``mixture`` is the rule of policies saved before ``softmax``.
+CAP_RULES = ("softmax", "mixture")
 
 
 @dataclass
@@ -252,7 +260,7 @@ class TrainingConfig:
     search_temperature: float = 0.05
     search_epsilon: float = 0.02
     refine: int = 3
-    max_choices: tuple[float, ...] = (1.0, 0.35, 0.25)
+    max_choices: tuple[float, ...] = (1.0, 0.6, 0.35)
     min_lift: float = 0.05
     exclude_unfit_families: bool = True
     validation_students: int = 400
@@ -286,6 +294,9 @@ class QuizPolicy:
         max_choice: Largest probability any one candidate gets in a decision (1: no cap;
             policies saved before the cap existed load with 1). A cap below one over the
             number of candidates is raised to it.
+        cap_rule: How the cap is applied (see the module docstring): ``softmax`` (the excess
+            goes to the next-best items) or ``mixture`` (policies saved before ``softmax``
+            existed load with it and choose as they did).
     """
 
     tracer: KnowledgeTracer
@@ -296,8 +307,11 @@ class QuizPolicy:
     version: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     max_choice: float = 1.0
+    cap_rule: str = CAP_RULE
 
     def __post_init__(self) -> None:
+        if self.cap_rule not in CAP_RULES:
+            raise ValueError(f"cap_rule: one of {', '.join(CAP_RULES)}, not {self.cap_rule!r}")
         self.items = self.items.reset_index(drop=True)
         ids = self.items["item_id"].astype(str)
         self._index = {item: i for i, item in enumerate(ids)}
@@ -444,7 +458,12 @@ class QuizPolicy:
         logits = (masked - masked.max(axis=1, keepdims=True)) / (scale * self.temperature)
         soft = np.exp(logits)
         soft /= soft.sum(axis=1, keepdims=True)
-        return cap_probabilities((1.0 - self.epsilon) * soft + self.epsilon / c, self.max_choice)
+        if self.cap_rule == "mixture":
+            mixture = (1.0 - self.epsilon) * soft + self.epsilon / c
+            return cap_probabilities(mixture, self.max_choice)
+        # The softmax's cap such that its mixture with the uniform share stays within max_choice.
+        inner = (self.max_choice - self.epsilon / c) / (1.0 - self.epsilon)
+        return (1.0 - self.epsilon) * cap_probabilities(soft, inner) + self.epsilon / c
 
     def _sample(self, probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         cumulative = probs.cumsum(axis=1)
@@ -557,6 +576,7 @@ class QuizPolicy:
             self.epsilon,
             version=self.version,
             max_choice=self.max_choice,
+            cap_rule=self.cap_rule,
         )
 
     def as_chooser(self, name: str = "learned policy") -> PolicyChooser:
@@ -584,6 +604,7 @@ class QuizPolicy:
             "temperature": self.temperature,
             "epsilon": self.epsilon,
             "max_choice": self.max_choice,
+            "cap_rule": self.cap_rule,
             "tracer": self.tracer.to_dict(),
             "metrics": self.metrics,
         }
@@ -634,6 +655,7 @@ class QuizPolicy:
             temperature=float(meta["temperature"]),
             epsilon=float(meta["epsilon"]),
             max_choice=float(meta.get("max_choice", 1.0)),
+            cap_rule=str(meta.get("cap_rule", "mixture")),
             version=str(meta.get("version", "")),
             metrics=dict(meta.get("metrics", {})),
         )

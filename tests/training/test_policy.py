@@ -245,20 +245,22 @@ def test_search_scores_every_family_and_says_whether_it_wins_in_all(feature_set,
     assert strict["search_wins_every_family"] == float(every)
 
 
+def loop(p, cap):
+    """Water filling, the textbook procedure, one entry at a time (a reference)."""
+    p = p.copy()
+    fixed = np.zeros(len(p), dtype=bool)
+    while True:
+        over = (p > cap + 1e-12) & ~fixed
+        if not over.any():
+            return p
+        fixed |= over
+        p[fixed] = cap
+        free = ~fixed
+        p[free] *= (1.0 - cap * fixed.sum()) / p[free].sum()
+
+
 def test_capped_probabilities_match_a_plain_water_filling_loop():
     from quizops.policy import cap_probabilities
-
-    def loop(p, cap):  # the textbook procedure, one entry at a time
-        p = p.copy()
-        fixed = np.zeros(len(p), dtype=bool)
-        while True:
-            over = (p > cap + 1e-12) & ~fixed
-            if not over.any():
-                return p
-            fixed |= over
-            p[fixed] = cap
-            free = ~fixed
-            p[free] *= (1.0 - cap * fixed.sum()) / p[free].sum()
 
     rng = np.random.default_rng(4)
     probs = rng.dirichlet(np.full(9, 0.3), size=200)
@@ -282,6 +284,63 @@ def test_capped_probabilities_match_a_plain_water_filling_loop():
     np.testing.assert_allclose(cap_probabilities(probs[:, :2] / probs[:, :2].sum(1, keepdims=True),
                                                  0.1), 0.5)  # fmt: skip
     np.testing.assert_array_equal(cap_probabilities(probs, 1.0), probs)
+
+
+def test_the_cap_passes_the_softmax_excess_to_the_next_best_items(policy):
+    # The softmax (the policy without exploration or cap) is water-filled to the cap that its
+    # mixture with the uniform share must respect, then mixed: computed here with the
+    # reference loop on the uncapped policy's own probabilities.
+    eps, cap = 0.02, 0.35
+    states = np.random.default_rng(5).random((40, policy.tracer.n_skills))
+    bank = np.arange(len(policy.items))
+    c = len(bank)
+
+    def make(**kw):
+        return QuizPolicy(policy.tracer, policy.items, policy.model, 0.02, **kw)
+
+    soft = make(epsilon=0.0).probabilities(states, bank)
+    capped = make(epsilon=eps, max_choice=cap).probabilities(states, bank)
+    inner = (cap - eps / c) / (1 - eps)
+    expected = np.array([(1 - eps) * loop(row, inner) + eps / c for row in soft])
+    np.testing.assert_allclose(capped, expected, atol=1e-12)
+    assert capped.max() <= cap + 1e-12
+    np.testing.assert_allclose(capped.sum(axis=1), 1.0)
+    # At a low temperature the excess stays on the best few items; capping the mixture instead
+    # (the rule of older policies) spreads it over the whole bank with the uniform share.
+    top = np.argsort(-soft, axis=1)[:, :4]
+    sharp = np.take_along_axis(soft, top[:, :1], axis=1)[:, 0] > 0.9  # one item dominates
+    assert sharp.sum() >= 5
+    kept = np.take_along_axis(capped, top, axis=1).sum(axis=1)[sharp]
+    old = make(epsilon=eps, max_choice=cap, cap_rule="mixture").probabilities(states, bank)
+    spread = np.take_along_axis(old, top, axis=1).sum(axis=1)[sharp]
+    assert kept.min() > 0.85 and np.median(spread) < 0.5
+    assert (kept > spread + 0.1).all()
+    with pytest.raises(ValueError, match="cap_rule"):
+        make(epsilon=eps, cap_rule="other")
+
+
+def test_a_policy_saved_before_the_softmax_cap_loads_and_chooses_as_it_did(policy, tmp_path):
+    import json
+
+    from quizops.policy import cap_probabilities
+
+    capped = QuizPolicy(policy.tracer, policy.items, policy.model, 0.02, 0.02, max_choice=0.35)
+    capped.save(tmp_path / "p")
+    meta = json.loads((tmp_path / "p" / "policy.json").read_text())
+    assert meta.pop("cap_rule") == "softmax"
+    (tmp_path / "p" / "policy.json").write_text(json.dumps(meta))
+    old = QuizPolicy.load(tmp_path / "p")
+    assert old.cap_rule == "mixture" and QuizPolicy.load(tmp_path / "p").max_choice == 0.35
+    states = np.random.default_rng(6).random((10, policy.tracer.n_skills))
+    bank = np.arange(len(policy.items))
+    uncapped = QuizPolicy(policy.tracer, policy.items, policy.model, 0.02, 0.02)
+    np.testing.assert_allclose(
+        old.probabilities(states, bank),
+        cap_probabilities(uncapped.probabilities(states, bank), 0.35),
+    )
+    capped.save(tmp_path / "q")
+    assert QuizPolicy.load(tmp_path / "q").cap_rule == "softmax"
+    assert capped.on_tracer(policy.tracer).cap_rule == "softmax"
 
 
 def test_a_capped_policy_never_gives_one_item_more_than_the_cap_of_its_decisions(policy):
