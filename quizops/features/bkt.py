@@ -78,54 +78,109 @@ class EMFit:
     unknown: np.ndarray
 
 
-def _e_step(obs, tags, present, p_init, guess, slip, teach_eff):  # noqa: ANN001, ANN202
-    """Forward-backward over [students, positions]; returns smoothed figures and the LL."""
-    n, length = obs.shape
-    g = guess[tags]
-    s = slip[tags]
-    e1 = np.where(obs == 1, 1.0 - s, s)  # P(answer | known)
-    e0 = np.where(obs == 1, g, 1.0 - g)  # P(answer | unknown)
-    e1 = np.where(present, e1, 1.0)
-    e0 = np.where(present, e0, 1.0)
-    filtered = np.empty((n, length))
-    prior = np.full(n, p_init)
+def _forward_backward(e1, e0, teach, present, p_init):  # noqa: ANN001, ANN202
+    """Forward-backward in [positions, students] layout (each step reads contiguous rows).
+
+    Args:
+        e1: P(answer | known) at each position (1 at pads).
+        e0: P(answer | unknown) at each position (1 at pads).
+        teach: Probability of learning after each answer, 0 where no answer of the student
+            follows (so that pads, which must trail each student's answers, change nothing).
+        present: Whether each position holds an answer.
+        p_init: Probability the skill is known before the first answer.
+
+    Returns:
+        ``(gamma1, learned, loglik)``: smoothed P(known), expected 0 -> 1 transitions after
+        each position, and the log-likelihood of the answers.
+    """
+    length, n = e1.shape
+    filtered = np.empty((length, n))
+    total = np.empty(n)
     loglik = 0.0
+    prior = np.full(n, p_init)
+    a1 = np.empty(n)
+    a0 = np.empty(n)
     for t in range(length):
-        a1 = prior * e1[:, t]
-        a0 = (1.0 - prior) * e0[:, t]
-        total = a1 + a0
-        loglik += float(np.log(total[present[:, t]]).sum())
-        f = a1 / total
-        filtered[:, t] = f
-        prior = np.where(present[:, t], f + (1.0 - f) * teach_eff[:, t], f)
+        f = filtered[t]
+        np.multiply(prior, e1[t], out=a1)
+        np.subtract(1.0, prior, out=a0)
+        a0 *= e0[t]
+        np.add(a1, a0, out=total)
+        loglik += float(np.log(total[present[t]]).sum())
+        np.divide(a1, total, out=f)
+        # prior = f + (1 - f) * teach
+        np.subtract(1.0, f, out=prior)
+        prior *= teach[t]
+        prior += f
     # Backward: beta_t(l) = P(answers after t | L_t = l), scaled per step.
     b1 = np.ones(n)
     b0 = np.ones(n)
-    gamma1 = np.empty((n, length))
-    learned = np.zeros((n, length))
+    gamma1 = np.empty((length, n))
+    learned = np.empty((length, n))
+    learned[length - 1] = 0.0
+    g0 = np.empty(n)
+    w1 = np.empty(n)
+    w0 = np.empty(n)
+    n01 = np.empty(n)
+    norm = np.empty(n)
+    scratch = np.empty(n)
     for t in range(length - 1, -1, -1):
-        f = filtered[:, t]
-        g1 = f * b1
-        g0 = (1.0 - f) * b0
-        gamma1[:, t] = g1 / (g1 + g0)
+        f = filtered[t]
+        g1 = gamma1[t]
+        np.multiply(f, b1, out=g1)
+        np.subtract(1.0, f, out=g0)
+        g0 *= b0
+        g0 += g1
+        g1 /= g0
         if t == 0:
             break
         # Transition from t-1 to t happens after observation t-1.
-        tr = teach_eff[:, t - 1]
-        fp = filtered[:, t - 1]
-        nxt = present[:, t]
-        w1 = e1[:, t] * b1
-        w0 = e0[:, t] * b0
-        n00 = (1.0 - fp) * (1.0 - tr) * w0
-        n01 = (1.0 - fp) * tr * w1
-        n11 = fp * w1
-        norm = n00 + n01 + n11
-        learned[:, t - 1] = np.where(nxt, n01 / norm, 0.0)
-        new_b1 = np.where(nxt, w1, 1.0)
-        new_b0 = np.where(nxt, (1.0 - tr) * w0 + tr * w1, 1.0)
-        scale = new_b1 + new_b0
-        b1, b0 = new_b1 / scale, new_b0 / scale
+        tr = teach[t - 1]
+        fp = filtered[t - 1]
+        np.multiply(e1[t], b1, out=w1)
+        np.multiply(e0[t], b0, out=w0)
+        # n00 = (1 - fp) * (1 - tr) * w0; n01 = (1 - fp) * tr * w1; n11 = fp * w1
+        np.subtract(1.0, fp, out=scratch)  # 1 - fp
+        np.subtract(1.0, tr, out=norm)
+        norm *= scratch
+        norm *= w0  # n00
+        np.multiply(scratch, tr, out=n01)
+        n01 *= w1
+        norm += n01
+        np.multiply(fp, w1, out=scratch)  # n11
+        norm += scratch
+        np.divide(n01, norm, out=learned[t - 1])
+        # new b1 = w1; new b0 = (1 - tr) * w0 + tr * w1; both scaled by their sum.
+        np.subtract(1.0, tr, out=b0)
+        b0 *= w0
+        np.multiply(tr, w1, out=scratch)
+        b0 += scratch
+        np.add(w1, b0, out=scratch)
+        np.divide(w1, scratch, out=b1)
+        b0 /= scratch
     return gamma1, learned, loglik
+
+
+def _e_step(obs, tags, present, p_init, guess, slip, teach_eff):  # noqa: ANN001, ANN202
+    """Forward-backward over [students, positions]; returns smoothed figures and the LL.
+
+    ``present`` must be padded at the tail of each student's row (as
+    :func:`pack_sequences` lays it out).
+    """
+    has_next = np.zeros_like(present)
+    has_next[:, :-1] = present[:, 1:]
+    e1, e0 = _emissions(obs.T, present.T, guess[tags.T], slip[tags.T])
+    teach = np.ascontiguousarray(np.where(has_next, teach_eff, 0.0).T)
+    present_t = np.ascontiguousarray(present.T)
+    gamma1, learned, loglik = _forward_backward(e1, e0, teach, present_t, p_init)
+    return np.ascontiguousarray(gamma1.T), np.ascontiguousarray(learned.T), loglik
+
+
+def _emissions(obs, present, g, s):  # noqa: ANN001, ANN202
+    """P(answer | known) and P(answer | unknown) as contiguous arrays (1 at pads)."""
+    e1 = np.ascontiguousarray(np.where(present, np.where(obs == 1, 1.0 - s, s), 1.0))
+    e0 = np.ascontiguousarray(np.where(present, np.where(obs == 1, g, 1.0 - g), 1.0))
+    return e1, e0
 
 
 def _project(guess: np.ndarray, slip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +224,6 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
     if n_obs == 0:
         raise ModelFitError(f"BKT skill '{skill}': no observations")
     tags = np.where(present, tags, 0).astype(np.int64)
-    right = (obs == 1) & present
     p_init, g0, s0, t0 = init
     guess = np.full(n_tags, g0)
     slip = np.full(n_tags, s0)
@@ -179,24 +233,45 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
     gate = 1.0 if ready is None else 0.5
     if ready is not None and start is not None and start.gate < 1.0:
         gate = float(start.gate)  # a gated fit to start from (for example on fewer students)
-    ready_m = np.ones(obs.shape) if ready is None else np.clip(ready, 0.0, 1.0)
-    flat_tags = tags[present]
     has_next = np.zeros_like(present)
     has_next[:, :-1] = present[:, 1:]
+    at = has_next & present
+    # The E-step runs in [positions, students] layout (contiguous steps); the M-step reads
+    # the smoothed figures of the answers in row order through flat indices, so its sums are
+    # those of boolean indexing of the [students, positions] matrices.
+    n_students = obs.shape[0]
+    rows, cols = np.nonzero(present)
+    answers = cols * n_students + rows
+    rows, cols = np.nonzero(at)
+    opportunities = cols * n_students + rows
+    flat_tags = tags[present]
+    t_tags = tags[at]
+    ok = ((obs == 1) & present)[present]
+    present_t = np.ascontiguousarray(present.T)
+    # One code per position: 2 * tag + answer, and 2 * n_tags at pads (emission 1).
+    codes = np.ascontiguousarray(np.where(present, 2 * tags + (obs == 1), 2 * n_tags).T)
+    # Teaching after a position: its tag, or n_tags (no teaching) where no answer follows.
+    teach_codes = np.ascontiguousarray(np.where(has_next, tags, n_tags).T)
+    ready_t = None if ready is None else np.ascontiguousarray(np.clip(ready, 0.0, 1.0).T)
+    ready_at = np.ones(len(t_tags)) if ready is None else np.clip(ready, 0.0, 1.0)[at]
     previous = -np.inf
     iterations = 0
-    gamma1 = learned = np.zeros(obs.shape)
+    gamma1 = learned = np.zeros(present_t.shape)
     loglik = -np.inf
     for iterations in range(1, max_iter + 1):  # noqa: B007
-        multiplier = ready_m + gate * (1.0 - ready_m)
-        teach_eff = np.clip(teach[tags] * multiplier, 0.0, 1.0)
-        gamma1, learned, loglik = _e_step(obs, tags, present, p_init, guess, slip, teach_eff)
+        e1 = np.stack([slip, 1.0 - slip], axis=1).ravel()  # P(answer | known) by code
+        e0 = np.stack([1.0 - guess, guess], axis=1).ravel()
+        teach_eff = np.append(teach, 0.0)[teach_codes]
+        if ready_t is not None:
+            teach_eff = np.clip(teach_eff * (ready_t + gate * (1.0 - ready_t)), 0.0, 1.0)
+        gamma1, learned, loglik = _forward_backward(
+            np.append(e1, 1.0)[codes], np.append(e0, 1.0)[codes], teach_eff, present_t, p_init
+        )
         if not np.isfinite(loglik):
             raise ModelFitError(f"BKT skill '{skill}': log-likelihood is not finite")
         # M-step with Beta priors centred on the pooled estimates.
-        known = gamma1[present]
+        known = gamma1.ravel()[answers]
         unknown = 1.0 - known
-        ok = right[present]
         pooled_guess = (unknown * ok).sum() / max(unknown.sum(), _EPS)
         pooled_slip = (known * ~ok).sum() / max(known.sum(), _EPS)
         m = PRIOR_STRENGTH
@@ -206,17 +281,15 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
         den_s = np.bincount(flat_tags, known, n_tags) + m
         guess, slip = _project(num_g / den_g, num_s / den_s)
         # Teaching: expected learning events over expected opportunities while unknown.
-        at = has_next & present
-        learn_t = learned[at]
-        opp = (1.0 - gamma1)[at]
-        mult = multiplier[at]
-        t_tags = tags[at]
+        learn_t = learned.ravel()[opportunities]
+        opp = 1.0 - gamma1.ravel()[opportunities]
+        r = ready_at
+        mult = r + gate * (1.0 - r)
         if ready is not None:
             # Whether the prerequisites were known at an opportunity is latent (``ready`` is
             # its prior probability): its posterior given whether the skill was learnt there
             # weighs the opportunity's exposure to teaching, and the gate is the learning of
             # the opportunities whose prerequisites were unknown per unit of teaching.
-            r = ready_m[at]
             t_now = teach[t_tags]
             w_learnt = r / np.maximum(r + (1.0 - r) * gate, _EPS)
             not_learnt = r * (1.0 - t_now)
@@ -231,10 +304,12 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
             unready_learning = (learn_t * (1.0 - w_learnt)).sum()
             unready_exposure = (opp * teach[t_tags] * (1.0 - w_ready)).sum()
             gate = float(np.clip(unready_learning / max(unready_exposure, _EPS), 0.0, 1.0))
-        p_init = float(np.clip(gamma1[:, 0].mean(), _EPS, 1.0 - _EPS))
+        p_init = float(np.clip(gamma1[0].mean(), _EPS, 1.0 - _EPS))
         if loglik - previous < tol * n_obs:
             break
         previous = loglik
+    gamma1 = np.ascontiguousarray(gamma1.T)
+    learned = np.ascontiguousarray(learned.T)
     values = np.concatenate([[p_init, gate, pooled_guess, pooled_slip], guess, slip, teach])
     if not np.all(np.isfinite(values)):
         raise ModelFitError(f"BKT skill '{skill}': fitted parameters are not finite")

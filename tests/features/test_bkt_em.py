@@ -66,3 +66,53 @@ def test_fitted_tracer_learns_the_first_prerequisite_of_the_hand_made_course():
     assert tracer.gate[index["280"]] < 0.9
     for params in tracer.params:
         assert 0 < params.p_guess < 1 - params.p_slip
+
+
+def test_e_step_equals_the_sum_over_every_hidden_path():
+    """Smoothed P(known), learning events and log-likelihood against brute-force enumeration.
+
+    Students of different lengths (pads at the tail), several tags, teaching that differs by
+    position: every figure the E-step returns at an answer is checked against the sum over
+    all 2^T paths of the hidden chain.
+    """
+    import itertools
+
+    from quizops.features.bkt import _e_step
+
+    rng = np.random.default_rng(7)
+    students, steps = 6, 5
+    lengths = np.array([5, 1, 3, 5, 2, 4])
+    present = np.arange(steps)[None, :] < lengths[:, None]
+    obs = np.where(present, rng.integers(0, 2, (students, steps)), -1).astype(np.int8)
+    tags = np.where(present, rng.integers(0, 3, (students, steps)), 0)
+    guess, slip = np.array([0.1, 0.3, 0.2]), np.array([0.05, 0.2, 0.1])
+    teach = rng.uniform(0.0, 0.5, (students, steps))
+    p_init = 0.35
+    known, learned, loglik = _e_step(obs, tags, present, p_init, guess, slip, teach)
+    total_ll = 0.0
+    for s in range(students):
+        n = lengths[s]
+        weight_known = np.zeros(n)
+        weight_learnt = np.zeros(n)
+        evidence = 0.0
+        for path in itertools.product([0, 1], repeat=n):
+            w = p_init if path[0] else 1.0 - p_init
+            for t in range(n):
+                k, y = tags[s, t], obs[s, t]
+                right = 1.0 - slip[k] if path[t] else guess[k]
+                w *= right if y == 1 else 1.0 - right
+                if t + 1 < n:  # no forgetting: a known skill stays known
+                    if path[t] and not path[t + 1]:
+                        w = 0.0
+                    elif not path[t]:
+                        w *= teach[s, t] if path[t + 1] else 1.0 - teach[s, t]
+            evidence += w
+            weight_known += w * np.array(path, dtype=float)
+            for t in range(n - 1):
+                weight_learnt[t] += w * (not path[t] and path[t + 1])
+        total_ll += np.log(evidence)
+        np.testing.assert_allclose(known[s, :n], weight_known / evidence, rtol=1e-10)
+        np.testing.assert_allclose(learned[s, : n - 1], weight_learnt[:-1] / evidence, rtol=1e-9,
+                                   atol=1e-14)  # fmt: skip
+        assert learned[s, n - 1] == 0.0  # nothing follows the last answer
+    assert loglik == pytest.approx(total_ll, rel=1e-12)
