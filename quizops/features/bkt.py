@@ -247,6 +247,7 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
     flat_tags = tags[present]
     t_tags = tags[at]
     ok = ((obs == 1) & present)[present]
+    right, wrong = ok.astype(float), (~ok).astype(float)  # the same products as with booleans
     present_t = np.ascontiguousarray(present.T)
     # One code per position: 2 * tag + answer, and 2 * n_tags at pads (emission 1).
     codes = np.ascontiguousarray(np.where(present, 2 * tags + (obs == 1), 2 * n_tags).T)
@@ -272,12 +273,14 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
         # M-step with Beta priors centred on the pooled estimates.
         known = gamma1.ravel()[answers]
         unknown = 1.0 - known
-        pooled_guess = (unknown * ok).sum() / max(unknown.sum(), _EPS)
-        pooled_slip = (known * ~ok).sum() / max(known.sum(), _EPS)
+        guessed = unknown * right
+        slipped = known * wrong
+        pooled_guess = guessed.sum() / max(unknown.sum(), _EPS)
+        pooled_slip = slipped.sum() / max(known.sum(), _EPS)
         m = PRIOR_STRENGTH
-        num_g = np.bincount(flat_tags, unknown * ok, n_tags) + m * pooled_guess
+        num_g = np.bincount(flat_tags, guessed, n_tags) + m * pooled_guess
         den_g = np.bincount(flat_tags, unknown, n_tags) + m
-        num_s = np.bincount(flat_tags, known * ~ok, n_tags) + m * pooled_slip
+        num_s = np.bincount(flat_tags, slipped, n_tags) + m * pooled_slip
         den_s = np.bincount(flat_tags, known, n_tags) + m
         guess, slip = _project(num_g / den_g, num_s / den_s)
         # Teaching: expected learning events over expected opportunities while unknown.

@@ -206,7 +206,7 @@ def _on_chain(chain: _SkillChain, values: np.ndarray) -> np.ndarray:
 
 def _readiness(chain: _SkillChain, beliefs: np.ndarray, prerequisites: list[int]) -> np.ndarray:
     """Product of the prerequisites' beliefs at each observation of a chain (1 at pads)."""
-    return _on_chain(chain, np.prod(beliefs[chain.rows][:, prerequisites], axis=1))
+    return _on_chain(chain, np.prod(beliefs[chain.rows[:, None], prerequisites], axis=1))
 
 
 def _gated_loglik(chain: _SkillChain, fit: EMFit, ready: np.ndarray | None, students: int,
