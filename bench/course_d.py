@@ -45,6 +45,11 @@ SKILL_NAMES = [
     "Area Rectangle",
     "Pythagorean Theorem",
     "Surface Area Rectangular Prism",
+    # Names of the skills of worlds with more than eight (``twelve``).
+    "Equivalent Fractions",
+    "Ordering Fractions",
+    "Conversion of Fraction Decimals Percents",
+    "Probability of a Single Event",
 ]
 #: Other worlds of the same description (``--world NAME``): the course's parameters drawn from
 #: other ranges, or another prerequisite graph. ``slow`` is calibrated to the baselines issue 8
@@ -69,6 +74,10 @@ WORLDS: dict[str, dict[str, object]] = {
         "prerequisites": [[], [0], [1], [2], [3], [4], [5], [6]],
         "assess": 0.15,
         "prior": 0.1,
+    },
+    # Twelve skills (another course's size): course D's graph, then two more joins and a fork.
+    "twelve": {
+        "prerequisites": [[], [0], [0], [1], [1, 2], [2], [3, 4], [5], [6], [6, 7], [8], [9, 10]],
     },
 }
 #: Planning settings tried for the ceilings (unlock, mastery cap, focus).
@@ -266,9 +275,10 @@ def write_course_d_csv(world: object, path: Path, students: int = 1250, seed: in
     lengths = _lengths(students, 40, seed, ragged)
     asked, answers = _simulate_answers(world, students, int(lengths.max()), seed, tutor, off_plan)
     tags = world.tracer.arrays.skill
+    skills = SKILL_NAMES[: world.tracer.n_skills]
     frame = assistments_frame(
         asked, answers, list(world.item_ids), [[int(k) for k in row if k >= 0] for row in tags],
-        [str(4101 + k) for k in range(len(SKILL_NAMES))], SKILL_NAMES,
+        [str(4101 + k) for k in range(len(skills))], skills,
         np.random.default_rng(seed + 1), lengths=lengths,
     )  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)

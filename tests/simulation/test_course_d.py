@@ -132,14 +132,15 @@ def test_other_worlds_follow_their_description():
         graph = spec.get("prerequisites", PREREQUISITES)
         assert tracer.prerequisites == [list(p) for p in graph]
         per_skill = np.bincount([t[0][0] for t in tracer.item_tags.values()])
-        assert per_skill.tolist() == [spec.get("items_per_skill", 10)] * 8
+        assert per_skill.tolist() == [spec.get("items_per_skill", 10)] * len(graph)
         low, high = spec.get("teach", (0.1, 0.35))
         teach = np.array([t[0][3] for t in tracer.item_tags.values()])
         assert teach[teach > 0].min() >= low and teach[teach > 0].max() <= high
         # New students know a skill at the world's prior (checked on the students drawn).
         students = world.new_students(n, np.random.default_rng(4))
         prior = spec.get("prior", 0.15)
-        assert abs(students["known"].mean() - prior) < 4 * np.sqrt(prior * (1 - prior) / (8 * n))
+        spread = np.sqrt(prior * (1 - prior) / (len(graph) * n))
+        assert abs(students["known"].mean() - prior) < 4 * spread
         # Learning is gated by the world's own graph: each skill with a single prerequisite,
         # taught by its best item with that prerequisite known or not.
         for skill in (k for k, p in enumerate(graph) if len(p) == 1):
@@ -159,3 +160,18 @@ def test_other_worlds_follow_their_description():
                 assert abs(learnt - rate) < 4 * np.sqrt(rate * (1 - rate) / n) + 1e-9
     # The default world is the course as first written.
     assert make_course_d(world="default")[0].item_tags == plain.item_tags
+
+
+def test_a_world_of_twelve_skills_is_written_with_twelve_skill_names(tmp_path):
+    from bench.course_d import SKILL_NAMES
+
+    _, world = make_course_d(world="twelve")
+    path = write_course_d_csv(world, tmp_path / "logs.csv", students=40, seed=2)
+    frame = pd.read_csv(path, dtype=str)
+    pairs = frame[["skill_id", "skill_name"]].drop_duplicates().sort_values("skill_id")
+    assert pairs["skill_id"].tolist() == [str(4101 + k) for k in range(12)]
+    assert pairs["skill_name"].tolist() == SKILL_NAMES[:12]
+    # Every item's answers carry its own skill (items of skills 1 and 10 do not collide).
+    skill_of = {item: int(t[0][0]) for item, t in world.tracer.item_tags.items()}
+    expected = frame["problem_id"].map(skill_of).map(lambda k: str(4101 + k))
+    assert (frame["skill_id"] == expected).all()
