@@ -12,7 +12,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,8 +120,30 @@ def version_by_alias(alias: str, tracking_uri: str = "") -> Any | None:
     return _version_by_alias(client, alias)
 
 
+#: MLflow's switch of its per-file download progress bar.
+PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+
+
+@contextmanager
+def no_download_progress_bar() -> Iterator[None]:
+    """Turns MLflow's download progress bar off for a block (the previous setting is restored).
+
+    A policy folder holds about a hundred files: the bar would print a line for each into a
+    task's log.
+    """
+    previous = os.environ.get(PROGRESS_BAR_ENV)
+    os.environ[PROGRESS_BAR_ENV] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(PROGRESS_BAR_ENV, None)
+        else:
+            os.environ[PROGRESS_BAR_ENV] = previous
+
+
 def download_policy(version: Any, destination: str | os.PathLike[str]) -> Path:
-    """Downloads a registered policy version's folder.
+    """Downloads a registered policy version's folder (without a progress bar).
 
     Args:
         version: A ``ModelVersion``.
@@ -131,10 +154,11 @@ def download_policy(version: Any, destination: str | os.PathLike[str]) -> Path:
     """
     import mlflow
 
-    local = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{REGISTERED_MODEL}/{version.version}",
-        dst_path=str(destination),
-    )
+    with no_download_progress_bar():
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{REGISTERED_MODEL}/{version.version}",
+            dst_path=str(destination),
+        )
     return Path(local) / "artifacts" / "policy"
 
 

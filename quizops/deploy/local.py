@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -100,26 +99,25 @@ def _champion_policy_dir(version: str, tracking_uri: str, destination: Path) -> 
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from quizops.tracking import REGISTERED_MODEL, registry_client, resolve_tracking_uri
+    from quizops.tracking import (
+        REGISTERED_MODEL,
+        no_download_progress_bar,
+        registry_client,
+        resolve_tracking_uri,
+    )
 
     uri = resolve_tracking_uri(tracking_uri)
-    progress = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
-    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # no bar in the task's log
     try:
         source = registry_client(uri).get_model_version_download_uri(REGISTERED_MODEL, version)
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=source, dst_path=str(destination), tracking_uri=uri
-        )
+        with no_download_progress_bar():  # no bar in the task's log
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=source, dst_path=str(destination), tracking_uri=uri
+            )
     except (MlflowException, OSError) as exc:
         raise DeploymentError(
             f"local canary: champion version {version} could not be downloaded "
             f"({type(exc).__name__})"
         ) from exc
-    finally:
-        if progress is None:
-            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
-        else:
-            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = progress
     folder = Path(local) / "artifacts" / "policy"  # the layout training registers
     if not (folder / "policy.json").is_file():
         raise DeploymentError(

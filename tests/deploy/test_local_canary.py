@@ -1,6 +1,8 @@
 """The local target's canary: champion and challenger predictor processes on 127.0.0.1 answer
 the same bounded replay of logged interactions; the judgement is the KServe target's."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -100,3 +102,28 @@ def test_local_canary_keeps_the_champion_when_the_challenger_fails(local_registr
     with pytest.raises(DeploymentError, match=r"local canary of version 3 failed.*error rate"):
         deploy_local(folders["3"], "3", uri, replay_table=replay_table, max_replay_requests=150)
     assert str(client.get_model_version_by_alias("quiz-policy", "champion").version) == "1"
+
+
+def test_a_policy_downloads_without_a_progress_bar_and_the_setting_is_restored(
+    local_registry, tmp_path, monkeypatch, capfd
+):
+    """MLflow's bar prints a line per file (about a hundred for a policy) into a task's log."""
+    import mlflow
+
+    from quizops.tracking import PROGRESS_BAR_ENV, download_policy
+
+    uri, client, folders = local_registry
+    monkeypatch.setenv(PROGRESS_BAR_ENV, "true")
+    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        capfd.readouterr()
+        folder = download_policy(client.get_model_version("quiz-policy", "1"), tmp_path / "dl")
+        err = capfd.readouterr().err
+    finally:
+        mlflow.set_tracking_uri(tracking)
+        mlflow.set_registry_uri(registry)
+    assert (folder / "policy.json").read_bytes() == (folders["1"] / "policy.json").read_bytes()
+    assert "Downloading artifacts" not in err
+    assert os.environ[PROGRESS_BAR_ENV] == "true"  # the caller's setting is back
