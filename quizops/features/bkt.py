@@ -167,19 +167,30 @@ def _e_step(obs, tags, present, p_init, guess, slip, teach_eff):  # noqa: ANN001
     ``present`` must be padded at the tail of each student's row (as
     :func:`pack_sequences` lays it out).
     """
-    has_next = np.zeros_like(present)
-    has_next[:, :-1] = present[:, 1:]
-    e1, e0 = _emissions(obs.T, present.T, guess[tags.T], slip[tags.T])
+    present_t, codes, has_next = _chain_layout(obs, tags, present, len(guess))
+    e1, e0 = _emission_tables(guess, slip)
     teach = np.ascontiguousarray(np.where(has_next, teach_eff, 0.0).T)
-    present_t = np.ascontiguousarray(present.T)
-    gamma1, learned, loglik = _forward_backward(e1, e0, teach, present_t, p_init)
+    gamma1, learned, loglik = _forward_backward(e1[codes], e0[codes], teach, present_t, p_init)
     return np.ascontiguousarray(gamma1.T), np.ascontiguousarray(learned.T), loglik
 
 
-def _emissions(obs, present, g, s):  # noqa: ANN001, ANN202
-    """P(answer | known) and P(answer | unknown) as contiguous arrays (1 at pads)."""
-    e1 = np.ascontiguousarray(np.where(present, np.where(obs == 1, 1.0 - s, s), 1.0))
-    e0 = np.ascontiguousarray(np.where(present, np.where(obs == 1, g, 1.0 - g), 1.0))
+def _chain_layout(obs, tags, present, n_tags):  # noqa: ANN001, ANN202
+    """A chain's presence and emission codes in [positions, students] layout, and its has-next.
+
+    The code of a position is ``2 * tag + answer``, and ``2 * n_tags`` at pads
+    (:func:`_emission_tables`); has-next ([students, positions]) marks the answers that
+    another answer of the same student follows.
+    """
+    has_next = np.zeros_like(present)
+    has_next[:, :-1] = present[:, 1:]
+    codes = np.ascontiguousarray(np.where(present, 2 * tags + (obs == 1), 2 * n_tags).T)
+    return np.ascontiguousarray(present.T), codes, has_next
+
+
+def _emission_tables(guess, slip):  # noqa: ANN001, ANN202
+    """P(answer | known) and P(answer | unknown) by emission code (the last code: pads, 1)."""
+    e1 = np.append(np.stack([slip, 1.0 - slip], axis=1).ravel(), 1.0)
+    e0 = np.append(np.stack([1.0 - guess, guess], axis=1).ravel(), 1.0)
     return e1, e0
 
 
@@ -233,8 +244,7 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
     gate = 1.0 if ready is None else 0.5
     if ready is not None and start is not None and start.gate < 1.0:
         gate = float(start.gate)  # a gated fit to start from (for example on fewer students)
-    has_next = np.zeros_like(present)
-    has_next[:, :-1] = present[:, 1:]
+    present_t, codes, has_next = _chain_layout(obs, tags, present, n_tags)
     at = has_next & present
     # The E-step runs in [positions, students] layout (contiguous steps); the M-step reads
     # the smoothed figures of the answers in row order through flat indices, so its sums are
@@ -246,11 +256,8 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
     opportunities = cols * n_students + rows
     flat_tags = tags[present]
     t_tags = tags[at]
-    ok = ((obs == 1) & present)[present]
-    right, wrong = ok.astype(float), (~ok).astype(float)  # the same products as with booleans
-    present_t = np.ascontiguousarray(present.T)
-    # One code per position: 2 * tag + answer, and 2 * n_tags at pads (emission 1).
-    codes = np.ascontiguousarray(np.where(present, 2 * tags + (obs == 1), 2 * n_tags).T)
+    right = ((obs == 1) & present)[present].astype(float)
+    wrong = 1.0 - right
     # Teaching after a position: its tag, or n_tags (no teaching) where no answer follows.
     teach_codes = np.ascontiguousarray(np.where(has_next, tags, n_tags).T)
     ready_t = None if ready is None else np.ascontiguousarray(np.clip(ready, 0.0, 1.0).T)
@@ -260,13 +267,12 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
     gamma1 = learned = np.zeros(present_t.shape)
     loglik = -np.inf
     for iterations in range(1, max_iter + 1):  # noqa: B007
-        e1 = np.stack([slip, 1.0 - slip], axis=1).ravel()  # P(answer | known) by code
-        e0 = np.stack([1.0 - guess, guess], axis=1).ravel()
+        e1, e0 = _emission_tables(guess, slip)
         teach_eff = np.append(teach, 0.0)[teach_codes]
         if ready_t is not None:
             teach_eff = np.clip(teach_eff * (ready_t + gate * (1.0 - ready_t)), 0.0, 1.0)
         gamma1, learned, loglik = _forward_backward(
-            np.append(e1, 1.0)[codes], np.append(e0, 1.0)[codes], teach_eff, present_t, p_init
+            e1[codes], e0[codes], teach_eff, present_t, p_init
         )
         if not np.isfinite(loglik):
             raise ModelFitError(f"BKT skill '{skill}': log-likelihood is not finite")
