@@ -9,7 +9,13 @@ Rules (those of the dataset's documentation and of the knowledge-tracing literat
 - rows without a skill (empty, or a placeholder such as ``NA``) are dropped (counted) because
   every canonical row carries a skill;
 - rows repeated verbatim (the original 2009 export has such copies) are dropped (counted);
-- negative ``ms_first_response`` values (a known clock artefact) become missing (counted).
+- negative ``ms_first_response`` values (a known clock artefact) become missing (counted);
+- only ``order_id``, ``user_id``, ``problem_id``, ``correct`` and ``skill_id`` must be present:
+  copies of the export trimmed to the columns knowledge tracing uses (common in public
+  mirrors and preprocessing pipelines) lack the others. Without ``original`` every row is
+  taken as a main problem (counted as ``original_column_absent``); without
+  ``attempt_count`` / ``hint_count`` / ``ms_first_response`` the canonical table holds 1 / 0 /
+  missing.
 
 ``timestamp`` is the ``order_id`` (the export has no clock). ``propensity`` (the logging
 policy's probability, which the simulator and our own decision logs add) is optional.
@@ -30,17 +36,7 @@ from quizops.ingest.parsing import map_unique, numeric_column, string_column
 logger = logging.getLogger(__name__)
 
 #: Columns a file must have.
-REQUIRED: list[str] = [
-    "order_id",
-    "user_id",
-    "problem_id",
-    "original",
-    "correct",
-    "attempt_count",
-    "ms_first_response",
-    "hint_count",
-    "skill_id",
-]
+REQUIRED: list[str] = ["order_id", "user_id", "problem_id", "correct", "skill_id"]
 #: Columns parsed as numbers.
 NUMERIC: list[str] = [
     "order_id",
@@ -52,7 +48,15 @@ NUMERIC: list[str] = [
     "propensity",
 ]
 #: Columns used when present.
-OPTIONAL: list[str] = ["skill_name", "answer_text", "propensity"]
+OPTIONAL: list[str] = [
+    "original",
+    "attempt_count",
+    "ms_first_response",
+    "hint_count",
+    "skill_name",
+    "answer_text",
+    "propensity",
+]
 
 #: Skill ids that exports write for "no skill".
 _NO_SKILL = ("nan", "none", "null", "na", "n/a")
@@ -102,6 +106,26 @@ def _split_skills(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return out, n
 
 
+def _optional_numeric(raw: pd.DataFrame, column: str, source: str, *, integer: bool) -> pd.Series:
+    """A numeric column that may be absent (then all missing) or have empty values.
+
+    Args:
+        raw: The file's frame of strings.
+        column: Column name.
+        source: File name or URI, for messages.
+        integer: The values must be whole numbers.
+
+    Returns:
+        A float64 series.
+
+    Raises:
+        InputDataError: The column holds text or, with ``integer``, fractions.
+    """
+    if column not in raw.columns:
+        return pd.Series(np.nan, index=raw.index, dtype="float64")
+    return numeric_column(raw, column, source, integer=integer, required=False)
+
+
 def to_canonical(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """Converts one ASSISTments skill-builder frame (all strings) to the canonical table.
 
@@ -117,11 +141,16 @@ def to_canonical(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict[str
     """
     counts: dict[str, int] = {"rows_read": len(raw)}
     order_id = numeric_column(raw, "order_id", source, integer=True, required=True)
-    original = numeric_column(raw, "original", source, integer=True, required=True)
+    if "original" in raw.columns:
+        original = numeric_column(raw, "original", source, integer=True, required=True)
+    else:  # a trimmed export: no scaffolding flag, every row is taken as a main problem
+        counts["original_column_absent"] = 1
+        logger.warning("%s: no 'original' column; every row is taken as a main problem", source)
+        original = pd.Series(1.0, index=raw.index)
     correct = numeric_column(raw, "correct", source, integer=False, required=True)
-    attempts = numeric_column(raw, "attempt_count", source, integer=True, required=False)
-    hints = numeric_column(raw, "hint_count", source, integer=True, required=False)
-    ms_first = numeric_column(raw, "ms_first_response", source, integer=False, required=False)
+    attempts = _optional_numeric(raw, "attempt_count", source, integer=True)
+    hints = _optional_numeric(raw, "hint_count", source, integer=True)
+    ms_first = _optional_numeric(raw, "ms_first_response", source, integer=False)
     propensity = (
         numeric_column(raw, "propensity", source, integer=False, required=False)
         if "propensity" in raw.columns

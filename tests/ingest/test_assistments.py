@@ -147,3 +147,32 @@ def test_reads_a_spreadsheet_unicode_text_export(tmp_path, assistments_frame):
     frame.to_csv(path, index=False, sep="\t", encoding="utf-16", lineterminator="\r\n")
     assert path.read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff")
     pd.testing.assert_frame_equal(read_source(str(path), "assistments").frame, comma.frame)
+
+
+def test_a_trimmed_export_with_only_the_tracing_columns_reads_like_the_full_one(
+    tmp_path, assistments_frame
+):
+    # Public copies of the 2009 export often keep only the columns knowledge tracing uses.
+    # Without scaffolding rows (the flag that would drop them is gone too), the trimmed file
+    # gives the full file's interactions, with the defaults for what it lacks.
+    full = assistments_frame[assistments_frame["original"] == 1]
+    kept = ["order_id", "user_id", "problem_id", "correct", "skill_id", "skill_name"]
+    whole = read_source(str(write_csv(full, tmp_path / "full.csv")), "assistments")
+    trimmed = read_source(str(write_csv(full[kept], tmp_path / "trimmed.csv")), "assistments")
+    columns = ["timestamp", "student_id", "item_id", "skill_id", "skill_name", "correct"]
+    pd.testing.assert_frame_equal(
+        trimmed.frame[columns].reset_index(drop=True), whole.frame[columns].reset_index(drop=True)
+    )
+    assert trimmed.counts["original_column_absent"] == 1
+    assert "original_column_absent" not in whole.counts
+    assert trimmed.frame["attempt_count"].eq(1).all()
+    assert trimmed.frame["hint_count"].eq(0).all()
+    assert trimmed.frame["response_time_ms"].isna().all()
+    assert trimmed.frame["propensity"].isna().all()
+
+
+def test_a_trimmed_export_without_correct_still_names_what_is_missing(tmp_path, assistments_frame):
+    kept = ["order_id", "user_id", "problem_id", "skill_id"]
+    path = write_csv(assistments_frame[kept], tmp_path / "no_correct.csv")
+    with pytest.raises(InputDataError, match=r"missing required column\(s\) \['correct'\]"):
+        read_source(str(path), "assistments")
