@@ -54,14 +54,7 @@ def test_export_has_the_assistments_layout_and_reads_into_one_row_per_answer_and
     answers = sum(len(seq) for seq in logs)
     assert file.loc[file["original"] == "1", "order_id"].nunique() == answers
 
-    raw = read_delimited(
-        path.read_bytes(),
-        str(path),
-        assistments.REQUIRED,
-        numeric=assistments.NUMERIC,
-        optional=assistments.OPTIONAL,
-    )
-    canonical, counts = assistments.to_canonical(raw, str(path))
+    canonical, counts = _through_the_reader(path)
     assert counts["rows_read"] == len(file)
     assert counts["scaffolding_rows_dropped"] == n_scaffolding > 0
     assert len(canonical) == n_original
@@ -69,6 +62,18 @@ def test_export_has_the_assistments_layout_and_reads_into_one_row_per_answer_and
     assert canonical["student_id"].nunique() == STUDENTS
     assert set(canonical["item_id"]) <= {str(int(p)) for p in course.problem_id}
     assert canonical["propensity"].isna().all()
+
+
+def _through_the_reader(path):
+    """The export as the pipeline's ingest reads it: canonical frame and counts."""
+    raw = read_delimited(
+        path.read_bytes(),
+        str(path),
+        assistments.REQUIRED,
+        numeric=assistments.NUMERIC,
+        optional=assistments.OPTIONAL,
+    )
+    return assistments.to_canonical(raw, str(path))
 
 
 def test_skill_names_with_commas_survive_the_csv_round_trip(export):
@@ -81,14 +86,7 @@ def test_skill_names_with_commas_survive_the_csv_round_trip(export):
     assert len(with_commas) >= 2  # the round trip is exercised, not vacuous
     assert '"Fracciones, suma y resta"' in path.read_text(encoding="utf-8")
 
-    raw = read_delimited(
-        path.read_bytes(),
-        str(path),
-        assistments.REQUIRED,
-        numeric=assistments.NUMERIC,
-        optional=assistments.OPTIONAL,
-    )
-    canonical, _ = assistments.to_canonical(raw, str(path))
+    canonical, _ = _through_the_reader(path)
     pairs = set(zip(canonical["skill_id"], canonical["skill_name"], strict=True))
     assert pairs == {(k, table[k]) for k in names.index}
 
