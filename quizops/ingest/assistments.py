@@ -151,11 +151,7 @@ def to_canonical(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict[str
     attempts = _optional_numeric(raw, "attempt_count", source, integer=True)
     hints = _optional_numeric(raw, "hint_count", source, integer=True)
     ms_first = _optional_numeric(raw, "ms_first_response", source, integer=False)
-    propensity = (
-        numeric_column(raw, "propensity", source, integer=False, required=False)
-        if "propensity" in raw.columns
-        else pd.Series(np.nan, index=raw.index)
-    )
+    propensity = _optional_numeric(raw, "propensity", source, integer=False)
     student = string_column(raw, "user_id")
     item = _normalize_id(string_column(raw, "problem_id"))
     for column, values in (("user_id", student), ("problem_id", item)):
