@@ -1,8 +1,9 @@
 """A fifth generality check: a world written without any quizops code.
 
 This module was written independently of quizops and deliberately imports nothing from it
-(numpy and pandas only; ``requests`` optional for ``evaluate --url``): the pipeline is judged on
-logs it did not generate, by an evaluator that shares none of its code. Keep it that way.
+(numpy and pandas only; the standard library's urllib for ``evaluate --url``): the pipeline is
+judged on logs it did not generate, by an evaluator that shares none of its code. Keep it that
+way.
 
 The world: 8 skills with a prerequisite graph, 12 items per skill of which a quarter only assess
 and the rest teach at Beta(2, ``--teach-b``) rates (a tenth of that while a prerequisite is
@@ -39,6 +40,7 @@ import argparse
 import csv
 import json
 import math
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -486,26 +488,14 @@ class ServedChooser(Chooser):
         self.hist: list[list[dict[str, Any]]] = [[] for _ in range(n)]
 
     def _post(self, body: dict) -> dict:
-        data = json.dumps(body).encode("utf-8")
-        try:
-            import requests
-
-            r = requests.post(
-                self.url,
-                data=data,
-                headers={"Content-Type": "application/json"},
-                timeout=self.timeout,
-            )
-            r.raise_for_status()
-            return r.json()
-        except ImportError:
-            import urllib.request
-
-            req = urllib.request.Request(
-                self.url, data=data, headers={"Content-Type": "application/json"}
-            )
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return json.loads(resp.read().decode("utf-8"))
+        """One v1 request (urllib raises on an error status)."""
+        req = urllib.request.Request(
+            self.url,
+            data=json.dumps(body).encode("utf-8"),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            return json.loads(resp.read().decode("utf-8"))
 
     def choose(self, t: int, state: dict) -> np.ndarray:
         n = state["n"]
