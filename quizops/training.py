@@ -615,6 +615,27 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
                 for tracer, world in pairs
             ]).astype(float)  # fmt: skip
 
+    precise: set[Setting] = set()  # settings whose share was measured on exposure_students
+
+    def exposure(setting: Setting) -> float:
+        """A setting's largest item share, measured again on more students near the limit."""
+        if (
+            setting in precise
+            or abs(shares[setting] - config.max_item_share) > config.exposure_screen
+        ):
+            return shares[setting]
+        precise.add(setting)
+        policy = build(setting)
+        share = 0.0
+        for name in gated:
+            result = simulate(policy.as_chooser(), judged[name],
+                              students=config.exposure_students, steps=config.horizon,
+                              seed=config.seed)  # fmt: skip
+            chosen = np.asarray(result.chosen).ravel()
+            share = max(share, float(np.bincount(chosen).max() / chosen.size))
+        shares[setting] = share
+        return share
+
     def robust(setting: Setting) -> bool:
         """Whether the cross-fitted worlds cannot tell a setting from their best (paired)."""
         if len(crossed) not in clear:  # crossed only grows: its size names its state
@@ -649,7 +670,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         def choose(pool: list[Setting]) -> tuple[Setting, bool]:
             # The first in order of preference within the exposure and overlap limits.
             for s in sorted(pool, key=lambda s: (not wins(s), *standing(s))):
-                if shares[s] <= config.max_item_share and overlaps(s):
+                if exposure(s) <= config.max_item_share and overlaps(s):
                     return s, wins(s)
             return rank(admissible(pool))
 
@@ -658,7 +679,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             if not within:  # nothing overlaps enough: the settings that overlap most
                 top = max(overlap.get(s, 1.0) for s in pool)
                 within = [s for s in pool if overlap.get(s, 1.0) >= top - 1e-12]
-            spread = [s for s in within if shares[s] <= config.max_item_share]
+            spread = [s for s in within if exposure(s) <= config.max_item_share]
             # nothing within the exposure limit: the least concentrated settings
             return spread or [min(within, key=lambda s: (shares[s], *standing(s)))]
 

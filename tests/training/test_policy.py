@@ -229,8 +229,17 @@ def test_search_scores_every_family_and_says_whether_it_wins_in_all(feature_set,
         assert m[f"search_{family}_mastered"] == pytest.approx(again.final_mastered.mean())
         assert m[f"search_{family}_oracle"] > m[f"search_{family}_best_baseline"]
         shares[family] = np.bincount(again.chosen.ravel()).max() / again.chosen.size
-    # Exposure as the gate reads it: the largest item share in any gated family.
-    assert m["search_best_item_share"] == pytest.approx(max(shares[f] for f in gated))
+    # Exposure as the gate reads it: the largest item share in any gated family, measured
+    # again on exposure_students when the first figure lies near the limit.
+    first = max(shares[f] for f in gated)
+    if abs(first - config.max_item_share) <= config.exposure_screen:
+        precise = []
+        for family in gated:
+            again = simulate(trained.as_chooser(), simulators[family],
+                             students=config.exposure_students, steps=20, seed=5)  # fmt: skip
+            precise.append(np.bincount(again.chosen.ravel()).max() / again.chosen.size)
+        first = max(precise)
+    assert m["search_best_item_share"] == pytest.approx(first)
     wins = all(m[f"search_{f}_lift_lower_bound"] > config.min_lift for f in gated)
     assert m["search_wins_every_family"] == float(wins)
     for family in simulators:  # a lower bound of the mean paired improvement lies below it
