@@ -552,3 +552,38 @@ def test_overlap_in_blocks_equals_the_whole_grid_at_once(policy, monkeypatch):
     monkeypatch.setattr(training, "OVERLAP_BLOCK_CELLS", 5 * len(bank))  # blocks of 5 decisions
     got = training.overlap_with_logs(policy, states, rows, propensity, supported)
     assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_exposure_near_the_limit_is_read_on_more_students(feature_set, canonical_log):
+    """A setting near the exposure limit is kept or set aside on its share over more students."""
+    from quizops.simulation import fit_simulators, simulate
+    from quizops.training import gated_families, train_policy
+
+    simulators = fit_simulators(canonical_log, seed=0)
+    gated = gated_families(simulators)
+    # On these logs the sharpest setting's largest item share is 0.2075 on 60 students and
+    # 0.2208 on 600: inside a limit of 0.215 by the first figure, outside by the second.
+    config = TrainingConfig(validation_students=60, exposure_students=600, seed=5,
+                            temperatures=(0.02, 0.3), epsilons=(0.05,), unlocks=(0.0,),
+                            focuses=(0.6,), mastery_caps=(0.9,), max_choices=(1.0, 0.35),
+                            max_item_share=0.215, exposure_screen=1.0)  # fmt: skip
+
+    def share(policy, students):
+        worst = 0.0
+        for family in gated:
+            run = simulate(policy.as_chooser(), simulators[family], students=students,
+                           steps=config.horizon, seed=config.seed)  # fmt: skip
+            worst = max(worst, np.bincount(run.chosen.ravel()).max() / run.chosen.size)
+        return worst
+
+    # Read on the first figure only (no setting in the screen), the limit lets through a
+    # setting whose share on more students is above it.
+    quick = train_policy(feature_set, dataclasses.replace(config, exposure_screen=0.0), simulators)
+    assert quick.metrics["search_best_item_share"] == pytest.approx(share(quick, 60))
+    assert quick.metrics["search_best_item_share"] <= config.max_item_share
+    assert share(quick, config.exposure_students) > config.max_item_share
+    # Read again on exposure_students, it is set aside, and the figure kept is the precise one.
+    trained = train_policy(feature_set, config, simulators)
+    precise = share(trained, config.exposure_students)
+    assert trained.metrics["search_best_item_share"] == pytest.approx(precise)
+    assert precise <= config.max_item_share
