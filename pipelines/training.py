@@ -80,7 +80,7 @@ def training_pipeline(
     epsilon: float = 0.0,
     search_budget_s: float = 900.0,
     seed: int = 0,
-    eval_students: int = 2000,
+    eval_students: int = 300,
     eval_steps: int = 20,
     holdout_fraction: float = 0.2,
     bootstrap_resamples: int = 200,

@@ -217,7 +217,7 @@ class TrainingConfig:
         max_item_share: Exposure limit: a setting whose simulated decisions give any one item
             more than this share, in any gated family, is chosen only if no setting stays
             within it (the evaluation gate refuses a share above 0.25 in any gated family,
-            measured on its own 2,000 students; 0.24 leaves room for the difference between
+            measured again on 2,000 students near it; 0.24 leaves room for the difference between
             training's fitted worlds and the gate's). A setting's share is first read on the
             ``validation_students``; one within ``exposure_screen`` of the limit is measured
             again on ``exposure_students``, and that figure decides.

@@ -23,7 +23,7 @@ def evaluate_policy(
     ope_margin: float = 0.0,
     min_effective_sample: float = 30.0,
     min_support: float = 0.9,
-    students: int = 2000,
+    students: int = 300,
     steps: int = 20,
     seed: int = 1000,
     min_lift: float = 0.05,

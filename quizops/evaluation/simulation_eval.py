@@ -103,6 +103,8 @@ class FamilyResult:
         item_ids: The world's items (the order of ``item_share``).
         students: Students simulated per policy.
         validation: The fitted world's held-out figures (log-likelihood, AUC), when it has them.
+        exposure_students: Students the challenger's ``item_share`` was measured on when it
+            was measured again near the exposure limit (0: on ``students``, with the rest).
     """
 
     family: str
@@ -114,6 +116,7 @@ class FamilyResult:
     item_ids: list[str]
     students: int
     validation: dict[str, float] = field(default_factory=dict)
+    exposure_students: int = 0
 
     @property
     def challenger_max_item_share(self) -> float:
