@@ -33,6 +33,7 @@ import pandas as pd
 
 from quizops.errors import InputDataError
 from quizops.evaluation.offpolicy import rows_within
+from quizops.evaluation.simulation_eval import item_shares
 from quizops.features import FeatureSet, feature_spec, load_features
 from quizops.features.tracer import first_rows_of_answers
 from quizops.policy import PlanningModel, QuizPolicy, TrainingConfig
@@ -605,7 +606,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             scored[setting][name] = float(result.final_mastered.mean())
             lifts[setting][name] = yardsticks[name].lift_lower_bound(result.final_mastered)
             if families is None:  # exposure as the gate reads it: the most in any gated family
-                share = float(np.bincount(result.chosen.ravel()).max() / result.chosen.size)
+                share = float(item_shares(result.chosen).max())
                 shares[setting] = max(shares.get(setting, 0.0), share)
         if families is None and pairs:
             crossed[setting] = np.concatenate([
@@ -631,8 +632,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             result = simulate(policy.as_chooser(), judged[name],
                               students=config.exposure_students, steps=config.horizon,
                               seed=config.seed)  # fmt: skip
-            chosen = np.asarray(result.chosen).ravel()
-            share = max(share, float(np.bincount(chosen).max() / chosen.size))
+            share = max(share, float(item_shares(result.chosen).max()))
         shares[setting] = share
         return share
 

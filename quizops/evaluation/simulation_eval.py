@@ -124,6 +124,20 @@ class FamilyResult:
         return float(self.runs[CHALLENGER].item_share.max())
 
 
+def item_shares(chosen: Any, n_items: int = 0) -> np.ndarray:
+    """Share of a simulation's decisions per item (the exposure figure the gate reads).
+
+    Args:
+        chosen: The items chosen, as bank or world rows (any shape).
+        n_items: Items in the bank or world (the length of the result, at least).
+
+    Returns:
+        One share per item; all zero when nothing was chosen.
+    """
+    chosen = np.asarray(chosen).ravel()
+    return np.bincount(chosen, minlength=n_items) / max(1, len(chosen))
+
+
 def _slices(prior: np.ndarray) -> dict[str, np.ndarray]:
     """Students by prior mastery: the lowest and the highest third.
 
@@ -191,7 +205,7 @@ def evaluate_family(
             curve=trajectory.mean(axis=0),
             curve_low=low,
             curve_high=high,
-            item_share=np.bincount(chosen, minlength=n_items) / max(1, len(chosen)),
+            item_share=item_shares(chosen, n_items),
             final=final,
         )
         logger.info(

@@ -40,6 +40,7 @@ from quizops.evaluation.simulation_eval import (
     CHAMPION,
     FamilyResult,
     evaluate_family,
+    item_shares,
 )
 from quizops.names import GATE_BLESSED_TAG, GATE_CHAMPION_TAG
 
@@ -192,8 +193,7 @@ def _exposure_again(result: Any, challenger: Any, world: Any, simulate: Any,
         challenger.as_chooser(CHALLENGER), world, students=students, steps=config.steps,
         seed=config.seed,
     )  # fmt: skip
-    chosen = np.asarray(run.chosen).ravel()
-    item_share = np.bincount(chosen, minlength=len(result.item_ids)) / max(1, len(chosen))
+    item_share = item_shares(run.chosen, len(result.item_ids))
     logger.info(
         "simulation %s: challenger's largest item share %.4f on %d students, %.4f on %d "
         "(near the limit %.2f: the second figure decides)",
