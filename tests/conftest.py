@@ -11,6 +11,22 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: Settings of a small policy search, for tests of what happens around training (registry,
+#: evaluation stage, gate, lineage) rather than of the search's choice: 16 shapes of one
+#: temperature, then 2 temperatures x 2 caps, on 150 simulated students (about 8 s on the
+#: evaluation tests' 15,000 answers against 52 s for the full grid). ``tests/training/
+#: test_policy.py`` tests the full search.
+SMALL_SEARCH = dict(
+    validation_students=150,
+    unlocks=(0.0, 1.0),
+    mastery_caps=(0.9, 0.95),
+    focuses=(0.0, 1.0),
+    temperatures=(0.05, 0.1),
+    epsilons=(0.02,),
+    max_choices=(1.0, 0.6),
+    exposure_students=600,
+)
+
 
 @pytest.fixture(autouse=True)
 def _no_registry_uri_left_behind():

@@ -13,8 +13,9 @@ from quizops.evaluation import GATE_CHAMPION_TAG, GateConfig, run_evaluation_sta
 from quizops.features import engineer_features, save_features
 from quizops.names import CHAMPION_ALIAS
 from quizops.tracking import REGISTERED_MODEL
+from quizops.policy import TrainingConfig
 from quizops.training import run_training_stage
-from tests.conftest import free_port
+from tests.conftest import SMALL_SEARCH, free_port
 from tests.evaluation.simlogs import to_canonical
 
 CONFIG = GateConfig(students=120, steps=15, bootstrap_resamples=100, exclude_unfit_families=False)
@@ -29,11 +30,20 @@ def trained(tmp_path_factory, world):
     table = to_canonical(simulate_logs(world, 15_000, seed=5)).drop(columns=["propensity"])
     save_features(engineer_features(table), root / "features")
     uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
+    search = TrainingConfig(**SMALL_SEARCH)
     first = run_training_stage(
-        features_dir=root / "features", model_dir=root / "m1", tracking_uri=uri, experiment="e"
+        features_dir=root / "features",
+        model_dir=root / "m1",
+        tracking_uri=uri,
+        experiment="e",
+        config=search,
     )
     second = run_training_stage(
-        features_dir=root / "features", model_dir=root / "m2", tracking_uri=uri, experiment="e"
+        features_dir=root / "features",
+        model_dir=root / "m2",
+        tracking_uri=uri,
+        experiment="e",
+        config=search,
     )
     return root, uri, first, second
 

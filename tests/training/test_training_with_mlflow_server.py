@@ -6,7 +6,7 @@ import pytest
 from quizops.errors import RegistryError
 from quizops.evaluation import GATE_CHAMPION_TAG, GateConfig, run_evaluation_stage
 from quizops.features import save_features
-from quizops.policy import QuizPolicy
+from quizops.policy import QuizPolicy, TrainingConfig
 from quizops.tracking import (
     CHAMPION_ALIAS,
     REGISTERED_MODEL,
@@ -15,6 +15,7 @@ from quizops.tracking import (
     read_champion,
 )
 from quizops.training import run_training_stage
+from tests.conftest import SMALL_SEARCH
 
 pytestmark = pytest.mark.service
 
@@ -28,6 +29,7 @@ def test_train_register_evaluate_and_gate_against_champion(mlflow_server, featur
             model_dir=tmp_path / folder,
             tracking_uri=mlflow_server,
             experiment="t",
+            config=TrainingConfig(**SMALL_SEARCH),
         )
 
     first = train("m1")
