@@ -56,6 +56,7 @@ compile: install
 lint: install
 	$(CORE) -m ruff check .
 	$(CORE) -m ruff format --check .
+	$(CORE) -m mypy
 	$(VENVS)/core/bin/hadolint images/*.Dockerfile kserve/Dockerfile
 
 test-unit: install

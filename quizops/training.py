@@ -821,7 +821,7 @@ def _pyfunc_class() -> type:
     """Builds the MLflow pyfunc wrapper lazily (mlflow is imported only when tracking)."""
     import mlflow.pyfunc
 
-    class QuizPolicyModel(mlflow.pyfunc.PythonModel):
+    class QuizPolicyModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
         """MLflow pyfunc face of a :class:`QuizPolicy` (batch scoring and the registry).
 
         Input: a DataFrame with a ``history`` column, each a JSON list of

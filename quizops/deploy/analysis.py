@@ -384,6 +384,8 @@ class PrometheusClient:
             raise DeploymentError(
                 f"Prometheus query: unexpected result type {data.get('resultType')}"
             )
+        if value is None:
+            raise DeploymentError("Prometheus query: a scalar result without its value")
         number = float(value)
         return None if math.isnan(number) else number
 

@@ -468,7 +468,11 @@ def deploy_kserve_target(
         canary_analysis=canary_analysis,
     )
     cluster = _Cluster(api, name, namespace, sleep, api_attempts)
-    bounds = {"timeout": analysis_timeout, "interval": poll_interval, "sleep": sleep}
+    bounds: dict[str, Any] = {
+        "timeout": analysis_timeout,
+        "interval": poll_interval,
+        "sleep": sleep,
+    }
     try:
         existing = cluster.get()
     except ApiException as exc:
@@ -753,10 +757,11 @@ def revision_smoke_test(model_dir: str | os.PathLike[str], timeout: float = 10.0
         ]
         if not urls:
             raise DeploymentError(f"smoke test: revision {revision} has no tagged URL in status")
+        candidates = list(bank[: min(5, len(bank))])
         instance = {
             "student_id": SMOKE_INSTANCE_ID,
             "history": [{"item_id": bank[0], "correct": 1}],
-            "candidates": bank[: min(5, len(bank))],
+            "candidates": candidates,
         }
         try:
             code, body = http_json(
@@ -769,7 +774,7 @@ def revision_smoke_test(model_dir: str | os.PathLike[str], timeout: float = 10.0
             raise DeploymentError(
                 f"smoke test: {revision} unreachable ({type(exc).__name__})"
             ) from exc
-        check_v1_answer(code, body, set(instance["candidates"]), policy.version)
+        check_v1_answer(code, body, set(candidates), policy.version)
 
     return smoke
 

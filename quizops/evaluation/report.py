@@ -50,7 +50,9 @@ def figures(families: list[FamilyResult], offpolicy: OffPolicyReport | None,
     for fam in families:
         out[f"curves_{fam.family}"] = svg.line_chart(
             [
-                svg.Series(name, run.curve, run.curve_low, run.curve_high)
+                svg.Series(
+                    name, run.curve.tolist(), run.curve_low.tolist(), run.curve_high.tolist()
+                )
                 for name, run in fam.runs.items()
             ],
             title=f"Learning curves, {fam.family} simulator ({fam.students} students each, "

@@ -30,6 +30,7 @@ import functools
 import itertools
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -259,7 +260,7 @@ def estimate_prerequisites(
     Returns:
         Prerequisite indices per skill.
     """
-    candidates = []
+    candidates: list[tuple[float, int, int]] = []
     for b, skill in enumerate(skill_ids):
         chain, fit = chains[skill], fits[skill]
         students = min(len(chain.obs), STRUCTURE_STUDENTS)
@@ -374,7 +375,7 @@ def without_skills(df: pd.DataFrame, skills: list[str] | set[str]) -> pd.DataFra
 
 
 def fit_on_shared_skills(
-    fits: list[tuple[pd.DataFrame, dict[str, bool]]],
+    fits: list[tuple[pd.DataFrame, dict[str, Any]]],
     untraceable: str = "drop",
     skills: set[str] | None = None,
 ) -> tuple[list[KnowledgeTracer], set[str]]:

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class FeaturesStageResult:
 
     features_dir: str
     metrics: dict[str, float]
-    served: dict[str, object] = field(default_factory=dict)
+    served: dict[str, Any] = field(default_factory=dict)
 
 
 def run_features_stage(

@@ -139,7 +139,7 @@ def state_snapshots(
     states = np.empty((n, prior.size), dtype=np.float64)
     n_answers = np.empty(n, dtype=np.int64)
     n_correct = np.empty(n, dtype=np.int64)
-    state = prior.copy()
+    state: Any = prior.copy()  # an array, or the stepper's list
     count = right = 0
     step = _list_stepper(tracer, items)
     values: list[float] = []

@@ -273,7 +273,9 @@ def classify_column(
     if curriculum is None:
         curriculum = name_class == NON_PERSONAL
     if is_numeric_column(values):
-        cls_name = name_class if by_name or name_class == IDENTIFIER else NON_PERSONAL
+        cls_name = (
+            name_class if name_class and (by_name or name_class == IDENTIFIER) else NON_PERSONAL
+        )
         reason = f"name cue ({cls_name}); numbers" if by_name else "numbers"
         if name_class == IDENTIFIER and not by_name:
             reason = "name cue (identifier); numbers"

@@ -505,7 +505,7 @@ class NameDetector:
                 pos = w.end(1)
                 if w.group(2):
                     break
-            if start is not None and words:
+            if start is not None and end is not None and words:
                 yield Span(start, end, PERSON)
 
     def _judge(self, text: str, group: list[re.Match[str]]) -> Iterator[Span]:

@@ -471,7 +471,7 @@ def fit_gaps(
     sums = {n: f["sum"].reindex(ids, fill_value=0.0).to_numpy() for n, f in frames.items()}
     counts = {n: f["count"].reindex(ids, fill_value=0).to_numpy(float) for n, f in frames.items()}
     point = {n: sums[n].sum() / max(counts[n].sum(), 1.0) for n in frames}
-    best = max(point, key=point.get)
+    best = max(point, key=point.__getitem__)
     rng = np.random.default_rng(seed)
     weights = rng.multinomial(len(ids), np.full(len(ids), 1.0 / len(ids)), size=resamples)
     out = {}

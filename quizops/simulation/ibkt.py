@@ -161,22 +161,28 @@ class FittedSpeedBKTWorld(FittedBKTWorld):
         """Mean learning-speed multiplier of the fitted mixture."""
         return float(self.weights @ self.speeds)
 
-    def new_students(self, n_students: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    # Its students carry a speed beside the knowledge state (the StudentWorld protocol's
+    # opaque students), not the parent's array: the overrides below differ in that type only.
+    def new_students(  # type: ignore[override]
+        self, n_students: int, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
         """Draws which skills new students know and each one's learning speed."""
         known = rng.random((n_students, self.n_skills)) < self._init
         speed = self.speeds[rng.choice(len(self.speeds), size=n_students, p=self.weights)]
         return {"known": known, "speed": speed}
 
-    def respond(self, students: dict[str, np.ndarray], items: np.ndarray, u_answer: np.ndarray,
-                u_learn: np.ndarray) -> np.ndarray:  # fmt: skip
+    def respond(self, students: dict[str, np.ndarray], items: np.ndarray,  # type: ignore[override]
+                u_answer: np.ndarray, u_learn: np.ndarray) -> np.ndarray:  # fmt: skip
         """Answers and learning, every teaching rate times the student's speed."""
         return self._respond(students["known"], items, u_answer, u_learn, students["speed"])
 
-    def mastered(self, students: dict[str, np.ndarray]) -> np.ndarray:
+    def mastered(self, students: dict[str, np.ndarray]) -> np.ndarray:  # type: ignore[override]
         """The hidden knowledge state (a copy)."""
         return students["known"].copy()
 
-    def oracle_scores(self, students: dict[str, np.ndarray]) -> np.ndarray:
+    def oracle_scores(  # type: ignore[override]
+        self, students: dict[str, np.ndarray]
+    ) -> np.ndarray:
         """Expected skills taught now by each item, knowing state and speed."""
         scores = super().oracle_scores(students["known"])
         return scores * students["speed"][:, None]

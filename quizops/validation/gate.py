@@ -204,7 +204,7 @@ def _numeric_comparisons(
     """
     measures: dict[str, dict[str, Any]] = {}
     findings = []
-    for feature, value in numeric_divergences(statistics, other, features).items():
+    for feature, value in numeric_divergences(statistics, other, list(features)).items():
         measures[f"{kind}:{feature}:js"] = {
             "kind": kind,
             "feature": feature,
@@ -312,7 +312,7 @@ def evaluate(
         baseline.statistics if baseline else None,
         baseline.span if baseline else "",
         notes,
-        0 if serving_stats is None else len(serving_frame),
+        0 if serving_stats is None or serving_frame is None else len(serving_frame),
     )
 
 
@@ -452,7 +452,7 @@ def run_validation_stage(
             output is written.
     """
     metadata = data_metadata or {}
-    filled: dict[str, str] = {}
+    filled: dict[str, Any] = {}
     if not config.span and metadata.get("span"):
         filled["span"] = str(metadata["span"])
     if not config.previous_span and metadata.get("previous_span"):

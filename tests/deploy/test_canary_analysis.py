@@ -543,3 +543,49 @@ def test_stage_without_prometheus_refuses_the_canary_and_writes_nothing(tmp_path
         assert written["canary_analysis"] == "skip"
         assert written["checks"]["metrics_analysis"].startswith("skipped on request")
         assert "- canary analysis: `skip`" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ({"resultType": "scalar", "result": [1733500000.0, "0.25"]}, 0.25),
+        ({"resultType": "scalar", "result": [1733500000.0, "NaN"]}, None),
+        ({"resultType": "scalar", "result": None}, DeploymentError),
+        ({"resultType": "matrix", "result": []}, DeploymentError),
+    ],
+)
+def test_prometheus_scalar_answers_are_read_or_refused(data, expected):
+    """Prometheus' HTTP API (a mock of it: no Prometheus runs here) answering an instant
+    query with a scalar: its value, NaN as no figure, and a scalar without a value or another
+    result type as a DeploymentError, never a TypeError."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from quizops.deploy.analysis import PrometheusClient
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            raw = json.dumps({"status": "success", "data": data}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        prometheus = PrometheusClient(f"http://127.0.0.1:{server.server_address[1]}", timeout=5)
+        if expected is DeploymentError:
+            with pytest.raises(DeploymentError, match="Prometheus query"):
+                prometheus.query("vector(1)")
+        else:
+            assert prometheus.query("vector(1)") == expected
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -12,8 +12,8 @@ from quizops.errors import ModelNotFoundError
 from quizops.evaluation import GATE_CHAMPION_TAG, GateConfig, run_evaluation_stage
 from quizops.features import engineer_features, save_features
 from quizops.names import CHAMPION_ALIAS
-from quizops.tracking import REGISTERED_MODEL
 from quizops.policy import TrainingConfig
+from quizops.tracking import REGISTERED_MODEL
 from quizops.training import run_training_stage
 from tests.conftest import SMALL_SEARCH, free_port
 from tests.evaluation.simlogs import to_canonical

@@ -39,8 +39,14 @@ def test_features_train_evaluate_chain(canonical_log, tmp_path):
         metrics=train_metrics,
         tracking_uri=uri,
         experiment="components",
+        # Given, not searched: the search's second stage is left out (the search itself is
+        # tested in test_policy.py), and the component must pass them on.
+        temperature=0.05,
+        epsilon=0.02,
     )
     version = model.metadata["mlflow_model_version"]
+    assert train_metrics.metadata["chosen_temperature"] == 0.05
+    assert train_metrics.metadata["chosen_epsilon"] == 0.02
     assert QuizPolicy.load(tmp_path / "model").version == version
     assert train_metrics.metadata["train_examples"] > 1000
     assert (tmp_path / "mlflow" / "artifacts").is_dir()  # artifacts beside the SQLite store
