@@ -74,12 +74,21 @@ class PlanningModel:
         ready_floor: A skill whose prerequisites are believed known with less than this
             probability is not taught.
         focus: Weight of finishing a skill under way (0: none; see the module docstring).
+        endgame: The last questions of a session that are planned without the focus term
+            (0: none): near the end there is no time left to reap what confirming a skill
+            under way buys, and teaching where the expected gain is highest now is worth more.
+            A question's place is the number of answers in the student's history (the
+            predictor's ``history`` or its feature-store state), so a session is the first
+            ``horizon`` answers; later answers are planned without an endgame.
+        horizon: Questions per session the endgame counts back from (the search's horizon).
     """
 
     unlock: float = 1.0
     mastery_cap: float = 0.95
     ready_floor: float = 0.2
     focus: float = 0.0
+    endgame: int = 0
+    horizon: int = 20
 
 
 @dataclass
@@ -183,6 +192,9 @@ class TrainingConfig:
         max_choices: Per-decision probability caps tried in the second stage
             (:func:`cap_probabilities`; 1 = none): exposure control that keeps the choice of
             skill sharp where the temperature would blur it.
+        endgames: Endgames tried for the setting the two stages keep (its last questions of
+            a session planned without the focus term; ``PlanningModel.endgame``): each is
+            simulated and the search's rule runs once more over every setting (empty: none).
         min_lift: A setting wins in a family when the lower 95% bound of its paired
             improvement over the family's best baseline exceeds this (skills mastered; the
             gate's ``min_lift``).
@@ -268,6 +280,7 @@ class TrainingConfig:
     search_epsilon: float = 0.02
     refine: int = 3
     max_choices: tuple[float, ...] = (1.0, 0.8, 0.6, 0.35)
+    endgames: tuple[int, ...] = (3, 5)
     min_lift: float = 0.05
     exclude_unfit_families: bool = True
     validation_students: int = 400
@@ -394,12 +407,16 @@ class QuizPolicy:
             ]
         )
 
-    def values(self, states: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def values(
+        self, states: np.ndarray, candidates: np.ndarray, positions: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Planning values and the ZPD mask of candidates for each state.
 
         Args:
             states: Matrix [students, skills] of beliefs.
             candidates: Bank rows of the candidate items.
+            positions: Answers in each student's history (the question's place in the
+                session, for :attr:`PlanningModel.endgame`); None: no endgame.
 
         Returns:
             ``(values, allowed)``, both [students, candidates].
@@ -425,8 +442,11 @@ class QuizPolicy:
         unlock = (child @ req) / b  # divide out b_s (the factor for p == s)
         allowed_s = (b < model.mastery_cap) & (ready >= model.ready_floor)
         value_s = direct * (1.0 + model.unlock * unlock)
-        focus = getattr(model, "focus", 0.0)
+        focus: Any = getattr(model, "focus", 0.0)
         if focus > 0:
+            late = endgame_rows(model, positions, len(b))
+            if late is not None:
+                focus = np.where(late, 0.0, focus)[:, None]
             value_s = value_s + focus * b * allowed_s
         rows = self._arow[candidates]
         skill = a.skill[rows]  # [C, T]
@@ -437,12 +457,16 @@ class QuizPolicy:
         allowed = (allowed_s[:, safe] & valid[None, :, :]).any(axis=2)
         return values, allowed
 
-    def probabilities(self, states: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    def probabilities(
+        self, states: np.ndarray, candidates: np.ndarray, positions: np.ndarray | None = None
+    ) -> np.ndarray:
         """The policy's distribution over candidates for each state.
 
         Args:
             states: Matrix [students, skills].
             candidates: Bank rows of the candidate items (shared by all students).
+            positions: Answers in each student's history (see :meth:`values`); None for a
+                policy without an endgame, which does not depend on them.
 
         Returns:
             Matrix [students, candidates] whose rows sum to one.
@@ -456,7 +480,7 @@ class QuizPolicy:
             soft = np.exp(logits)
             soft /= soft.sum(axis=1, keepdims=True)
             return (1.0 - self.epsilon) * soft + self.epsilon / c
-        values, allowed = self.values(states, candidates)
+        values, allowed = self.values(states, candidates, positions)
         # Soft ZPD mask: an item outside the zone counts as worth minus the best value, so it
         # is all but excluded at a low temperature and the policy tends to uniform as the
         # temperature grows.
@@ -552,7 +576,7 @@ class QuizPolicy:
             raise InputDataError("candidates: empty list")
         rows = np.arange(len(self.items)) if candidates is None else self.item_rows(candidates)
         states = np.array([self.state(h) for h in histories])
-        probs = self.probabilities(states, rows)
+        probs = self.probabilities(states, rows, np.array([len(h) for h in histories]))
         picks = self._sample(probs, rng)
         chosen = [str(self._bank[rows[p]]) for p in picks]
         return chosen, [float(probs[i, p]) for i, p in enumerate(picks)]
@@ -670,6 +694,25 @@ class QuizPolicy:
         )
 
 
+def endgame_rows(model: Any, positions: np.ndarray | None, n: int) -> np.ndarray | None:
+    """Which students are in their session's endgame (:attr:`PlanningModel.endgame`).
+
+    Args:
+        model: The planning settings.
+        positions: Answers in each student's history, or None (unknown: no endgame).
+        n: Students.
+
+    Returns:
+        A boolean vector, or None when no student can be (no endgame, or no positions).
+    """
+    endgame = int(getattr(model, "endgame", 0))
+    if endgame <= 0 or positions is None:
+        return None
+    place = np.broadcast_to(np.asarray(positions), (n,))
+    horizon = int(getattr(model, "horizon", 20))
+    return (place >= horizon - endgame) & (place < horizon)
+
+
 def cap_probabilities(probs: np.ndarray, cap: float) -> np.ndarray:
     """The distribution closest to each row that gives no entry more than ``cap``.
 
@@ -758,6 +801,7 @@ class PolicyChooser:
         self._states = np.zeros((0, policy.tracer.n_skills))
         self._rows = np.zeros(0, dtype=np.int64)
         self._rng = np.random.default_rng(0)
+        self._asked = 0  # questions asked so far in the cohort's session
 
     def start(self, context: RolloutContext) -> None:
         """Starts a cohort (see :class:`~quizops.simulation.base.Chooser`)."""
@@ -767,16 +811,19 @@ class PolicyChooser:
         self._rows = self.policy.item_rows(known)
         self._states = np.tile(self.policy.state([]), (context.n_students, 1))
         self._rng = context.rng
+        self._asked = 0
 
     def choose(self) -> tuple[list[str], np.ndarray]:
         """Chooses one item per student (see :class:`~quizops.simulation.base.Chooser`)."""
-        probs = self.policy.probabilities(self._states, self._rows)
+        positions = np.full(len(self._states), self._asked)
+        probs = self.policy.probabilities(self._states, self._rows, positions)
         picks = self.policy._sample(probs, self._rng)
         items = self.policy._bank[self._rows[picks]]
         return list(items), probs[np.arange(len(picks)), picks]
 
     def observe(self, item_ids: Sequence[str], correct: np.ndarray) -> None:
         """Updates beliefs (see :class:`~quizops.simulation.base.Chooser`)."""
+        self._asked += 1
         if isinstance(self.policy.model, PFAPlanningModel):
             self.policy.model.observe(self._states, item_ids, np.asarray(correct))
             return

@@ -47,7 +47,7 @@ CROSS_FIT_STUDENTS = 2000
 Z95 = 1.959963984540054
 
 #: unlock, mastery cap, focus, temperature, epsilon, per-decision probability cap
-Setting = tuple[float, float, float, float, float, float]
+Setting = tuple[float, float, float, float, float, float, int]
 #: Shapes (unlock, mastery cap, focus) tried first when the search's budget cannot hold the
 #: whole grid: those the search kept on the benchmark courses and course D (README, "The
 #: policy"), then the rest of the grid, lowest mastery cap and highest focus first.
@@ -341,13 +341,14 @@ def choose_family(simulators: dict[str, Any] | None) -> str:
 
 def _logged_decisions(
     features: FeatureSet, limit: int = 20_000, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None] | None:
-    """Logged states, chosen bank rows, propensities and support of the logging policy.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None] | None:
+    """Logged states, chosen bank rows, propensities, support and places of the decisions.
 
     The support is a boolean matrix [decisions, bank items]: the items the logging policy gave
     at least a tenth of uniform probability (the gate's rule), known only where the
     propensities are estimated (None with logged propensities, which come without the rest of
-    the logging distribution).
+    the logging distribution). The places are the answers before each decision (for a
+    policy's endgame; None for a feature set saved before they were kept).
 
     Logged propensities are used when the logs carry them; otherwise (every real export) they
     are estimated with the evaluation's behaviour model (:func:`_estimated_decisions`), so that
@@ -377,12 +378,13 @@ def _logged_decisions(
     states = examples[columns].to_numpy()
     index = {item: i for i, item in enumerate(features.items["item_id"].astype(str))}
     rows = np.array([index[i] for i in examples["item_id"].astype(str)], dtype=np.int64)
-    return states, rows, examples["propensity"].to_numpy(dtype=float), None
+    positions = examples["position"].to_numpy() if "position" in examples.columns else None
+    return states, rows, examples["propensity"].to_numpy(dtype=float), None, positions
 
 
 def _estimated_decisions(
     features: FeatureSet, limit: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Logged decisions with propensities estimated by the evaluation's behaviour model.
 
     The model (:func:`quizops.evaluation.behaviour.fit_behaviour_model`, the one the gate
@@ -438,7 +440,8 @@ def _estimated_decisions(
         "training: overlap measured on %d logged decisions with estimated propensities",
         int(known.sum()),
     )
-    return states[known], rows[known], propensity[known], supported[known]
+    positions = frame["position"].to_numpy()
+    return states[known], rows[known], propensity[known], supported[known], positions[known]
 
 
 def required_effective_share(features: FeatureSet, config: TrainingConfig) -> float:
@@ -472,8 +475,8 @@ def required_effective_share(features: FeatureSet, config: TrainingConfig) -> fl
 
 
 def overlap_with_logs(policy: QuizPolicy, states: np.ndarray, rows: np.ndarray,
-                      propensity: np.ndarray,
-                      supported: np.ndarray | None) -> tuple[float, float]:  # fmt: skip
+                      propensity: np.ndarray, supported: np.ndarray | None,
+                      positions: np.ndarray | None = None) -> tuple[float, float]:  # fmt: skip
     """Effective share and support of a policy on logged decisions (one pass of the policy).
 
     Args:
@@ -483,6 +486,7 @@ def overlap_with_logs(policy: QuizPolicy, states: np.ndarray, rows: np.ndarray,
         propensity: Logging propensities of those choices.
         supported: Boolean matrix [decisions, bank items] (see :func:`_logged_decisions`), or
             None when unknown.
+        positions: Answers before each decision (for a policy's endgame), or None.
 
     Returns:
         ``(effective share, support)``: ``(sum w)^2 / sum w^2 / n`` with ``w = pi(choice |
@@ -497,7 +501,8 @@ def overlap_with_logs(policy: QuizPolicy, states: np.ndarray, rows: np.ndarray,
     on_support = np.empty(len(rows))
     for lo in range(0, len(rows), step):
         hi = min(lo + step, len(rows))
-        target = policy.probabilities(states[lo:hi], bank)
+        place = None if positions is None else positions[lo:hi]
+        target = policy.probabilities(states[lo:hi], bank, place)
         weights[lo:hi] = target[np.arange(hi - lo), rows[lo:hi]] / propensity[lo:hi]
         if supported is not None:
             on_support[lo:hi] = (target * supported[lo:hi]).sum(axis=1)
@@ -567,11 +572,11 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         primary = gated[0]
 
     def build(setting: Setting, tracer: Any = None) -> QuizPolicy:
-        unlock, cap, focus, temperature, epsilon, max_choice = setting
+        unlock, cap, focus, temperature, epsilon, max_choice, endgame = setting
         model: Any = (
             PFAPlanningModel.from_world(worlds[family])
             if family == "pfa"
-            else PlanningModel(unlock, cap, config.ready_floor, focus)
+            else PlanningModel(unlock, cap, config.ready_floor, focus, endgame, config.horizon)
         )
         policy = QuizPolicy(
             features.tracer, items, model, temperature, epsilon, max_choice=max_choice
@@ -694,7 +699,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         total = len(shapes) + n_refine * len(spreads)
         clock = _SearchClock(config.search_budget_s)
         # The first setting's time says whether the whole grid fits the budget.
-        evaluate((*shapes[0], first, first_eps, 1.0))
+        evaluate((*shapes[0], first, first_eps, 1.0, 0))
         if clock.elapsed() * total > clock.budget_s:
             clock.cut = True
             shapes = [shapes[0], *[x for x in preferred_shapes(shapes) if x != shapes[0]]]
@@ -709,16 +714,18 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             if clock.cut and clock.elapsed() > FIRST_STAGE_SHARE * clock.budget_s:
                 logger.warning("policy search: budget spent after %d of %d shapes", n, len(shapes))
                 break
-            evaluate((*shape, first, first_eps, 1.0))
+            evaluate((*shape, first, first_eps, 1.0, 0))
             clock.progress("shapes", n + 1, len(shapes))
         stage_one = list(scored)
         ordered = sorted(stage_one, key=lambda s: (not wins(s), *standing(s)))
         refined = ordered[:n_refine]
         if not clock.cut:
-            second = [(*s[:3], *spread) for s in refined for spread in spreads]
+            second = [(*s[:3], *spread, 0) for s in refined for spread in spreads]
         else:  # every kept shape at each spread in turn, so that a cut starves none of them
             second = [
-                (*s[:3], *spread) for spread in preferred_spreads(spreads, first) for s in refined
+                (*s[:3], *spread, 0)
+                for spread in preferred_spreads(spreads, first)
+                for s in refined
             ]
         for n, setting in enumerate(second):
             if clock.cut and clock.elapsed() > clock.budget_s:
@@ -730,12 +737,25 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
             evaluate(setting)
             clock.progress("temperature, exploration and cap", n + 1, len(second))
         best, wins_all = choose(list(scored))
+        # The endgame: the setting kept, its last questions planned without the focus term
+        # (the place of a question is known in every world), then the rule above once more.
+        endgames = [k for k in config.endgames if 0 < k < config.horizon]
+        if (
+            family != "pfa"
+            and best[2] > 0
+            and endgames
+            and not (clock.cut and clock.elapsed() > clock.budget_s)
+        ):
+            for n, k in enumerate(endgames):
+                evaluate((*best[:6], k))
+                clock.progress("endgame", n + 1, len(endgames))
+            best, wins_all = choose(list(scored))
         measure(best)
         # Families the search need not win in (ruled out by the held-out answers) are
         # simulated for the chosen setting only, for the metrics and the log.
         evaluate(best, [f for f in judged if f not in gated])
     policy = build(best)
-    unlock, cap, focus, temperature, epsilon, max_choice = best
+    unlock, cap, focus, temperature, epsilon, max_choice, endgame = best
     metrics: dict[str, float] = {
         "train_examples": float(len(features.examples)),
         "search_settings": float(len(scored)),
@@ -760,6 +780,7 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
         "chosen_temperature": temperature,
         "chosen_epsilon": epsilon,
         "chosen_max_choice": max_choice,
+        "chosen_endgame": float(endgame),
     }
     for name, stick in yardsticks.items():
         metrics[f"search_{name}_lift_lower_bound"] = lifts[best][name]
@@ -771,8 +792,9 @@ def train_policy(features: FeatureSet, config: TrainingConfig | None = None,
     policy.metrics = {k: v for k, v in metrics.items() if np.isfinite(v)}
     logger.info(
         "policy search: %d settings in %s; chosen unlock %.1f, cap %.3f, focus %.2f, "
-        "temperature %.2f, epsilon %.2f, max choice %.2f",
+        "temperature %.2f, epsilon %.2f, max choice %.2f, endgame %d",
         len(scored), ", ".join(judged), unlock, cap, focus, temperature, epsilon, max_choice,
+        endgame,
     )  # fmt: skip
     for name, stick in yardsticks.items():
         logger.info(

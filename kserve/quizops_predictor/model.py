@@ -217,7 +217,10 @@ class QuizPolicyModel(Model):
         ]
 
     def _choose_from_states(
-        self, states: np.ndarray, candidates: Sequence[str] | None
+        self,
+        states: np.ndarray,
+        candidates: Sequence[str] | None,
+        positions: np.ndarray | None = None,
     ) -> tuple[list[str], list[float]]:
         """Samples one item per state: ``QuizPolicy.choose_many`` from its states on.
 
@@ -230,6 +233,8 @@ class QuizPolicyModel(Model):
         Args:
             states: Matrix [students, state size].
             candidates: Items allowed (None: the whole bank).
+            positions: Answers behind each state (a history's length, a stored state's
+                ``n_answers``), for a policy's endgame.
 
         Returns:
             Chosen item ids and their propensities.
@@ -239,7 +244,7 @@ class QuizPolicyModel(Model):
         """
         policy = self.policy
         rows = self._all_rows if candidates is None else policy.item_rows(candidates)
-        probs = policy.probabilities(states, rows)
+        probs = policy.probabilities(states, rows, positions)
         sample = getattr(policy, "_sample", None)
         if sample is not None:
             picks = sample(probs, self._rng)
@@ -338,8 +343,15 @@ class QuizPolicyModel(Model):
                     for n in members
                 ]
                 matrix = np.array(rows, dtype=np.float64)
+                # Answers behind each state: the question's place, for a policy's endgame.
+                positions = np.array(
+                    [
+                        stored[n].n_answers if n in stored else len(instances[n].history)
+                        for n in members
+                    ]
+                )
                 with self._rng_lock:
-                    items, propensities = self._choose_from_states(matrix, candidates)
+                    items, propensities = self._choose_from_states(matrix, candidates, positions)
             except InputDataError:
                 raise FieldError(
                     f"instances[{members[0]}]: rejected by the policy (an item id of the "

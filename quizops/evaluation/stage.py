@@ -99,7 +99,7 @@ def policy_distribution(policy: Any) -> TargetDistribution:
             return out + 1.0 / len(items)
         rows = policy.item_rows([items[j] for j in known])
         states = np.array([policy.state(h) for h in histories])
-        out[:, known] = policy.probabilities(states, rows)
+        out[:, known] = policy.probabilities(states, rows, np.array([len(h) for h in histories]))
         return out
 
     return distribution

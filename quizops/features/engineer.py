@@ -162,6 +162,8 @@ def engineer_features(df: pd.DataFrame, *, learn_prerequisites: bool = True) -> 
     examples["reward"] = reward
     examples["belief_gain"] = belief_gain
     examples["propensity"] = propensity
+    # Answers before this one (the question's place; the predictor's history length).
+    examples["position"] = inter.groupby("student_id", sort=False).cumcount().to_numpy()
     examples = examples[~np.isnan(reward)].reset_index(drop=True)
 
     a = tracer.arrays

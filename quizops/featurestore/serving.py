@@ -109,6 +109,7 @@ def choose_from_states(
     states: np.ndarray,
     candidates: Sequence[str] | None = None,
     rng: np.random.Generator | None = None,
+    positions: np.ndarray | None = None,
 ) -> tuple[list[str], list[float]]:
     """Samples one item per state, as ``QuizPolicy.choose_many`` does after computing states.
 
@@ -117,6 +118,8 @@ def choose_from_states(
         states: Matrix [students, state size].
         candidates: Items allowed (default: the whole bank).
         rng: Random generator.
+        positions: Answers behind each state (a stored state's ``n_answers``, a history's
+            length), for a policy with an endgame (``PlanningModel.endgame``).
 
     Returns:
         Chosen item ids and their propensities.
@@ -128,7 +131,7 @@ def choose_from_states(
     if candidates is not None and len(candidates) == 0:
         raise InputDataError("candidates: empty list")
     rows = np.arange(len(policy.items)) if candidates is None else policy.item_rows(candidates)
-    probs = policy.probabilities(np.asarray(states, dtype=np.float64), rows)
+    probs = policy.probabilities(np.asarray(states, dtype=np.float64), rows, positions)
     sample = getattr(policy, "_sample", None)
     if sample is not None:
         picks = sample(probs, rng)

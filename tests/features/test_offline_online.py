@@ -158,3 +158,50 @@ def test_the_dict_form_is_a_copy_so_editing_it_leaves_the_tracer_unchanged(multi
     np.testing.assert_array_equal(before, again)
     edited = type(multi_skill_tracer).from_dict(data).state_after([("i0", 1), ("i4", 0)])
     assert not np.allclose(edited, before)
+
+
+def test_the_endgame_plans_the_last_questions_of_a_session_without_focus(multi_skill_tracer):
+    """A policy with an endgame of 3 in sessions of 20: the questions at places 17-19 (answers
+    in the history) are chosen as by the same policy without its focus term, every other one
+    as by the policy without an endgame; online (histories) and offline (the simulation
+    chooser, counting its questions) alike."""
+    from quizops.simulation.base import RolloutContext
+
+    tracer = multi_skill_tracer
+    items = pd.DataFrame({"item_id": list(tracer.item_skill), "skill_index": 0})
+    bank = np.arange(len(items))
+
+    def policy(focus, endgame):
+        model = PlanningModel(1.0, 0.95, 0.2, focus, endgame=endgame, horizon=20)
+        return QuizPolicy(tracer, items, model, 0.1, 0.05)
+
+    served, plain, unfocused = policy(2.0, 3), policy(2.0, 0), policy(0.0, 0)
+    rng = np.random.default_rng(7)
+    ids = list(tracer.item_skill)
+    for length in (0, 5, 16, 17, 18, 19, 20, 21, 60):
+        history = [(ids[rng.integers(0, len(ids))], int(rng.integers(0, 2))) for _ in range(length)]
+        state = served.state(history)[None, :]
+        expected = (unfocused if 17 <= length < 20 else plain).probabilities(state, bank)
+        assert not np.allclose(
+            unfocused.probabilities(state, bank), plain.probabilities(state, bank)
+        )  # the focus term matters in these states: the check can fail
+        item, propensity = served.choose(history, None, np.random.default_rng(length))
+        assert propensity == pytest.approx(expected[0, served.item_rows([item])[0]], rel=1e-12)
+        np.testing.assert_allclose(
+            served.probabilities(state, bank, np.array([length])), expected, rtol=1e-12
+        )
+    # Without places (a caller that cannot know them) there is no endgame.
+    np.testing.assert_allclose(
+        served.probabilities(state, bank), plain.probabilities(state, bank), rtol=1e-12
+    )
+    # Offline: the chooser counts the questions it has asked in the cohort's session.
+    chooser = served.as_chooser()
+    chooser.start(RolloutContext(30, served.item_bank, np.random.default_rng(3)))
+    for t in range(20):
+        states = chooser._states.copy()
+        picked, propensities = chooser.choose()
+        reference = unfocused if t >= 17 else plain
+        probs = reference.probabilities(states, bank)
+        rows = served.item_rows(picked)
+        np.testing.assert_allclose(propensities, probs[np.arange(30), rows], rtol=1e-12)
+        chooser.observe(picked, rng.integers(0, 2, 30))

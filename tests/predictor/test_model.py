@@ -3,6 +3,7 @@
 import asyncio
 import json
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -73,17 +74,22 @@ def test_v1_propensity_is_the_policy_probability_of_the_choice(model):
         )
 
 
-@pytest.mark.parametrize("planning", [False, True])
+@pytest.mark.parametrize("planning, endgame", [(False, 0), (True, 0), (True, 3)])
 @pytest.mark.parametrize("candidates", [None, ["p101", "p110", "p115", "p120"]])
-def test_choices_are_the_policys_choose_many_under_the_same_seed(tmp_path, planning, candidates):
+def test_choices_are_the_policys_choose_many_under_the_same_seed(
+    tmp_path, planning, endgame, candidates
+):
     # The predictor traces each history once (for the choice and the log) and samples from the
-    # states itself; the answers must stay those of the policy's own choose_many.
+    # states itself; the answers must stay those of the policy's own choose_many, also for a
+    # policy whose choice depends on the history's length (an endgame in sessions of 8).
     policy = QuizPolicy.load(save_demo_policy(tmp_path / "policy", planning=planning))
+    if endgame:
+        policy.model = replace(policy.model, focus=2.0, endgame=endgame, horizon=8)
     bank = policy.item_bank
     rng = np.random.default_rng(5)
     histories = [
-        [(bank[int(k)], int(rng.integers(0, 2))) for k in rng.integers(0, len(bank), 6)]
-        for _ in range(7)
+        [(bank[int(k)], int(rng.integers(0, 2))) for k in rng.integers(0, len(bank), length)]
+        for length in (2, 4, 5, 6, 7, 8, 9)
     ]
     instances = [
         {

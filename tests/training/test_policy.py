@@ -375,7 +375,7 @@ def test_without_logged_propensities_the_search_measures_overlap_with_estimated_
     assert "propensity" not in features.examples.columns or (
         features.examples["propensity"].isna().all()
     )
-    states, rows, estimated, supported = _logged_decisions(features, limit=50_000, seed=0)
+    states, rows, estimated, supported, _ = _logged_decisions(features, limit=50_000, seed=0)
     # The items the logging policy chose are (almost always) items it supports.
     assert supported.shape == (len(rows), len(features.items))
     assert supported[np.arange(len(rows)), rows].mean() > 0.95
@@ -587,3 +587,58 @@ def test_exposure_near_the_limit_is_read_on_more_students(feature_set, canonical
     precise = share(trained, config.exposure_students)
     assert trained.metrics["search_best_item_share"] == pytest.approx(precise)
     assert precise <= config.max_item_share
+
+
+def test_the_search_tries_endgames_for_the_setting_it_keeps(feature_set, canonical_log):
+    """After its two stages the search simulates the kept setting with each endgame (its last
+    questions planned without the focus term) and chooses again; the figures it reports for
+    the kept setting are those of an independent chooser that swaps in the unfocused planner
+    for the last questions."""
+    from quizops.policy import PlanningModel
+    from quizops.simulation import simulate
+    from quizops.simulation.fitted import fit_simulators
+    from quizops.training import train_policy
+
+    simulators = fit_simulators(canonical_log, seed=0)
+    config = TrainingConfig(validation_students=150, seed=1, unlocks=(1.0,), mastery_caps=(0.9,),
+                            focuses=(2.0,), temperatures=(0.05,), epsilons=(0.02,),
+                            max_choices=(1.0,), endgames=(4,), cross_fit=False)  # fmt: skip
+    without = train_policy(feature_set, dataclasses.replace(config, endgames=()), simulators)
+    trained = train_policy(feature_set, config, simulators)
+    assert without.model.endgame == 0 and without.metrics["chosen_endgame"] == 0
+    # One setting more: the kept one with an endgame of 4.
+    assert trained.metrics["search_settings"] == without.metrics["search_settings"] + 1
+    assert trained.metrics["chosen_endgame"] == trained.model.endgame in (0, 4)
+
+    class Swapping:
+        """The kept setting's planner, and for the last `late` questions the same planner
+        with focus 0 (independent of the policy's endgame rule)."""
+
+        def __init__(self, policy, late):
+            model = policy.model
+            unfocused = PlanningModel(model.unlock, model.mastery_cap, model.ready_floor, 0.0)
+            focused = PlanningModel(model.unlock, model.mastery_cap, model.ready_floor, model.focus)
+            self.early = dataclasses.replace(policy, model=focused).as_chooser()
+            self.late = dataclasses.replace(policy, model=unfocused).as_chooser()
+            self.name, self.switch, self.asked = "swapping", config.horizon - late, 0
+
+        def start(self, context):
+            self.early.start(context)
+            self.late.start(context)  # the same generator: one draw per decision, as one chooser
+            self.asked = 0
+
+        def choose(self):
+            chooser = self.late if self.asked >= self.switch else self.early
+            self.asked += 1
+            return chooser.choose()
+
+        def observe(self, item_ids, correct):
+            self.early.observe(item_ids, correct)
+            self.late.observe(item_ids, correct)
+
+    for family in ("bkt", "ibkt"):
+        run = simulate(Swapping(trained, trained.model.endgame), simulators[family],
+                       students=150, steps=config.horizon, seed=config.seed)  # fmt: skip
+        assert trained.metrics[f"search_{family}_mastered"] == pytest.approx(
+            run.final_mastered.mean()
+        )
