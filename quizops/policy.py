@@ -27,8 +27,11 @@ in proportion to their softmax probabilities, repeated until none is above the c
 filling), that is to the next-best items. Policies saved before this rule cap the mixture
 (``cap_rule`` ``mixture``): at a low temperature the uniform share is then most of what the
 others hold, and the excess goes mostly to items at random.
-``unlock``, the mask, the focus, the temperature, epsilon and the cap are chosen in training by
-simulation in simulators fitted to the logs (planning by policy search; see
+The ``endgame`` (0 in policies saved before it existed): the last questions of a session of
+``horizon`` answers are planned without the focus term, a question's place being the number of
+answers before it (:func:`endgame_rows`).
+``unlock``, the mask, the focus, the temperature, epsilon, the cap and the endgame are chosen in
+training by simulation in simulators fitted to the logs (planning by policy search; see
 :mod:`quizops.training`).
 
 A policy saved by the older contextual-bandit trainer (format v1, a gain regressor over
