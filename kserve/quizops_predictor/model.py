@@ -97,6 +97,13 @@ class Prepared:
     request: InferRequest | None = None
 
 
+def _answers_behind(n: int, instances: Sequence[Any], stored: dict[int, Any]) -> int:
+    """Answers behind instance ``n``'s state: the stored state's ``n_answers`` (stateful form)
+    or the history's length. The decision record's ``history_length`` and the question's place
+    for a policy's endgame (``PlanningModel.endgame``) are this one figure."""
+    return int(stored[n].n_answers) if n in stored else len(instances[n].history)
+
+
 def _field_error(exc: ContractError) -> FieldError:
     if isinstance(exc, RequestTooLargeError):
         return TooLargeError(str(exc))
@@ -308,9 +315,7 @@ class QuizPolicyModel(Model):
                         request_id=instance.request_id or request_id,
                         instance=n,
                         student_id=instance.student_id,
-                        history_length=(
-                            stored[n].n_answers if n in stored else len(instance.history)
-                        ),
+                        history_length=_answers_behind(n, instances, stored),
                         candidates=instance.candidates,
                         state=states[n],
                         item_id=item,
@@ -344,12 +349,7 @@ class QuizPolicyModel(Model):
                 ]
                 matrix = np.array(rows, dtype=np.float64)
                 # Answers behind each state: the question's place, for a policy's endgame.
-                positions = np.array(
-                    [
-                        stored[n].n_answers if n in stored else len(instances[n].history)
-                        for n in members
-                    ]
-                )
+                positions = np.array([_answers_behind(n, instances, stored) for n in members])
                 with self._rng_lock:
                     items, propensities = self._choose_from_states(matrix, candidates, positions)
             except InputDataError:
