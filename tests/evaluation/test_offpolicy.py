@@ -7,6 +7,7 @@ from threadpoolctl import threadpool_limits
 from quizops.errors import InputDataError
 from quizops.evaluation.decisions import build_decision_log, held_out_students
 from quizops.evaluation.offpolicy import evaluate_off_policy, histories_before, uniform_target
+from tests.conftest import SMALL_SEARCH
 
 
 def logging_policy_distribution(world, epsilon=0.3, streak=3):
@@ -59,9 +60,11 @@ def log(sim_table):
 def report(log, world, sim_table):
     from quizops.evaluation.stage import policy_distribution
     from quizops.features import engineer_features
-    from quizops.policy import train_policy
+    from quizops.policy import TrainingConfig, train_policy
 
-    learned = train_policy(engineer_features(sim_table.drop(columns=["propensity"])))
+    # A learned policy, whichever setting the search keeps: the small grid (tests/conftest.py).
+    features = engineer_features(sim_table.drop(columns=["propensity"]))
+    learned = train_policy(features, TrainingConfig(**SMALL_SEARCH))
     with threadpool_limits(1):  # many small model calls; threads cost more than they give
         return evaluate_off_policy(
             log,
