@@ -148,7 +148,9 @@ def training_pipeline(
             until they are spent.
         seed: Seed of the simulators' held-out split and the policy search.
         eval_students: Simulated students per policy and fitted simulator in the evaluation.
-        eval_steps: Items per simulated student in the evaluation.
+        eval_steps: Questions per quiz session: items per simulated student in the
+            evaluation, and the session the policy search plans for (train_policy's
+            ``session_length``: the search's simulated sessions and the policy's endgame).
         holdout_fraction: Share of students held out for off-policy evaluation.
         bootstrap_resamples: Bootstrap resamples (over students) of every interval.
         clip_weight: Importance-weight cap of clipped IPS and switch-DR.
@@ -261,6 +263,7 @@ def training_pipeline(
                 holdout_fraction=holdout_fraction,
                 min_effective_sample=min_effective_sample,
                 search_budget_s=search_budget_s,
+                session_length=eval_steps,
                 span=resolved_span,
                 kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             ),

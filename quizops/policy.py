@@ -303,6 +303,14 @@ class TrainingConfig:
     family: str = "bkt"
     search_budget_s: float = 900.0
 
+    def __post_init__(self) -> None:
+        from quizops.errors import ConfigurationError
+
+        if self.horizon < 1:
+            raise ConfigurationError(
+                f"training: session_length (horizon) must be at least 1, got {self.horizon}"
+            )
+
 
 @dataclass
 class QuizPolicy:

@@ -19,6 +19,7 @@ def train_policy(
     holdout_fraction: float = 0.2,
     min_effective_sample: float = 30.0,
     search_budget_s: float = 900.0,
+    session_length: int = 20,
     span: str = "",
     kfp_run_id: str = "",
 ) -> None:
@@ -41,6 +42,8 @@ def train_policy(
             (estimated from the training decisions) so that the gate can evaluate the policy.
         search_budget_s: Wall-clock seconds of the policy search; on a large item bank the
             grid is tried in order of preference until they are spent.
+        session_length: Questions per quiz session: the search simulates sessions of this
+            length, and the policy's endgame counts back from it (``PlanningModel.horizon``).
         span: The data span trained on (a lineage tag of the registered version).
         kfp_run_id: The KFP run id, recorded as an MLflow tag ("" outside KFP).
     """
@@ -59,6 +62,7 @@ def train_policy(
             holdout_fraction=holdout_fraction,
             min_effective_sample=min_effective_sample,
             search_budget_s=search_budget_s,
+            horizon=session_length,
         ),
         kfp_run_id=kfp_run_id,
         span=span,

@@ -43,10 +43,14 @@ def test_features_train_evaluate_chain(canonical_log, tmp_path):
         # tested in test_policy.py), and the component must pass them on.
         temperature=0.05,
         epsilon=0.02,
+        # Sessions of 12 questions, not the default 20: the policy's endgame counts back
+        # from the session's end.
+        session_length=12,
     )
     version = model.metadata["mlflow_model_version"]
     assert train_metrics.metadata["chosen_temperature"] == 0.05
     assert train_metrics.metadata["chosen_epsilon"] == 0.02
+    assert QuizPolicy.load(tmp_path / "model").model.horizon == 12
     assert QuizPolicy.load(tmp_path / "model").version == version
     assert train_metrics.metadata["train_examples"] > 1000
     assert (tmp_path / "mlflow" / "artifacts").is_dir()  # artifacts beside the SQLite store
@@ -62,7 +66,7 @@ def test_features_train_evaluate_chain(canonical_log, tmp_path):
         summary=summary,
         tracking_uri=uri,
         students=100,
-        steps=20,
+        steps=12,
     )
     # The gate's verdict is the conjunction of its checks, recorded everywhere.
     checks = {k: v for k, v in eval_metrics.metadata.items() if k.startswith("check_")}
@@ -89,6 +93,22 @@ def test_feature_engineering_fails_on_an_empty_table_and_writes_nothing(tmp_path
             metrics=artifact(Metrics, tmp_path / "m"),
         )
     assert not (tmp_path / "features").exists()
+
+
+def test_a_session_without_questions_is_refused_before_writing(feature_set, tmp_path):
+    from quizops.errors import ConfigurationError
+    from quizops.features import save_features
+
+    save_features(feature_set, tmp_path / "features")
+    with pytest.raises(ConfigurationError, match="session_length"):
+        train_policy.python_func(
+            features=artifact(Dataset, tmp_path / "features"),
+            model=artifact(Model, tmp_path / "model"),
+            metrics=artifact(Metrics, tmp_path / "m"),
+            tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+            session_length=0,
+        )
+    assert not (tmp_path / "model").exists()
 
 
 def test_training_without_tracking_uri_fails_before_writing(feature_set, tmp_path, monkeypatch):
