@@ -206,7 +206,8 @@ def _project(guess: np.ndarray, slip: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
                ready: np.ndarray | None = None, skill: str = "", max_iter: int = 60,
                tol: float = 1e-5, init: tuple[float, float, float, float] = (0.3, 0.2, 0.1, 0.1),
-               start: EMFit | None = None) -> EMFit:  # fmt: skip
+               start: EMFit | None = None,
+               silent: np.ndarray | None = None) -> EMFit:  # fmt: skip
     """Fits one skill's BKT chain with tag-level guess, slip and teaching by EM.
 
     Args:
@@ -223,6 +224,8 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
         init: Starting ``(p_init, guess, slip, teach)``.
         start: A previous fit of the same chain to start from (overrides ``init``; a gated
             fit's gate is the starting gate, else 0.5).
+        silent: Optional boolean per tag: tags that do not teach the skill (their teaching
+            rate is held at the floor, 1e-6; their answers are still evidence).
 
     Returns:
         The fit.
@@ -241,6 +244,8 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
     teach = np.full(n_tags, t0)
     if start is not None:
         p_init, guess, slip, teach = start.p_init, start.guess, start.slip, start.teach
+    mute = np.zeros(n_tags, dtype=bool) if silent is None else np.asarray(silent, dtype=bool)
+    teach = np.where(mute, _EPS, teach)
     gate = 1.0 if ready is None else 0.5
     if ready is not None and start is not None and start.gate < 1.0:
         gate = float(start.gate)  # a gated fit to start from (for example on fewer students)
@@ -305,10 +310,11 @@ def fit_bkt_em(obs: np.ndarray, tags: np.ndarray, n_tags: int, *,
             w_not = not_learnt / np.maximum(not_learnt + (1.0 - r) * (1.0 - gate * t_now), _EPS)
             w_ready = (learn_t * w_learnt + (opp - learn_t) * w_not) / np.maximum(opp, _EPS)
             mult = w_ready + gate * (1.0 - w_ready)
-        pooled_teach = learn_t.sum() / max((opp * mult).sum(), _EPS)
+        live = ~mute[t_tags]  # the skill's pooled rate is that of the tags that may teach
+        pooled_teach = learn_t[live].sum() / max((opp * mult)[live].sum(), _EPS)
         num_t = np.bincount(t_tags, learn_t, n_tags) + m * pooled_teach
         den_t = np.bincount(t_tags, opp * mult, n_tags) + m
-        teach = np.clip(num_t / den_t, _EPS, 1.0 - _EPS)
+        teach = np.where(mute, _EPS, np.clip(num_t / den_t, _EPS, 1.0 - _EPS))
         if ready is not None:
             unready_learning = (learn_t * (1.0 - w_learnt)).sum()
             unready_exposure = (opp * teach[t_tags] * (1.0 - w_ready)).sum()
