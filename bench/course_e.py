@@ -134,7 +134,12 @@ class Course:
         return len(self.skill)
 
 
-def make_course(seed: int, teach_b: float = TEACH_B) -> Course:
+def make_course(seed: int, teach_b: float = TEACH_B, rates: str = "item") -> Course:
+    """The course of a seed. ``rates="skill"``: every teaching item of a skill teaches at
+    the mean of that skill's drawn rates (items alike within a skill, so the choice of skill
+    and of when to move on is what counts; assessment-only items stay at 0)."""
+    if rates not in ("item", "skill"):
+        raise ValueError(f"rates must be 'item' or 'skill', not {rates!r}")
     rng = _rng(seed, _TAG_COURSE)
     n = N_SKILLS * ITEMS_PER_SKILL
     skill = np.repeat(np.arange(N_SKILLS), ITEMS_PER_SKILL)
@@ -160,6 +165,10 @@ def make_course(seed: int, teach_b: float = TEACH_B) -> Course:
         str(x) for x in rng.choice(["algebra", "choose_1", "fill_in_1"], n, p=[0.5, 0.35, 0.15])
     ]
     items_of_skill = [np.flatnonzero(skill == k) for k in range(N_SKILLS)]
+    if rates == "skill":
+        for k in range(N_SKILLS):
+            teaching = items_of_skill[k][teach[items_of_skill[k]] > 0]
+            teach[teaching] = teach[teaching].mean()
     return Course(
         skill, tags, teach, guess, slip, problem_id, assistment_id, answer_type, items_of_skill
     )
@@ -562,8 +571,9 @@ def evaluate(
     steps: int,
     url: str | None = None,
     teach_b: float = TEACH_B,
+    rates: str = "item",
 ) -> dict[str, Any]:
-    course = make_course(seed, teach_b)
+    course = make_course(seed, teach_b, rates)
     rng = _rng(eval_seed, _TAG_EVAL)
     students = draw_students(rng, n_students)
     u_ans = rng.random((n_students, steps))  # common random numbers, shared by all choosers
@@ -642,6 +652,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             default=TEACH_B,
             help="teaching rates are Beta(2, TEACH_B) (default %(default)s)",
         )
+        p.add_argument(
+            "--rates",
+            choices=("item", "skill"),
+            default="item",
+            help="a rate per teaching item, or one per skill (its items' mean): items alike",
+        )
     e.add_argument(
         "--off-plan",
         type=float,
@@ -651,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     a = ap.parse_args(argv)
 
     if a.cmd == "export":
-        course = make_course(a.seed, a.teach_b)
+        course = make_course(a.seed, a.teach_b, a.rates)
         logs = simulate_logs(course, a.log_seed, a.students, off_plan=a.off_plan)
         df = export_csv(course, logs, a.log_seed, a.out)
         print(
@@ -661,7 +677,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         return
 
-    res = evaluate(a.seed, a.eval_seed, a.students, a.steps, a.url, teach_b=a.teach_b)
+    res = evaluate(
+        a.seed, a.eval_seed, a.students, a.steps, a.url, teach_b=a.teach_b, rates=a.rates
+    )
     print(
         f"seed={a.seed} eval_seed={a.eval_seed} students={a.students} steps={a.steps} "
         f"initial known={res['initial_known_mean']:.2f}"

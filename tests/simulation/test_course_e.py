@@ -111,6 +111,22 @@ def test_cli_flags_reach_the_course_and_the_logging_tutor(export, tmp_path):
         assert abs(rates.mean() - 2 / (2 + b)) < 4 * se
     assert np.array_equal(make_course(7, 6.0).teach == 0, make_course(7, 14.0).teach == 0)
 
+    # One rate per skill: each skill's teaching items teach at the mean of the rates drawn
+    # for them, the same items as before; the rest of the course is unchanged.
+    per_item, per_skill = make_course(7, 6.0), make_course(7, 6.0, "skill")
+    for k, items in enumerate(per_item.items_of_skill):
+        teaching = items[per_item.teach[items] > 0]
+        assert np.allclose(per_skill.teach[teaching], per_item.teach[teaching].mean()), k
+        assert np.all(per_skill.teach[items[per_item.teach[items] == 0]] == 0)
+    assert np.array_equal(per_item.guess, per_skill.guess) and per_item.tags == per_skill.tags
+    skill_out = tmp_path / "skill.csv"
+    main(["export", "--seed", "7", "--log-seed", "3", "--students", "40", "--rates", "skill",
+          "--teach-b", "6", "--out", str(skill_out)])  # fmt: skip
+    export_csv(per_skill, simulate_logs(per_skill, 3, 40), 3, str(direct))
+    assert skill_out.read_bytes() == direct.read_bytes()
+    with pytest.raises(ValueError, match="rates"):
+        make_course(7, 6.0, "items")
+
     # Without off-plan steps every student starts on a root skill (0 or 1).
     plain = make_course(7)
     roots = {0, 1}
