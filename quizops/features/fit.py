@@ -143,19 +143,22 @@ def _tracer_from(skill_ids: list[str], item_skill: dict[str, int], chains: dict[
     )
 
 
+def _required(edges: set[tuple[int, int]], skill: int) -> set[int]:
+    """Every skill that ``skill`` requires, directly or through others (edges ``(pre, skill)``)."""
+    seen: set[int] = set()
+    stack = [p for (p, s) in edges if s == skill]
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(p for (p, s) in edges if s == node)
+    return seen
+
+
 def _creates_cycle(edges: set[tuple[int, int]], new: tuple[int, int]) -> bool:
     """Whether adding ``(pre, skill)`` (skill requires pre) closes a cycle of requirements."""
     pre, skill = new
-    stack, seen = [pre], set()
-    while stack:  # does pre (transitively) require skill?
-        node = stack.pop()
-        if node == skill:
-            return True
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.extend(p for (p, s) in edges if s == node)
-    return False
+    return pre == skill or skill in _required(edges, pre)
 
 
 def smoothed_beliefs(df: pd.DataFrame, chains: dict[str, _SkillChain], fits: dict[str, EMFit],
@@ -337,16 +340,8 @@ def ingredient_tags(chains: dict[str, _SkillChain], skill_ids: list[str],
     Returns:
         Skill id -> boolean mask over its chain's tags, for skills with at least one such tag.
     """
-    ancestors: list[set[int]] = []
-    for b in range(len(skill_ids)):
-        seen: set[int] = set()
-        stack = list(prerequisites[b])
-        while stack:
-            a = stack.pop()
-            if a not in seen:
-                seen.add(a)
-                stack.extend(prerequisites[a])
-        ancestors.append(seen)
+    edges = {(a, b) for b, pres in enumerate(prerequisites) for a in pres}
+    ancestors = [_required(edges, b) for b in range(len(skill_ids))]
     skills_of: dict[str, set[int]] = {}
     for k, skill in enumerate(skill_ids):
         for item in chains[skill].items:

@@ -12,6 +12,7 @@ import pytest
 from quizops.features import fit_tracer
 from quizops.features.bkt import fit_bkt_em
 from quizops.features.fit import _chains, _SkillChain, ingredient_tags, sort_log
+from quizops.features.tracer import ANSWER_KEY
 
 GUESS, SLIP, RATE, GATE = 0.2, 0.1, 0.3, 0.05
 
@@ -88,7 +89,7 @@ def test_a_problem_does_not_teach_its_ingredient(logs):
     # What the rule corrects: the prerequisite's chain fitted on its own credits the problems
     # with teaching it, though they never do.
     df = sort_log(logs)
-    df = df.loc[~df.duplicated(subset=["student_id", "item_id", "timestamp", "skill_id"])]
+    df = df.loc[~df.duplicated(subset=[*ANSWER_KEY, "skill_id"])]  # as fit_tracer reads it
     chain = _chains(df.reset_index(drop=True), tracer.skill_ids)["p"]
     alone = fit_bkt_em(chain.obs, chain.tags, len(chain.items), skill="p")
     mixed = [t for t, item in enumerate(chain.items) if item.startswith("M")]
